@@ -1,0 +1,1 @@
+"""Fine-tuning (LoRA on FAQ pairs) and batch evaluation of the whole tutor."""

@@ -1,0 +1,21 @@
+"""Click options shared by every ``tutor`` subcommand, so each is spelled and documented once."""
+
+from __future__ import annotations
+
+import click
+
+from tutor.config import Paths
+
+data_dir_option = click.option(
+    "--data-dir",
+    envvar="TUTOR_DATA_DIR",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where the database, indexes, adapters and model cache live [env TUTOR_DATA_DIR; default: per-user data dir].",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+course_option = click.option("--course", default="sample", show_default=True, help="Course (collection) name.")
+
+
+def paths_from(data_dir: str | None) -> Paths:
+    return Paths.from_env(data_dir)
