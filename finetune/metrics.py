@@ -1,0 +1,118 @@
+"""Answer and retrieval metrics: SQuAD-normalised EM / F1, ROUGE-L, recall@k, MRR, refusal P/R.
+
+Answers are compared on tokens after SQuAD normalisation (lower case, no punctuation, no English
+articles, collapsed whitespace). Chinese has no spaces, so every CJK character is its own token
+(the MLQA / CMRC convention): a word-level F1 would score a whole Chinese sentence as one token.
+All functions are pure so they can be unit-tested against hand-computed numbers.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+from collections import Counter
+from typing import Iterable, Sequence
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+_CJK = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff])")
+# ASCII punctuation plus every Unicode punctuation character (covers Chinese ，。？！「」 etc.).
+_PUNCT = set(string.punctuation)
+
+
+def _is_punct(ch: str) -> bool:
+    return ch in _PUNCT or unicodedata.category(ch).startswith("P")
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD normalisation: lower case, drop punctuation and articles, collapse whitespace."""
+    text = (text or "").lower()
+    text = "".join(" " if _is_punct(ch) else ch for ch in text)
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def tokenize(text: str) -> list[str]:
+    """Normalised tokens; each CJK character is a token of its own, other text splits on spaces."""
+    return _CJK.sub(r" \1 ", normalize_answer(text)).split()
+
+
+def exact_match(prediction: str, reference: str) -> float:
+    """1.0 when the normalised strings are equal (spaces ignored around CJK characters)."""
+    return float(tokenize(prediction) == tokenize(reference))
+
+
+def f1_score(prediction: str, reference: str) -> float:
+    """SQuAD token F1 (bag of tokens, character level for Chinese)."""
+    pred, ref = tokenize(prediction), tokenize(reference)
+    if not pred or not ref:
+        return float(pred == ref)
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def _lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b):
+            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
+        prev = cur
+    return prev[-1]
+
+
+def rouge_l(prediction: str, reference: str) -> float:
+    """ROUGE-L F-measure (beta = 1) on the same tokens as F1."""
+    pred, ref = tokenize(prediction), tokenize(reference)
+    if not pred or not ref:
+        return float(pred == ref)
+    lcs = _lcs_length(pred, ref)
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(pred), lcs / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def recall_at_k(ranked: Sequence[str], gold: str, k: int) -> float:
+    """1.0 when the gold document is among the first ``k`` retrieved documents."""
+    return float(gold in list(ranked)[:k])
+
+
+def reciprocal_rank(ranked: Sequence[str], gold: str) -> float:
+    """1 / rank of the gold document (first occurrence), 0 when it was not retrieved."""
+    for i, doc in enumerate(ranked, start=1):
+        if doc == gold:
+            return 1.0 / i
+    return 0.0
+
+
+def refusal_scores(refused: Iterable[bool], unanswerable: Iterable[bool]) -> tuple[float | None, float | None]:
+    """(precision, recall) of refusals, the positive class being "should refuse".
+
+    None where undefined (no refusals made / no unanswerable rows), so a report never shows a
+    made-up 0 or 1 for a case that did not occur.
+    """
+    pairs = list(zip(refused, unanswerable))
+    tp = sum(1 for r, u in pairs if r and u)
+    made = sum(1 for r, _ in pairs if r)
+    should = sum(1 for _, u in pairs if u)
+    return (tp / made if made else None, tp / should if should else None)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Linear-interpolated percentile (numpy's default), None for an empty list."""
+    if not values:
+        return None
+    xs = sorted(values)
+    pos = (len(xs) - 1) * q / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def mean(values: Iterable[float | None]) -> float | None:
+    xs = [v for v in values if v is not None]
+    return sum(xs) / len(xs) if xs else None

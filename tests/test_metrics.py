@@ -1,0 +1,61 @@
+"""Metrics against hand-computed numbers."""
+
+import pytest
+
+from finetune import metrics as M
+
+
+def test_squad_normalisation_drops_case_punctuation_articles():
+    assert M.normalize_answer("The  Eiffel Tower!") == "eiffel tower"
+    assert M.exact_match("the eiffel tower.", "Eiffel Tower") == 1.0
+    assert M.exact_match("Eiffel", "Eiffel Tower") == 0.0
+
+
+def test_f1_hand_computed():
+    # pred tokens: [in, 1889], ref: [1889]; common 1 -> P=1/2, R=1 -> F1 = 2/3
+    assert M.f1_score("in 1889", "1889") == pytest.approx(2 / 3)
+    # pred [paris, france, capital], ref [capital, of, france]; common 2 -> P=R=2/3
+    assert M.f1_score("Paris, France capital", "the capital of France") == pytest.approx(2 / 3)
+    assert M.f1_score("nothing", "something else") == 0.0
+    assert M.f1_score("", "") == 1.0
+    assert M.f1_score("", "x") == 0.0
+
+
+def test_chinese_is_character_level():
+    assert M.tokenize("北京大学。") == ["北", "京", "大", "学"]
+    # pred 北京 (2 chars), ref 北京市 (3 chars): common 2 -> P=1, R=2/3 -> F1 = 0.8
+    assert M.f1_score("北京", "北京市") == pytest.approx(0.8)
+    assert M.exact_match("北京 市", "北京市") == 1.0
+    # mixed text: Latin words stay words, CJK chars split
+    assert M.tokenize("Python是语言") == ["python", "是", "语", "言"]
+
+
+def test_rouge_l_hand_computed():
+    # pred [police, killed, gunman], ref [police, kill, gunman]: LCS 2 -> P=R=2/3
+    assert M.rouge_l("police killed the gunman", "police kill the gunman") == pytest.approx(2 / 3)
+    # pred [a b c d] vs ref [b d]: LCS 2 -> P=1/2, R=1 -> 2/3
+    assert M.rouge_l("x b y d", "b d") == pytest.approx(2 / 3)
+    assert M.rouge_l("北京大学", "大学北京") == pytest.approx(0.5)
+
+
+def test_recall_at_k_and_mrr():
+    ranked = ["a.md", "b.md", "c.md"]
+    assert M.recall_at_k(ranked, "b.md", 1) == 0.0
+    assert M.recall_at_k(ranked, "b.md", 5) == 1.0
+    assert M.reciprocal_rank(ranked, "c.md") == pytest.approx(1 / 3)
+    assert M.reciprocal_rank(ranked, "z.md") == 0.0
+
+
+def test_refusal_precision_recall():
+    refused = [True, True, False, False, True]
+    unanswerable = [True, False, True, False, True]
+    # tp = 2, refusals made = 3, should refuse = 3
+    p, r = M.refusal_scores(refused, unanswerable)
+    assert p == pytest.approx(2 / 3) and r == pytest.approx(2 / 3)
+    assert M.refusal_scores([False, False], [False, False]) == (None, None)
+
+
+def test_percentile_matches_numpy_linear():
+    assert M.percentile([10, 20, 30, 40], 50) == pytest.approx(25)
+    assert M.percentile([10, 20, 30, 40], 95) == pytest.approx(38.5)
+    assert M.percentile([], 50) is None
