@@ -1,18 +1,140 @@
-"""`tutor finetune`, `tutor eval`, `tutor adapters` (placeholders until fine-tuning lands)."""
+"""`tutor finetune`, `tutor eval`, `tutor adapters`: parse arguments, call the library, print."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import click
 
+from tutor.options import data_dir_option, json_option, paths_from
+
 
 @click.command("finetune")
-def finetune_cmd() -> None:
-    """Train a LoRA adapter on an FAQ file."""
+@click.argument("faq_file", type=click.Path(dir_okay=False))
+@click.option("--base", default=None, help="Base model: preset name, model directory or HF id [default: the default preset].")
+@click.option("--name", required=True, help="Adapter name (registered under DATA_DIR/adapters/NAME).")
+@click.option("--epochs", type=float, default=None, help="Passes over the training rows.")
+@click.option("--max-steps", type=int, default=None, help="Stop after this many optimizer steps.")
+@click.option("--lr", type=float, default=None, help="Learning rate.")
+@click.option("--r", "rank", type=int, default=None, help="LoRA rank.")
+@click.option("--alpha", type=int, default=None, help="LoRA alpha.")
+@click.option("--batch-size", type=int, default=None, help="Examples per batch.")
+@click.option("--grad-accum", type=int, default=None, help="Batches per optimizer step.")
+@click.option("--max-length", type=int, default=None, help="Tokens per example.")
+@click.option("--rag", is_flag=True, help="Train on prompts holding the retrieved course chunks (needs --course).")
+@click.option("--course", default=None, help="Course searched for --rag prompts.")
+@click.option("--device", default=None, help="cpu, cuda or auto.")
+@click.option("--seed", type=int, default=None, help="Seed for split, init and data order.")
+@click.option("--resume", is_flag=True, help="Continue from the last checkpoint of this --name.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing adapter with this name.")
+@data_dir_option
+@json_option
+def finetune_cmd(faq_file, base, name, epochs, max_steps, lr, rank, alpha, batch_size, grad_accum, max_length,
+                 rag, course, device, seed, resume, overwrite, data_dir, as_json) -> None:
+    """Train a LoRA adapter on an FAQ file (CSV or JSONL)."""
+    from finetune.train import TrainConfig, train_adapter
+
+    given = {"base": base, "epochs": epochs, "max_steps": max_steps, "learning_rate": lr, "r": rank, "alpha": alpha,
+             "batch_size": batch_size, "grad_accum": grad_accum, "max_length": max_length, "course": course,
+             "device": device, "seed": seed}
+    config = TrainConfig(**{k: v for k, v in given.items() if v is not None}, rag=rag, resume=resume,
+                         overwrite=overwrite, show_progress=not as_json)
+
+    def progress(event: dict) -> None:
+        if not as_json and event["stage"] in ("load", "eval"):
+            click.echo("  " + ", ".join(f"{k}={_fmt(v)}" for k, v in event.items()), err=True)
+
+    card = train_adapter(Path(faq_file), name, config, paths_from(data_dir), progress=progress)
+    if as_json:
+        click.echo(json.dumps(card, indent=2, default=str))
+        return
+    m = card["metrics"]
+    click.echo(f"Adapter {name!r} saved to {card['path']}")
+    click.echo(f"  val loss {_fmt(m.get('val_loss_before'))} -> {_fmt(m.get('val_loss_after'))}, "
+               f"train loss {_fmt(m['train_loss_before'])} -> {_fmt(m['train_loss_after'])}, "
+               f"{m['steps']} steps, {_fmt(m['samples_per_second'])} samples/s")
 
 
 @click.command("eval")
-def evaluate_cmd() -> None:
-    """Evaluate the tutor on an FAQ file."""
+@click.argument("faq_file", type=click.Path(dir_okay=False))
+@click.option("--course", required=True, help="Course whose knowledge base answers the questions.")
+@click.option("--adapter", default=None, help="Adapter to evaluate (the primary system).")
+@click.option("--compare", "compare", multiple=True, help="Also evaluate: 'base' or an adapter name (repeatable).")
+@click.option("--model", default=None, help="Base model preset or path [default: the adapter's base, else the default preset].")
+@click.option("--limit", type=int, default=None, help="Only the first N questions.")
+@click.option("--use-faq", is_flag=True, help="Let the engine answer from the course FAQ (leaks gold answers when the FAQ is this file).")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory for metrics.json, rows.csv, report.html.")
+@data_dir_option
+@json_option
+def evaluate_cmd(faq_file, course, adapter, compare, model, limit, use_faq, out, data_dir, as_json) -> None:
+    """Evaluate the tutor on an FAQ file: metrics.json, rows.csv and report.html in --out."""
+    from finetune.evaluate import EvalConfig, run_evaluation
+
+    config = EvalConfig(course=course, adapter=adapter, compare=tuple(compare), model=model, limit=limit,
+                        use_faq=use_faq, show_progress=not as_json)
+    result = run_evaluation(Path(faq_file), config, paths_from(data_dir), out_dir=Path(out))
+    if as_json:
+        click.echo(json.dumps(result.metrics, indent=2, default=str))
+        return
+    for system, block in result.metrics["systems"].items():
+        click.echo(f"{system:>24}: F1 {_fmt(block['answer_f1'])}  EM {_fmt(block['exact_match'])}  "
+                   f"ROUGE-L {_fmt(block['rouge_l'])}  sim {_fmt(block['semantic_similarity'])}  "
+                   f"p50 {_fmt(block['latency_p50_ms'])} ms")
+    click.echo(f"recall@1 {_fmt(result.metrics['retrieval_recall_at_1'])}  recall@5 "
+               f"{_fmt(result.metrics['retrieval_recall_at_5'])}  MRR {_fmt(result.metrics['mrr'])}")
+    click.echo(f"Report: {Path(out) / 'report.html'}")
 
 
 @click.group()
 def adapters() -> None:
     """List and manage LoRA adapters."""
+
+
+@adapters.command("list")
+@data_dir_option
+@json_option
+def adapters_list(data_dir, as_json) -> None:
+    """Registered adapters, newest first."""
+    from finetune.train import list_adapters
+
+    cards = list_adapters(paths_from(data_dir))
+    if as_json:
+        click.echo(json.dumps(cards, indent=2, default=str))
+        return
+    if not cards:
+        click.echo("No adapters yet: train one with `tutor finetune FAQ_FILE --name NAME`.")
+    for c in cards:
+        m = c.get("metrics", {})
+        click.echo(f"{c['name']:<24} base={c.get('base')}  created={c.get('created')}  "
+                   f"val_loss={_fmt(m.get('val_loss_before'))}->{_fmt(m.get('val_loss_after'))}")
+
+
+@adapters.command("merge")
+@click.argument("name")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory for the merged full model.")
+@click.option("--overwrite", is_flag=True, help="Replace a non-empty --out directory.")
+@data_dir_option
+def adapters_merge(name, out, overwrite, data_dir) -> None:
+    """Merge adapter NAME into its base model and export a full model directory."""
+    from finetune.train import merge_adapter
+
+    path = merge_adapter(paths_from(data_dir), name, out, overwrite=overwrite)
+    click.echo(f"Merged model written to {path} (use it with --model {path})")
+
+
+@adapters.command("rm")
+@click.argument("name")
+@data_dir_option
+def adapters_rm(name, data_dir) -> None:
+    """Remove adapter NAME."""
+    from finetune.adapters import remove_adapter
+
+    path = remove_adapter(paths_from(data_dir), name)
+    click.echo(f"Removed {path}")
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "-" if value is None else str(value)

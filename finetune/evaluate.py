@@ -1,0 +1,256 @@
+"""Batch evaluation: every FAQ question through the same engine as the app, plus a retrieval-only anchor.
+
+Each system (an adapter, the base model, and the retrieval-only baseline) answers every question of
+the file; ``finetune.metrics`` scores the answers against the row's reference and the retrieved
+documents against the row's ``source``. The retrieval-only baseline answers with the sentence of the
+top retrieved chunk closest to the question (embedder cosine): it costs no generation and gives every
+figure a same-run anchor - a generator that does not beat it adds nothing over search.
+
+Leakage: evaluating on the FAQ file that is also loaded into the course would let FAQ matching return
+the gold answer verbatim. ``EvalConfig.use_faq`` is False by default and the engine's ``faq_threshold``
+is then set above any cosine (1.0), so the model is what gets measured; ``faq_match_rate`` reports
+how often the FAQ answered either way.
+
+Answer metrics (F1, EM, ROUGE-L, semantic similarity) are averaged over answerable rows only (the
+reference of an unanswerable row is "refuse", scored by refusal precision / recall instead);
+retrieval metrics over rows that name a ``source``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from finetune import metrics as M
+from tutor.config import Paths
+from tutor.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+RETRIEVAL_ONLY = "retrieval_only"
+METRIC_KEYS = (
+    "n", "retrieval_recall_at_1", "retrieval_recall_at_5", "mrr", "answer_f1", "exact_match", "rouge_l",
+    "semantic_similarity", "language_match", "refusal_precision", "refusal_recall", "faq_match_rate",
+    "latency_p50_ms", "latency_p95_ms",
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])\s*|\n+")
+
+
+@dataclass
+class EvalConfig:
+    """What to evaluate and how. The primary system is the adapter when given, else the base model."""
+
+    course: str = field(metadata={"help": "Course whose knowledge base answers the questions."})
+    adapter: str | None = field(default=None, metadata={"help": "Adapter name: the primary system."})
+    compare: tuple[str, ...] = field(default=(), metadata={"help": "More systems: 'base' or adapter names."})
+    model: str | None = field(default=None, metadata={"help": "Base model; default: the adapter's base, else the default preset."})
+    limit: int | None = field(default=None, metadata={"help": "Only the first N rows."})
+    use_faq: bool = field(default=False, metadata={"help": "Allow FAQ matching (leaks gold answers if the FAQ is this file)."})
+    faq_off_threshold: float = field(default=1.01, metadata={"help": "faq_threshold that disables FAQ matching (cosine <= 1)."})
+    retrieval_k: int = field(default=5, metadata={"help": "Documents ranked for recall@k / MRR."})
+    retrieval_mode: str = field(default="hybrid", metadata={"help": "Search mode for the retrieval metrics and baseline."})
+    retrieval_only: bool = field(default=True, metadata={"help": "Include the retrieval-only baseline."})
+    baseline_min_score: float = field(
+        default=0.25, metadata={"help": "Retrieval-only refuses below this top-chunk cosine (its evidence threshold)."}
+    )
+    engine_options: dict = field(default_factory=dict, metadata={"help": "Extra EngineConfig fields (e.g. max_new_tokens)."})
+    show_progress: bool = field(default=True, metadata={"help": "tqdm progress bar."})
+
+
+@dataclass
+class EvalResult:
+    metrics: dict
+    rows: list[dict]
+    out_dir: Path | None = None
+
+
+def system_names(config: EvalConfig) -> list[str]:
+    """Primary first, then comparisons, then the baseline; ``adapter:NAME`` / ``base`` / ``retrieval_only``."""
+    names = [f"adapter:{config.adapter}" if config.adapter else "base"]
+    for other in config.compare:
+        name = "base" if other == "base" else f"adapter:{other.removeprefix('adapter:')}"
+        if name not in names:
+            names.append(name)
+    if config.retrieval_only:
+        names.append(RETRIEVAL_ONLY)
+    return names
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text or "") if s and s.strip()]
+
+
+def retrieval_only_answer(question: str, hits: list, embedder, min_score: float) -> tuple[str, bool]:
+    """(answer, refused): the top chunk's sentence closest to the question, or a refusal."""
+    if not hits or (hits[0].dense_score is not None and hits[0].dense_score < min_score):
+        return "", True
+    sentences = split_sentences(hits[0].text) or [hits[0].text]
+    vecs = embedder.encode([question] + sentences)
+    best = int((vecs[1:] @ vecs[0]).argmax())
+    return sentences[best], False
+
+
+def _ranked_documents(hits: list) -> list[str]:
+    seen: list[str] = []
+    for h in hits:
+        if h.document not in seen:
+            seen.append(h.document)
+    return seen
+
+
+def _same_doc(gold: str | None, ranked: list[str]) -> list[str]:
+    """Map retrieved names onto the gold spelling when they differ only by folder or suffix."""
+    if not gold:
+        return ranked
+    stem = Path(gold).stem
+    return [gold if (d == gold or Path(d).name == gold or Path(d).stem == stem) else d for d in ranked]
+
+
+def _engine_for(system: str, config: EvalConfig, kb, paths: Paths, base: str):
+    from tutor.engine import EngineConfig, TutorEngine
+
+    options = dict(config.engine_options)
+    if not config.use_faq:
+        options["faq_threshold"] = config.faq_off_threshold
+    adapter = system.removeprefix("adapter:") if system.startswith("adapter:") else None
+    return TutorEngine(kb, EngineConfig(model=base, adapter=adapter, **options), paths)
+
+
+def _result_fields(result) -> dict:
+    """What a row needs from an ``AnswerResult``, through its public ``to_dict``."""
+    d = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    cited = [c.get("document") or c.get("source") or "" for c in d.get("citations") or [] if isinstance(c, dict)]
+    return {
+        "answer": d.get("answer") or d.get("text") or "",
+        "refused": bool(d.get("refused")),
+        "faq_match": bool(d.get("faq_match") or d.get("from_faq") or d.get("faq")),
+        "cited": "|".join(dict.fromkeys(c for c in cited if c)),
+    }
+
+
+def run_evaluation(faq_path: str | Path, config: EvalConfig, paths: Paths | None = None, kb=None,
+                   out_dir: str | Path | None = None) -> EvalResult:
+    """Evaluate every system on the FAQ file; write the report to ``out_dir`` when given."""
+    from knowledge_base.faq import load_faq
+    from tqdm.auto import tqdm
+
+    from finetune.data import entry_language
+    from tutor.language import detect_language
+    from tutor.models import DEFAULT_PRESET
+
+    paths = paths or Paths.from_env()
+    entries = load_faq(faq_path)[: config.limit] if config.limit else load_faq(faq_path)
+    if kb is None:
+        from knowledge_base import KnowledgeBase
+
+        kb = KnowledgeBase(paths)
+    if config.course not in kb.courses():
+        raise ConfigError(f"--course {config.course!r} is not in the knowledge base (courses: {', '.join(kb.courses()) or 'none'}).")
+    base = config.model
+    if base is None and config.adapter:
+        from finetune.adapters import adapter_path, read_card
+
+        base = read_card(adapter_path(paths, config.adapter)).get("base")
+    base = base or DEFAULT_PRESET
+
+    # Retrieval is the same for every system: search once per question.
+    retrieved = [kb.search(e.question, config.course, k=config.retrieval_k, mode=config.retrieval_mode) for e in entries]
+    languages = [entry_language(e) for e in entries]
+    rows: list[dict] = []
+    for system in system_names(config):
+        engine = None if system == RETRIEVAL_ONLY else _engine_for(system, config, kb, paths, base)
+        bar = tqdm(list(zip(entries, retrieved, languages)), desc=f"eval {system}", disable=not config.show_progress)
+        for entry, hits, language in bar:
+            started = time.perf_counter()
+            if engine is None:
+                answer, refused = retrieval_only_answer(entry.question, hits, kb.embedder, config.baseline_min_score)
+                fields = {"answer": answer, "refused": refused, "faq_match": False,
+                          "cited": hits[0].document if hits and not refused else ""}
+            else:
+                fields = _result_fields(engine.ask(entry.question, [], config.course))
+            latency_ms = (time.perf_counter() - started) * 1000
+            ranked = _same_doc(entry.source, _ranked_documents(hits))
+            answer = fields["answer"]
+            scored = entry.answerable  # a refused answerable question scores as a wrong answer
+            rows.append({
+                "system": system, "row": entry.row, "language": language, "question": entry.question,
+                "reference": entry.answer, "answerable": entry.answerable, "source": entry.source or "",
+                **fields,
+                "retrieved": "|".join(_ranked_documents(hits)),
+                "recall_at_1": M.recall_at_k(ranked, entry.source, 1) if entry.source else None,
+                "recall_at_5": M.recall_at_k(ranked, entry.source, 5) if entry.source else None,
+                "reciprocal_rank": M.reciprocal_rank(ranked, entry.source) if entry.source else None,
+                "f1": M.f1_score(answer, entry.answer) if scored else None,
+                "exact_match": M.exact_match(answer, entry.answer) if scored else None,
+                "rouge_l": M.rouge_l(answer, entry.answer) if scored else None,
+                "answer_language": detect_language(answer) if answer.strip() else "",
+                "latency_ms": round(latency_ms, 1),
+            })
+        del engine
+    _add_semantic_similarity(rows, kb.embedder)
+    for row in rows:
+        row["language_match"] = float(row["answer_language"] == row["language"]) if row["answer"].strip() else None
+    metrics = summarize(rows, system_names(config))
+    metrics["config"] = {k: v for k, v in asdict(config).items() if k != "show_progress"}
+    metrics["model"] = base
+    metrics["faq_file"] = str(Path(faq_path).resolve())
+    metrics["data_sha256"] = hashlib.sha256(Path(faq_path).read_bytes()).hexdigest()
+    metrics["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    result = EvalResult(metrics=metrics, rows=rows)
+    if out_dir is not None:
+        from finetune.report import write_report
+
+        result.out_dir = write_report(result, Path(out_dir))
+    return result
+
+
+def _add_semantic_similarity(rows: list[dict], embedder) -> None:
+    """Cosine of answer and reference embeddings (normalised vectors: a dot product)."""
+    todo = [r for r in rows if r["f1"] is not None]
+    if not todo:
+        return
+    preds = embedder.encode([r["answer"] or " " for r in todo])
+    refs = embedder.encode([r["reference"] or " " for r in todo])
+    for r, p, q in zip(todo, preds, refs):
+        r["semantic_similarity"] = round(float(p @ q), 4)
+    for r in rows:
+        r.setdefault("semantic_similarity", None)
+
+
+def _block(rows: list[dict]) -> dict:
+    refusal_p, refusal_r = M.refusal_scores([r["refused"] for r in rows], [not r["answerable"] for r in rows])
+    latencies = [r["latency_ms"] for r in rows]
+    return {
+        "n": len(rows),
+        "retrieval_recall_at_1": M.mean(r["recall_at_1"] for r in rows),
+        "retrieval_recall_at_5": M.mean(r["recall_at_5"] for r in rows),
+        "mrr": M.mean(r["reciprocal_rank"] for r in rows),
+        "answer_f1": M.mean(r["f1"] for r in rows),
+        "exact_match": M.mean(r["exact_match"] for r in rows),
+        "rouge_l": M.mean(r["rouge_l"] for r in rows),
+        "semantic_similarity": M.mean(r["semantic_similarity"] for r in rows),
+        "language_match": M.mean(r["language_match"] for r in rows),
+        "refusal_precision": refusal_p,
+        "refusal_recall": refusal_r,
+        "faq_match_rate": M.mean(float(r["faq_match"]) for r in rows),
+        "latency_p50_ms": M.percentile(latencies, 50),
+        "latency_p95_ms": M.percentile(latencies, 95),
+    }
+
+
+def summarize(rows: list[dict], systems: list[str]) -> dict:
+    """Per-system blocks with a ``by_language`` breakdown; the primary system's keys at the top level."""
+    out: dict = {"primary": systems[0], "systems": {}}
+    for system in systems:
+        mine = [r for r in rows if r["system"] == system]
+        block = _block(mine)
+        block["by_language"] = {lang: _block([r for r in mine if r["language"] == lang])
+                                for lang in sorted({r["language"] for r in mine})}
+        out["systems"][system] = block
+    out.update(out["systems"][systems[0]])
+    return out
