@@ -1,0 +1,92 @@
+"""Helpers for the web app tests: a real Gradio server on a free loopback port, Debian chromium through
+Playwright, and raw calls to Gradio's HTTP queue API (what an attacker with ``curl`` would do).
+
+Chromium needs the background-networking flags: without them it tries to reach Google services, and
+this machine's closed network refuses the connections in ways that stall page loads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import tempfile
+import uuid
+from pathlib import Path
+
+import httpx
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(config, kb=None, engine=None):
+    """Build and launch the app in this process (so tests share loaded models); yield ``(demo, url)``."""
+    import app
+
+    config.host, config.port = "127.0.0.1", free_port()
+    demo = app.build_app(config, kb=kb, engine=engine)
+    app.launch(config, demo, block=False)
+    try:
+        yield demo, f"http://127.0.0.1:{config.port}/"
+    finally:
+        demo.close()
+
+
+@contextlib.contextmanager
+def chromium_page(viewport=(1280, 900)):
+    """A fresh chromium profile and one page; closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p, tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+        ctx = p.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+            viewport={"width": viewport[0], "height": viewport[1]},
+        )
+        ctx.set_default_timeout(30_000)
+        try:
+            yield ctx.pages[0] if ctx.pages else ctx.new_page()
+        finally:
+            ctx.close()
+
+
+def fn_index(url: str, api_name: str) -> int:
+    """The queue id of an event handler, read from the public ``/config`` like any client can."""
+    config = httpx.get(url.rstrip("/") + "/config", timeout=10).json()
+    for dep in config["dependencies"]:
+        if dep.get("api_name") == api_name:
+            return dep["id"]
+    raise KeyError(api_name)
+
+
+def raw_call(url: str, index: int, data: list, timeout: float = 60) -> dict:
+    """Run one event through ``/gradio_api/queue/join`` in a brand-new session; return the final message."""
+    base, session = url.rstrip("/"), uuid.uuid4().hex[:12]
+    with httpx.Client(timeout=timeout) as client:
+        joined = client.post(f"{base}/gradio_api/queue/join", json={
+            "data": data, "fn_index": index, "session_hash": session, "event_data": None, "trigger_id": None,
+        })
+        joined.raise_for_status()
+        with client.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session}) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data:"):
+                    msg = json.loads(line[5:])
+                    if msg.get("msg") == "process_completed":
+                        return msg
+    raise AssertionError("the queue stream ended without process_completed")
+
+
+def write_doc(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
