@@ -6,7 +6,7 @@ fine-tuning / evaluation (the rows are training targets and test questions). Bot
 
 Formats (picked by suffix, else by content):
 
-* CSV / TSV with a header: ``question,answer`` required; ``course``, ``source``, ``language``,
+* CSV / TSV (comma, tab or semicolon) with a header: ``question,answer`` required; ``course``, ``source``, ``language``,
   ``answerable`` optional.
 * JSONL, one object per line, with the same keys.
 * JSONL of chat ``messages`` (the format of most fine-tuning sets): optional ``system`` turns first,
@@ -174,16 +174,24 @@ def _check_printable(path: Path, text: str, limits: FAQLimits) -> str:
 
 
 def _detect_format(path: Path, text: str) -> tuple[str, str]:
-    """``("csv", delimiter)`` or ``("jsonl", "")``: the suffix decides, else the first character."""
+    """``("csv", delimiter)`` or ``("jsonl", "")``.
+
+    The suffix decides, with two corrections from the content, because people rename files: a text
+    that starts with ``{`` is JSON lines whatever its suffix (no valid FAQ CSV header starts with a
+    brace), and the CSV delimiter is the one the header line actually uses (Excel writes ``;`` in
+    locales where the comma is the decimal mark, and ``Tab`` for "Unicode text").
+    """
     suffix = path.suffix.lower()
-    if suffix in CSV_SUFFIXES:
-        return "csv", CSV_SUFFIXES[suffix]
-    if suffix in JSONL_SUFFIXES:
+    head = text.lstrip("\ufeff").lstrip()
+    if suffix in JSONL_SUFFIXES or head[:1] == "{" or (suffix not in CSV_SUFFIXES and head[:1] == "["):
         return "jsonl", ""
-    if text.lstrip()[:1] in ("{", "["):
-        return "jsonl", ""
-    first = text.lstrip("\ufeff").split("\n", 1)[0]
-    return "csv", "\t" if first.count("\t") > first.count(",") else ","
+    first = head.split("\n", 1)[0]
+    preferred = CSV_SUFFIXES.get(suffix, ",")
+    if preferred in first:
+        return "csv", preferred
+    counts = {d: first.count(d) for d in (",", "\t", ";")}
+    best = max(counts, key=counts.get)
+    return "csv", best if counts[best] else preferred
 
 
 def _csv_records(text: str, delimiter: str, problems: list, path: Path,

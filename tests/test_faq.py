@@ -71,6 +71,10 @@ def test_tsv_and_format_detected_by_content(tmp_path):
     assert load_faq(write(tmp_path, "faq.txt", "question\tanswer\nq\ta\n"))[0].answer == "a"
     assert load_faq(write(tmp_path, "faq.txt", "question,answer\nq,a\n"))[0].answer == "a"
     assert load_faq(write(tmp_path, "faq.data", '{"question": "q", "answer": "a"}\n'))[0].answer == "a"
+    # Content corrects a misleading suffix: JSON lines saved as .csv, Excel's semicolon CSV.
+    assert load_faq(write(tmp_path, "faq.csv", '{"question": "q", "answer": "a"}\n'))[0].answer == "a"
+    semi = load_faq(write(tmp_path, "faq.csv", "question;answer\nWhat is p?;0,9 for top-p\n"))
+    assert (semi[0].question, semi[0].answer) == ("What is p?", "0,9 for top-p")
 
 
 def test_jsonl_plain(tmp_path):
