@@ -70,7 +70,7 @@ class FAQEntry:
         return asdict(self)
 
 
-@dataclass
+@dataclass(frozen=True)
 class FAQLimits:
     """Bounds that keep one bad upload from filling the database or the training set.
 

@@ -221,6 +221,12 @@ def test_jsonl_collects_every_row_problem(tmp_path):
     assert "empty answer" in msgs[16]
 
 
+def test_unclosed_quote_is_reported_not_swallowed(tmp_path):
+    # Without strict parsing, the open quote would silently swallow every later row into one answer.
+    problems = problems_of(write(tmp_path, "faq.csv", 'question,answer\nq1,a1\nq2,"open\nq3,a3\nq4,a4\n'))
+    assert problems == [(2, "malformed CSV (check the quotes): unexpected end of data")]
+
+
 def test_duplicates_are_per_course(tmp_path):
     path = write(tmp_path, "faq.csv", "question,answer,course\nWhen is the exam?,May,a\nwhen is the EXAM?,June,b\n")
     assert [e.course for e in load_faq(path)] == ["a", "b"]
