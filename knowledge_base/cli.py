@@ -1,8 +1,150 @@
-"""`tutor kb ...` (placeholder until the knowledge base lands)."""
+"""``tutor kb ...``: add, list, rm, stats, search. Parses arguments and prints; the work is in ``base.py``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
 
 import click
+
+from tutor.errors import ConfigError
+from tutor.options import course_option, data_dir_option, json_option, paths_from
+
+optional_course = click.option("--course", default=None, help="Only this course (default: all courses).")
+
+
+def _open(data_dir: str | None):
+    from knowledge_base.base import KnowledgeBase
+
+    return KnowledgeBase(paths_from(data_dir))
+
+
+def _echo_json(obj) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False))
 
 
 @click.group()
 def kb() -> None:
     """Manage course documents: add, list, remove, search."""
+
+
+@kb.command("add")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@course_option
+@data_dir_option
+@json_option
+def add_cmd(paths: tuple[Path, ...], course: str, data_dir: str | None, as_json: bool) -> None:
+    """Add files and folders (PDF, Markdown, HTML, TXT, DOCX) to a course. Exit code 1 if any file failed."""
+    base = _open(data_dir)
+    results = base.add(list(paths), course, progress=not as_json)
+    if as_json:
+        _echo_json([r.to_dict() for r in results])
+    else:
+        for r in results:
+            detail = f"{r.chunks} chunks" if r.status in ("added", "replaced") else (r.error or "")
+            click.echo(f"{r.status:9} {r.name}  {detail}", err=r.status == "error")
+        counts = {s: sum(r.status == s for r in results) for s in ("added", "replaced", "skipped", "error")}
+        click.echo(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing to add")
+    if any(r.status == "error" for r in results):
+        sys.exit(1)
+
+
+@kb.command("list")
+@optional_course
+@data_dir_option
+@json_option
+def list_cmd(course: str | None, data_dir: str | None, as_json: bool) -> None:
+    """List documents (name, version, chunks, when added)."""
+    docs = _open(data_dir).list_documents(course)
+    if as_json:
+        _echo_json([d.to_dict() for d in docs])
+        return
+    if not docs:
+        click.echo("no documents")
+    for d in docs:
+        click.echo(f"{d.course}\t{d.name}\tv{d.version}\t{d.chunks} chunks\t{d.added_at}\t{d.title or ''}")
+
+
+@kb.command("rm")
+@click.argument("name")
+@course_option
+@data_dir_option
+@json_option
+def rm_cmd(name: str, course: str, data_dir: str | None, as_json: bool) -> None:
+    """Remove document NAME (as shown by `tutor kb list`) from a course."""
+    removed = _open(data_dir).delete(course, name)
+    if as_json:
+        _echo_json({"course": course, "name": name, "removed": removed})
+    else:
+        click.echo(f"removed {name}" if removed else f"no document {name!r} in course {course!r}")
+    if not removed:
+        sys.exit(1)
+
+
+@kb.command("stats")
+@optional_course
+@data_dir_option
+@json_option
+def stats_cmd(course: str | None, data_dir: str | None, as_json: bool) -> None:
+    """Documents, chunks, FAQ entries and index type per course."""
+    stats = _open(data_dir).stats(course)
+    if as_json:
+        _echo_json(stats)
+        return
+    for name, s in stats["courses"].items():
+        click.echo(f"{name}: {s['documents']} documents, {s['chunks']} chunks, {s['faq']} FAQ entries, "
+                   f"index {s['index'] or '-'} ({s['index_vectors']} vectors)")
+    if not stats["courses"]:
+        click.echo("no courses")
+
+
+def _read_queries(path: Path) -> list[str]:
+    questions = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: line {n}: not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not row["question"].strip():
+            raise ConfigError(f"{path}: line {n}: needs a non-empty \"question\" string")
+        questions.append(row["question"])
+    return questions
+
+
+def _hit_row(h) -> dict:
+    return {"document": h.document, "chunk_id": h.chunk_id, "score": h.score, "dense_score": h.dense_score,
+            "lexical_score": h.lexical_score, "text": h.text, "section": h.section, "page": h.page}
+
+
+@kb.command("search")
+@click.argument("text", required=False)
+@click.option("--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSONL file of rows with a \"question\" key: one JSON line of hits per row (with --json).")
+@course_option
+@click.option("-k", "k", default=5, show_default=True, help="Number of hits.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True)
+@data_dir_option
+@json_option
+def search_cmd(text: str | None, queries: Path | None, course: str, k: int, mode: str, data_dir: str | None,
+               as_json: bool) -> None:
+    """Search a course for TEXT (or for every question in --queries)."""
+    if bool(text) == bool(queries):
+        raise click.UsageError("give either TEXT or --queries FILE")
+    questions = _read_queries(queries) if queries else [text]
+    base = _open(data_dir)
+    for question in questions:
+        hits = base.search(question, course, k=k, mode=mode)
+        if as_json:
+            _echo_json({"question": question, "hits": [_hit_row(h) for h in hits]})
+            continue
+        click.echo(f"? {question}")
+        if not hits:
+            click.echo("  no hits")
+        for i, h in enumerate(hits, 1):
+            where = " / ".join(str(x) for x in (h.section, f"p. {h.page}" if h.page else None) if x)
+            snippet = " ".join(h.text.split())[:160]
+            click.echo(f"{i}. {h.document}{' — ' + where if where else ''}  score {h.score:.4f} cos {h.dense_score:.3f}"
+                       f"\n   {snippet}")

@@ -1,0 +1,523 @@
+"""``KnowledgeBase``: the public facade (documents, search, FAQ) used by the engine, the CLI and the app.
+
+Write path (``add``): load + chunk files -> embed a batch of chunks in one ``encode`` call (so ingest runs at
+nearly the raw model speed) -> one SQLite transaction per document (document row + chunk rows with their
+embeddings) -> update the course's FAISS index in memory -> write it atomically once per batch.
+
+A crash between the database commit and the index write leaves an index that disagrees with the database.
+On open (and on the first use of a course) the ids in the index are compared with the chunk ids in SQLite;
+on any difference, or a missing/unreadable file, the index is rebuilt from the stored embeddings. SQLite is
+the source of truth; the FAISS file and the BM25 index are caches of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Callable
+
+import numpy as np
+
+from knowledge_base import store
+from knowledge_base.chunking import Chunk, chunk_document
+from knowledge_base.db import Database
+from knowledge_base.embedder import DEFAULT_EMBEDDER, Embedder
+from knowledge_base.index import build_index, index_ids, is_hnsw, load_index, save_index, search_index
+from knowledge_base.lexical import LexicalIndex, tokenize
+from knowledge_base.loaders import LOADERS, LoadedDocument, assemble, load_document
+from knowledge_base.search import MODES, Hit, rrf_fuse
+from tutor.config import DEFAULT_COURSE, Paths
+from tutor.errors import ConfigError, FAQFormatError, IngestError, TutorError
+
+log = logging.getLogger(__name__)
+
+SAMPLE_COURSE_DIR = Path(__file__).resolve().parent / "sample_course"
+_COURSE_NAME = re.compile(r"^\w[\w.-]{0,63}$")
+
+
+@dataclass
+class KBConfig:
+    """Knowledge-base settings. Thresholds live here, not in the code."""
+
+    embedder: str = field(default=DEFAULT_EMBEDDER, metadata={"help": "sentence-transformers model name or path"})
+    device: str = field(default="cpu", metadata={"help": "torch device for the embedder"})
+    chunk_tokens: int = field(default=200, metadata={"help": "max tokens per chunk (MiniLM truncates at 256)"})
+    chunk_overlap: int = field(default=32, metadata={"help": "tokens shared by consecutive chunks of a section"})
+    hnsw_threshold: int = field(default=20_000, metadata={"help": "chunks per course above which FAISS uses HNSW"})
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 64
+    candidates: int = field(default=50, metadata={"help": "results each leg (dense, BM25) feeds into RRF"})
+    rrf_k: int = field(default=60, metadata={"help": "RRF constant: 1 / (rrf_k + rank)"})
+    max_file_mb: float = field(default=50.0, metadata={"help": "files larger than this are rejected"})
+    batch_chunks: int = field(default=512, metadata={"help": "chunks embedded per encode call during ingest"})
+    verify_on_open: bool = field(default=True, metadata={"help": "check index/database agreement when opened"})
+
+
+@dataclass
+class AddResult:
+    path: str
+    name: str
+    status: str  # "added" | "replaced" | "skipped" | "error"
+    doc_id: int | None = None
+    chunks: int = 0
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class DocumentInfo:
+    doc_id: int
+    course: str
+    name: str
+    title: str | None
+    path: str | None
+    hash: str
+    version: int
+    added_at: str
+    chunks: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class _Prepared:
+    """A loaded and chunked document waiting for its embeddings and its transaction."""
+
+    path: str
+    name: str
+    title: str
+    digest: str
+    chunks: list[Chunk]
+    lex_tokens: list[list[str]]
+    slot: int = 0
+    vectors: np.ndarray | None = None
+
+
+def safe_name(name: str, path: str = "") -> str:
+    """A document name from an upload or a relative path: no absolute paths, no ``..``, no control chars.
+
+    ``../../etc/passwd`` becomes ``etc/passwd``: names are only labels (nothing is written under them), but
+    they are shown to students and used as citations, so they must not pretend to be system paths.
+    """
+    parts = [p for p in re.split(r"[\\/]+", str(name).strip()) if p not in ("", ".", "..")]
+    if parts and re.fullmatch(r"[A-Za-z]:", parts[0]):
+        parts = parts[1:]
+    clean = "/".join(parts)
+    if not clean or re.search(r"[\x00-\x1f\x7f]", clean):
+        raise IngestError(path or str(name), f"unusable document name {name!r}; give a plain file name")
+    return clean[:255]
+
+
+def check_course(course: str) -> str:
+    if not isinstance(course, str) or not _COURSE_NAME.match(course):
+        raise ConfigError(f"course name {course!r} is not valid: use letters, digits, '_', '-' or '.' "
+                          f"(at most 64, starting with a letter or digit)")
+    return course
+
+
+class KnowledgeBase:
+    """Documents, chunks, per-course FAISS + BM25 indexes and FAQs over one SQLite database."""
+
+    def __init__(self, paths: Paths, config: KBConfig | None = None, embedder: Embedder | None = None):
+        self.paths = paths
+        self.config = config or KBConfig()
+        self.db = Database(paths.db_path)
+        self.db.migrate("kb")
+        self._embedder = embedder
+        self._dense_cache: dict[str, object] = {}
+        self._lexical_cache: dict[str, LexicalIndex] = {}
+        self._faq_cache: dict[str, tuple[list, np.ndarray]] = {}
+        self.repaired: list[str] = []
+        if self.config.verify_on_open:
+            for course in self.courses():
+                self._dense(course)
+
+    # ------------------------------------------------------------------------------------------ plumbing
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = Embedder(self.config.embedder, device=self.config.device)
+        return self._embedder
+
+    def _index_path(self, course: str) -> Path:
+        return self.paths.indexes_dir / f"{course}.faiss"
+
+    def _dense(self, course: str):
+        """The course's FAISS index (None when it has no chunks), verified against the database once."""
+        if course in self._dense_cache:
+            return self._dense_cache[course]
+        with self.db.lock:
+            cid = store.course_id(self.db, course)
+            db_ids = store.chunk_ids(self.db, cid) if cid is not None else np.zeros(0, np.int64)
+            index = load_index(self._index_path(course))
+            stored = index_ids(index) if index is not None else np.zeros(0, np.int64)
+            if not np.array_equal(np.sort(stored), db_ids):
+                log.warning("course %r: index has %d ids, database %d chunks; rebuilding the index from the "
+                            "database", course, len(stored), len(db_ids))
+                self.repaired.append(course)
+                index = self._rebuild(course)
+            self._dense_cache[course] = index
+            return index
+
+    def _rebuild(self, course: str):
+        """Rebuild the course's FAISS index from the embeddings stored in SQLite, and write it."""
+        cid = store.course_id(self.db, course)
+        ids, vecs = store.chunk_vectors(self.db, cid) if cid is not None else (np.zeros(0, np.int64), None)
+        path = self._index_path(course)
+        if not len(ids):
+            path.unlink(missing_ok=True)
+            return None
+        c = self.config
+        index = build_index(vecs.shape[1], ids, vecs, c.hnsw_threshold, c.hnsw_m, c.hnsw_ef_construction,
+                            c.hnsw_ef_search)
+        save_index(index, path)
+        return index
+
+    def _update_index(self, course: str, index, removed: list[int], added_ids: list[int],
+                      added_vecs: list[np.ndarray]) -> None:
+        """Apply one batch of changes to the in-memory index (loaded *before* the commit), then write it."""
+        c = self.config
+        if index is None or (removed and is_hnsw(index)):
+            index = self._rebuild(course)  # HNSW cannot delete; a fresh index is built from the database
+        else:
+            if removed:
+                index.remove_ids(np.asarray(removed, dtype=np.int64))
+            if added_ids:
+                index.add_with_ids(np.vstack(added_vecs).astype(np.float32), np.asarray(added_ids, dtype=np.int64))
+            if not is_hnsw(index) and index.ntotal >= c.hnsw_threshold:
+                index = self._rebuild(course)
+            elif index.ntotal == 0:
+                index = self._rebuild(course)
+            else:
+                save_index(index, self._index_path(course))
+        self._dense_cache[course] = index
+        self._lexical_cache.pop(course, None)
+
+    def _lexical(self, course: str, cid: int) -> LexicalIndex:
+        lex = self._lexical_cache.get(course)
+        if lex is None:
+            ids, tokens = store.chunk_tokens(self.db, cid)
+            lex = LexicalIndex(ids, tokens)
+            self._lexical_cache[course] = lex
+        return lex
+
+    # ------------------------------------------------------------------------------------------ ingest
+
+    def _prepare(self, doc: LoadedDocument, name: str, digest: str) -> _Prepared:
+        emb = self.embedder
+        max_tokens = min(self.config.chunk_tokens, emb.max_tokens - 8)
+        chunks = chunk_document(doc, emb, max_tokens, self.config.chunk_overlap, digest)
+        if not chunks:
+            raise IngestError(str(doc.path), "no text left after chunking")
+        return _Prepared(str(doc.path), name, doc.title, digest, chunks, [tokenize(ch.text) for ch in chunks])
+
+    def _commit(self, course: str, items: list[_Prepared], results: list) -> None:
+        """One transaction per document, then one index write for the whole batch."""
+        with self.db.lock:
+            cid = store.course_id(self.db, course, create=True)
+            index = self._dense(course)
+            removed: list[int] = []
+            added_ids: list[int] = []
+            added_vecs: list[np.ndarray] = []
+            for item in items:
+                with self.db.transaction() as conn:
+                    dup = store.find_by_hash(self.db, cid, item.digest)
+                    if dup is not None:
+                        results[item.slot] = AddResult(item.path, item.name, "skipped", int(dup["id"]),
+                                                      0, f"same content as {dup['name']!r}")
+                        continue
+                    old = store.find_document(self.db, cid, item.name)
+                    if old is not None:
+                        doc_id = int(old["id"])
+                        removed += [r[0] for r in conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
+                        conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+                        conn.execute("UPDATE documents SET title = ?, path = ?, hash = ?, version = version + 1, "
+                                     "added_at = ? WHERE id = ?", (item.title, item.path, item.digest, store.now(),
+                                                                   doc_id))
+                        status = "replaced"
+                    else:
+                        cur = conn.execute("INSERT INTO documents (course_id, name, title, path, hash, added_at) "
+                                           "VALUES (?, ?, ?, ?, ?, ?)",
+                                           (cid, item.name, item.title, item.path, item.digest, store.now()))
+                        doc_id = int(cur.lastrowid)
+                        status = "added"
+                    ids = store.insert_chunks(conn, cid, doc_id, item.chunks, item.lex_tokens, item.vectors)
+                added_ids += ids
+                added_vecs.append(item.vectors)
+                results[item.slot] = AddResult(item.path, item.name, status, doc_id, len(ids))
+                log.info("%s %s (%d chunks) in course %r", status, item.name, len(ids), course)
+            if removed or added_ids:
+                self._update_index(course, index, removed, added_ids, added_vecs)
+
+    def _embed_and_commit(self, course: str, batch: list[_Prepared], results: list,
+                          embed: Callable[[list[str]], np.ndarray] | None) -> None:
+        texts = [ch.text for item in batch for ch in item.chunks]
+        vecs = (embed or self.embedder.encode)(texts)
+        pos = 0
+        for item in batch:
+            item.vectors = vecs[pos:pos + len(item.chunks)]
+            pos += len(item.chunks)
+        self._commit(course, batch, results)
+
+    def _ingest(self, course: str, sources: list[tuple[str, str, Callable[[], tuple[LoadedDocument, str]]]],
+                progress: bool, embed: Callable[[list[str]], np.ndarray] | None = None) -> list[AddResult]:
+        """Shared by ``add``, ``add_file`` and ``add_texts``: ``sources`` are (path, name, load) where
+        ``load()`` returns the document and its content hash (or raises ``IngestError``)."""
+        check_course(course)
+        cid = store.course_id(self.db, course)
+        results: list[AddResult | None] = [None] * len(sources)
+        batch: list[_Prepared] = []
+        seen: dict[str, str] = {}
+        from tqdm import tqdm
+
+        for slot, (path, name, load) in enumerate(tqdm(sources, desc=f"adding to {course}", unit="file",
+                                                       disable=not progress)):
+            try:
+                doc, digest = load()
+                dup = store.find_by_hash(self.db, cid, digest) if cid is not None else None
+                if dup is not None or digest in seen:
+                    other = dup["name"] if dup is not None else seen[digest]
+                    results[slot] = AddResult(path, name, "skipped", int(dup["id"]) if dup is not None else None,
+                                              0, f"same content as {other!r}")
+                    continue
+                seen[digest] = name
+                item = self._prepare(doc, name, digest)
+                item.slot = slot
+            except IngestError as exc:
+                log.warning("%s", exc)
+                results[slot] = AddResult(path, name, "error", None, 0, exc.reason)
+                continue
+            except Exception as exc:  # a parser bug on a malformed file must not abort the other files
+                log.exception("%s: unexpected error while reading", path)
+                results[slot] = AddResult(path, name, "error", None, 0,
+                                          f"unreadable file ({type(exc).__name__}: {exc})")
+                continue
+            batch.append(item)
+            if sum(len(b.chunks) for b in batch) >= self.config.batch_chunks:
+                self._embed_and_commit(course, batch, results, embed)
+                batch = []
+        if batch:
+            self._embed_and_commit(course, batch, results, embed)
+        return results
+
+    def _file_source(self, path: Path, name: str):
+        max_bytes = int(self.config.max_file_mb * 2**20)
+
+        def load() -> tuple[LoadedDocument, str]:
+            doc = load_document(path, max_bytes)
+            return doc, hashlib.sha256(path.read_bytes()).hexdigest()
+
+        return (str(path.resolve()), name, load)
+
+    def add(self, paths: list[Path], course: str = DEFAULT_COURSE, progress: bool = False) -> list[AddResult]:
+        """Add files and folders (recursively, supported suffixes only). Names: the file name, or the path
+        relative to the folder given. Never raises for one bad file: its result says ``error``."""
+        sources = []
+        for raw in paths:
+            path = Path(raw)
+            if path.is_dir():
+                for f in sorted(path.rglob("*")):
+                    rel = f.relative_to(path)
+                    if f.is_file() and f.suffix.lower() in LOADERS and not any(p.startswith(".") for p in rel.parts):
+                        sources.append(self._file_source(f, safe_name(rel.as_posix())))
+            else:
+                sources.append(self._file_source(path, safe_name(path.name, str(path))))
+        return self._ingest(course, sources, progress)
+
+    def add_file(self, path: Path, course: str = DEFAULT_COURSE, name: str | None = None) -> AddResult:
+        """Add one file; ``name`` is the upload's file name (sanitised: see ``safe_name``). Raises
+        ``IngestError`` when the file cannot be added; a duplicate is a ``skipped`` result, not an error."""
+        path = Path(path)
+        result = self._ingest(course, [self._file_source(path, safe_name(name or path.name, str(path)))], False)[0]
+        if result.status == "error":
+            raise IngestError(str(path), result.error)
+        return result
+
+    def add_texts(self, course: str, docs: list[tuple[str, str]], progress: bool = False,
+                  embed: Callable[[list[str]], np.ndarray] | None = None) -> list[AddResult]:
+        """Add in-memory documents ``(name, text)`` (Markdown structure is honoured). ``embed`` replaces the
+        embedder for this call: benchmarks use it to insert precomputed vectors through the normal path."""
+        from knowledge_base.loaders import markdown_blocks
+
+        def source(name: str, text: str):
+            def load():
+                title, blocks = markdown_blocks(text)
+                return assemble(Path(name), title or Path(name).stem, blocks), hashlib.sha256(text.encode()).hexdigest()
+
+            return (name, safe_name(name), load)
+
+        return self._ingest(course, [source(n, t) for n, t in docs], progress, embed)
+
+    def delete(self, course: str, name: str) -> bool:
+        """Remove a document and its chunks from the database and the index. False if it was not there."""
+        with self.db.lock:
+            cid = store.course_id(self.db, course)
+            if cid is None:
+                return False
+            index = self._dense(course)
+            with self.db.transaction() as conn:
+                row = store.find_document(self.db, cid, name)
+                if row is None:
+                    return False
+                removed = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (row["id"],))]
+                conn.execute("DELETE FROM documents WHERE id = ?", (row["id"],))
+            self._update_index(course, index, removed, [], [])
+            log.info("deleted %s from course %r", name, course)
+            return True
+
+    # ------------------------------------------------------------------------------------------ listing
+
+    def courses(self) -> list[str]:
+        return store.course_names(self.db)
+
+    def list_documents(self, course: str | None = None) -> list[DocumentInfo]:
+        sql = ("SELECT d.*, c.name AS course, (SELECT COUNT(*) FROM chunks WHERE doc_id = d.id) AS n "
+               "FROM documents d JOIN courses c ON c.id = d.course_id")
+        params: tuple = ()
+        if course is not None:
+            sql += " WHERE c.name = ?"
+            params = (course,)
+        rows = self.db.query(sql + " ORDER BY c.name, d.name", params)
+        return [DocumentInfo(r["id"], r["course"], r["name"], r["title"], r["path"], r["hash"], r["version"],
+                             r["added_at"], r["n"]) for r in rows]
+
+    def stats(self, course: str | None = None) -> dict:
+        out = {}
+        for name in [course] if course else self.courses():
+            cid = store.course_id(self.db, name)
+            if cid is None:
+                out[name] = {"documents": 0, "chunks": 0, "faq": 0, "index": None, "index_vectors": 0}
+                continue
+            docs, chunks, tokens = self.db.query(
+                "SELECT (SELECT COUNT(*) FROM documents WHERE course_id = ?), COUNT(*), COALESCE(SUM(n_tokens), 0) "
+                "FROM chunks WHERE course_id = ?", (cid, cid))[0]
+            faq = self.db.query("SELECT COUNT(*) FROM faq WHERE course_id = ?", (cid,))[0][0]
+            index = self._dense(name)
+            out[name] = {"documents": docs, "chunks": chunks, "tokens": tokens, "faq": faq,
+                         "index": None if index is None else ("hnsw" if is_hnsw(index) else "flat"),
+                         "index_vectors": 0 if index is None else int(index.ntotal)}
+        return {"courses": out, "embedder": self.config.embedder, "db": str(self.paths.db_path)}
+
+    # ------------------------------------------------------------------------------------------ search
+
+    def search(self, query: str, course: str = DEFAULT_COURSE, k: int = 5, mode: str = "hybrid") -> list[Hit]:
+        """Top-k chunks of ``course`` for ``query``; see ``search.py`` for the fusion and the score fields."""
+        if mode not in MODES:
+            raise ConfigError(f"search mode {mode!r} is not one of {', '.join(MODES)}")
+        cid = store.course_id(self.db, course)
+        if cid is None or not query or not query.strip() or k <= 0:
+            return []
+        qvec = self.embedder.encode([query])[0]
+        n = max(k, self.config.candidates)
+        with self.db.lock:
+            dense = search_index(self._dense(course), qvec, n, self.config.hnsw_ef_search) if mode != "lexical" else []
+            lexical = self._lexical(course, cid).search(tokenize(query), n) if mode != "dense" else []
+        fused = rrf_fuse(dense, lexical, self.config.rrf_k, mode)[:k]
+        rows = store.chunk_rows(self.db, [i for i, _ in fused])
+        dense_map, lex_map = dict(dense), dict(lexical)
+        hits = []
+        for i, score in fused:
+            r = rows.get(i)
+            if r is None:  # deleted between the index lookup and now
+                continue
+            cos = dense_map.get(i)
+            if cos is None:
+                cos = float(np.frombuffer(r["embedding"], dtype=np.float32) @ qvec)
+            hits.append(Hit(r["chunk_key"], r["doc_id"], r["document"], r["title"], r["section"], r["page"],
+                            r["text"], r["start"], r["end"], float(score), float(cos), lex_map.get(i)))
+        return hits
+
+    # ------------------------------------------------------------------------------------------ FAQ
+
+    def set_faq(self, course: str, entries: list) -> int:
+        """Replace the course's FAQ with ``entries`` (FAQEntry); question embeddings are stored with them."""
+        check_course(course)
+        vecs = self.embedder.encode([e.question for e in entries]) if entries else []
+        with self.db.lock:
+            cid = store.course_id(self.db, course, create=True)
+            with self.db.transaction() as conn:
+                conn.execute("DELETE FROM faq WHERE course_id = ?", (cid,))
+                for e, v in zip(entries, vecs):
+                    conn.execute("INSERT INTO faq (course_id, question, answer, language, source, answerable, row, "
+                                 "embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                 (cid, e.question, e.answer, e.language, e.source, int(bool(e.answerable)), e.row,
+                                  store.to_blob(v)))
+            self._faq_cache.pop(course, None)
+        return len(entries)
+
+    def add_faq_entry(self, course: str, question: str, answer: str, language: str | None = None) -> int:
+        """Append one entry (from the instructor console); returns its id."""
+        check_course(course)
+        problems = [(0, f"{what} is empty") for what, v in (("question", question), ("answer", answer))
+                    if not v or not v.strip()]
+        if problems:
+            raise FAQFormatError(f"FAQ entry for course {course!r}", problems)
+        vec = self.embedder.encode([question.strip()])[0]
+        with self.db.lock:
+            cid = store.course_id(self.db, course, create=True)
+            cur = self.db.execute("INSERT INTO faq (course_id, question, answer, language, embedding) "
+                                  "VALUES (?, ?, ?, ?, ?)", (cid, question.strip(), answer.strip(), language,
+                                                             store.to_blob(vec)))
+            self._faq_cache.pop(course, None)
+            return int(cur.lastrowid)
+
+    def faq(self, course: str) -> list:
+        return self._faq(course)[0]
+
+    def _faq(self, course: str) -> tuple[list, np.ndarray]:
+        """Entries and their question embeddings; rows without a stored embedding are embedded and saved."""
+        from knowledge_base.faq import FAQEntry
+
+        cached = self._faq_cache.get(course)
+        if cached is not None:
+            return cached
+        rows = self.db.query("SELECT f.* FROM faq f JOIN courses c ON c.id = f.course_id WHERE c.name = ? "
+                             "ORDER BY f.id", (course,))
+        entries = [FAQEntry(r["question"], r["answer"], course, r["source"], r["language"], bool(r["answerable"]),
+                            r["row"], r["id"]) for r in rows]
+        missing = [i for i, r in enumerate(rows) if r["embedding"] is None]
+        if missing:
+            vecs = self.embedder.encode([rows[i]["question"] for i in missing])
+            with self.db.transaction() as conn:
+                for i, v in zip(missing, vecs):
+                    conn.execute("UPDATE faq SET embedding = ? WHERE id = ?", (store.to_blob(v), rows[i]["id"]))
+            rows = self.db.query("SELECT f.embedding FROM faq f JOIN courses c ON c.id = f.course_id "
+                                 "WHERE c.name = ? ORDER BY f.id", (course,))
+        matrix = store.from_blobs([r["embedding"] for r in rows])
+        self._faq_cache[course] = (entries, matrix)
+        return entries, matrix
+
+    def match_faq(self, question: str, course: str = DEFAULT_COURSE):
+        """The FAQ entry whose question is closest to ``question`` and the cosine; None without an FAQ.
+        Deciding whether the cosine is high enough is the engine's business."""
+        entries, matrix = self._faq(course)
+        if not entries or not question or not question.strip():
+            return None
+        sims = matrix @ self.embedder.encode([question])[0]
+        best = int(np.argmax(sims))
+        return entries[best], float(sims[best])
+
+    def ensure_sample_course(self) -> None:
+        """Load the built-in sample course (pages ``NN-*.md`` and ``faq.csv``) if course ``sample`` has no
+        documents yet. The folder's README is about the folder, not course material, so it is left out."""
+        if self.list_documents(DEFAULT_COURSE):
+            return
+        from knowledge_base.faq import load_faq
+
+        pages = sorted(p for p in SAMPLE_COURSE_DIR.glob("*.md") if p.name[:1].isdigit())
+        results = self.add(pages, DEFAULT_COURSE)
+        failed = [r for r in results if r.status == "error"]
+        if failed:
+            raise TutorError(f"the sample course could not be loaded: {failed[0].path}: {failed[0].error}")
+        self.set_faq(DEFAULT_COURSE, load_faq(SAMPLE_COURSE_DIR / "faq.csv"))
+
+    def close(self) -> None:
+        self.db.close()

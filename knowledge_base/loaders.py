@@ -1,0 +1,260 @@
+"""Documents on disk -> ``LoadedDocument``: plain text plus the structure chunking needs.
+
+Every loader returns *blocks* (heading path, page, text); ``assemble`` joins them into one text and records
+each block's character span, so a chunk's ``start``/``end`` always index into ``LoadedDocument.text``.
+Loaders are a registry keyed by file suffix: adding a format is adding one entry to ``LOADERS``.
+
+Bad files raise ``IngestError(path, reason)`` with a reason the instructor can act on (empty, binary,
+corrupt, no extractable text); nothing here writes to the store, so a failure never touches stored data.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from tutor.errors import IngestError
+
+log = logging.getLogger(__name__)
+
+HEADING_SEP = " > "
+
+
+@dataclass
+class Section:
+    """A span of ``LoadedDocument.text`` under one heading path (Markdown/HTML/DOCX) or on one PDF page."""
+
+    start: int
+    end: int
+    heading: str | None = None
+    page: int | None = None
+
+
+@dataclass
+class LoadedDocument:
+    path: Path
+    title: str
+    text: str
+    sections: list[Section] = field(default_factory=list)
+
+
+Block = tuple[str | None, int | None, str]  # (heading path, page, text)
+
+
+def assemble(path: Path, title: str, blocks: list[Block]) -> LoadedDocument:
+    """Join blocks with blank lines; reject documents with no text at all."""
+    parts: list[str] = []
+    sections: list[Section] = []
+    pos = 0
+    for heading, page, text in blocks:
+        text = text.strip()
+        if not text:
+            continue
+        if parts:
+            parts.append("\n\n")
+            pos += 2
+        sections.append(Section(pos, pos + len(text), heading, page))
+        parts.append(text)
+        pos += len(text)
+    if not sections:
+        raise IngestError(str(path), "no text could be extracted (empty document, or a scanned PDF without a text layer)")
+    return LoadedDocument(path, title.strip() or path.stem, "".join(parts), sections)
+
+
+# ---------------------------------------------------------------------------------------------- text input
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def read_text(path: Path, data: bytes | None = None) -> str:
+    """Decode a text file: UTF-8 (with or without BOM) first, else the encoding charset-normalizer detects.
+
+    Rejects files that are binary in disguise (a PNG named ``.md``): NUL bytes outside UTF-16, or more than
+    1% control characters after decoding.
+    """
+    data = path.read_bytes() if data is None else data
+    if not data.strip():
+        raise IngestError(str(path), "the file is empty")
+    is_utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
+    if b"\x00" in data[:65536] and not is_utf16:
+        raise IngestError(str(path), "the file looks binary (contains NUL bytes), not text; check its type")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data).best()
+        if best is None:
+            raise IngestError(str(path), "could not detect the text encoding (binary or corrupt file?)") from None
+        log.info("%s: decoded as %s", path, best.encoding)
+        text = str(best)
+    if len(_CONTROL.findall(text)) > 0.01 * max(len(text), 1):
+        raise IngestError(str(path), "the file looks binary (many control characters), not text")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+# ---------------------------------------------------------------------------------------------- formats
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def markdown_blocks(text: str) -> tuple[str | None, list[Block]]:
+    """Split Markdown at ATX headings (ignoring ``#`` inside fenced code); the heading path is kept.
+
+    The heading line stays in its block's text: it is often the words a student's question uses.
+    """
+    stack: list[tuple[int, str]] = []
+    blocks: list[Block] = []
+    lines: list[str] = []
+    title = None
+    in_fence = False
+
+    def flush() -> None:
+        if "".join(lines).strip():
+            blocks.append((HEADING_SEP.join(h for _, h in stack) or None, None, "\n".join(lines)))
+        lines.clear()
+
+    for line in text.split("\n"):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        m = None if in_fence else _HEADING.match(line)
+        if m:
+            flush()
+            level, heading = len(m.group(1)), m.group(2).strip()
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, heading))
+            if title is None and level == 1:
+                title = heading
+        lines.append(line)
+    flush()
+    return title, blocks
+
+
+def load_markdown(path: Path) -> LoadedDocument:
+    title, blocks = markdown_blocks(read_text(path))
+    return assemble(path, title or path.stem, blocks)
+
+
+def load_text(path: Path) -> LoadedDocument:
+    return assemble(path, path.stem, [(None, None, read_text(path))])
+
+
+def load_html(path: Path) -> LoadedDocument:
+    """Main content via trafilatura (as Markdown, so headings survive); plain lxml text as a fallback
+    for short pages trafilatura judges to be boilerplate."""
+    import trafilatura
+
+    html = read_text(path)
+    md = trafilatura.extract(html, output_format="markdown", include_formatting=True, favor_recall=True,
+                             include_tables=True)
+    meta = trafilatura.extract_metadata(html)
+    title = (meta.title if meta else None) or path.stem
+    if md and md.strip():
+        md_title, blocks = markdown_blocks(md)
+        return assemble(path, title or md_title, blocks)
+    import lxml.html
+
+    try:
+        root = lxml.html.fromstring(html)
+    except Exception as exc:  # lxml raises several types for garbage input
+        raise IngestError(str(path), f"not a readable HTML file ({exc})") from None
+    for bad in root.xpath("//script|//style|//noscript"):
+        bad.drop_tree()
+    return assemble(path, title, [(None, None, root.text_content())])
+
+
+def load_pdf(path: Path) -> LoadedDocument:
+    """One block per page, so every chunk keeps its page number (1-based)."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted:
+            raise IngestError(str(path), "the PDF is encrypted; remove the password and add it again")
+        blocks: list[Block] = [(None, i + 1, page.extract_text() or "") for i, page in enumerate(reader.pages)]
+        title = (reader.metadata.title if reader.metadata else None) or path.stem
+    except IngestError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise IngestError(str(path), f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})") from None
+    return assemble(path, str(title), blocks)
+
+
+def load_docx(path: Path) -> LoadedDocument:
+    """Paragraphs in order; ``Heading N`` styles build the heading path, ``Title`` the title; tables follow."""
+    import zipfile
+
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(str(path))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise IngestError(str(path), f"corrupt or unreadable DOCX ({type(exc).__name__}: {exc})") from None
+    stack: list[tuple[int, str]] = []
+    blocks: list[Block] = []
+    lines: list[str] = []
+    title = document.core_properties.title or None
+
+    def flush() -> None:
+        if "".join(lines).strip():
+            blocks.append((HEADING_SEP.join(h for _, h in stack) or None, None, "\n\n".join(lines)))
+        lines.clear()
+
+    for para in document.paragraphs:
+        text = para.text.strip()
+        style = para.style.name if para.style is not None else ""
+        if not text:
+            continue
+        if style == "Title":
+            title = title or text
+        m = re.match(r"Heading (\d)", style)
+        if m:
+            flush()
+            level = int(m.group(1))
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, text))
+        lines.append(text)
+    flush()
+    for table in document.tables:
+        rows = [" | ".join(cell.text.strip() for cell in row.cells) for row in table.rows]
+        blocks.append((None, None, "\n".join(rows)))
+    return assemble(path, title or path.stem, blocks)
+
+
+Loader = Callable[[Path], LoadedDocument]
+LOADERS: dict[str, Loader] = {
+    ".pdf": load_pdf,
+    ".md": load_markdown,
+    ".markdown": load_markdown,
+    ".html": load_html,
+    ".htm": load_html,
+    ".txt": load_text,
+    ".text": load_text,
+    ".docx": load_docx,
+}
+
+
+def load_document(path: Path, max_bytes: int | None = None) -> LoadedDocument:
+    """Pick the loader by suffix; check existence, size and emptiness first with clear messages."""
+    path = Path(path)
+    loader = LOADERS.get(path.suffix.lower())
+    if loader is None:
+        raise IngestError(str(path), f"unsupported file type {path.suffix or '(none)'!r}; supported: "
+                                     f"{', '.join(sorted(LOADERS))}")
+    if not path.is_file():
+        raise IngestError(str(path), "no such file")
+    size = path.stat().st_size
+    if size == 0:
+        raise IngestError(str(path), "the file is empty (0 bytes)")
+    if max_bytes is not None and size > max_bytes:
+        raise IngestError(str(path), f"the file is {size / 2**20:.1f} MB, over the limit of "
+                                     f"{max_bytes / 2**20:.1f} MB (KBConfig.max_file_mb)")
+    return loader(path)
