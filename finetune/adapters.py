@@ -48,6 +48,7 @@ def read_card(path: Path) -> dict:
         card = json.loads((path / CARD_FILE).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path / CARD_FILE}: unreadable adapter card ({exc})") from exc
+    card.setdefault("name", path.name)
     card["path"] = str(path)
     return card
 
