@@ -23,12 +23,16 @@ from tutor.errors import ModelError
 log = logging.getLogger(__name__)
 
 # Our prompt format for base (non-chat) models: plain-text turns that a base model continues naturally.
-# Generation stops at the next "Question:" (see ``ModelPreset.stop``); fine-tuning appends EOS.
+# It starts with BOS (Gemma without BOS produces noise), user turns are rendered as they are (the engine's
+# ``build_messages`` writes "Question: ..." into them, after the course excerpts) and the model continues
+# after "Answer:". Generation stops at the next "Question:" (see ``ModelPreset.stop``); fine-tuning
+# appends EOS after each answer.
 PLAIN_CHAT_TEMPLATE = (
+    "{{- bos_token if bos_token else '' -}}"
     "{%- for m in messages -%}"
-    "{%- if m['role'] == 'system' -%}{{ m['content'] }}\n\n"
-    "{%- elif m['role'] == 'user' -%}Question: {{ m['content'] }}\n"
-    "{%- else -%}Answer: {{ m['content'] }}{{ eos_token if loop.last else '' }}\n\n"
+    "{%- if m['role'] == 'system' -%}{{ m['content'] + '\\n\\n' }}"
+    "{%- elif m['role'] == 'user' -%}{{ m['content'] + '\\n' }}"
+    "{%- else -%}{{ 'Answer: ' + m['content'] + (eos_token if loop.last else '') + '\\n\\n' }}"
     "{%- endif -%}"
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}Answer:{%- endif -%}"
@@ -192,7 +196,7 @@ def load_model(
         raise ModelError(f"Could not load model {spec!r} from {path}: {exc}") from exc
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    if preset and preset.chat_template and not tokenizer.chat_template:
+    if preset and preset.chat_template:  # our format is code: it wins over the copy saved in the cache
         tokenizer.chat_template = preset.chat_template
     if tokenizer.chat_template is None:
         tokenizer.chat_template = PLAIN_CHAT_TEMPLATE

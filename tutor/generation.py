@@ -1,0 +1,255 @@
+"""Generator backends: a local transformers model, or any OpenAI-compatible chat-completions server.
+
+Both take chat messages and yield text deltas, so the engine does not care where tokens come from:
+
+- ``LocalGenerator`` runs a ``LoadedModel`` in this process with a plain decode loop (prefill once, then
+  one token at a time through the KV cache). A hand-written loop rather than ``model.generate`` in a
+  thread: it is short, needs no streamer thread, applies our stop strings on text, and lets the
+  benchmark time the first token exactly. A lock serialises generation because Gradio calls from
+  several threads and one CPU model cannot usefully run two decodes at once.
+- ``RemoteGenerator`` streams from ``POST {url}/v1/chat/completions`` (vLLM, TGI, llama.cpp server,
+  Ollama) over server-sent events with httpx: how a deployment outgrows one machine.
+
+Adding a backend is adding a class with ``stream(messages, max_new_tokens, temperature)`` and ``name``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterator, Protocol
+
+from tutor.errors import ConfigError, ModelError
+
+log = logging.getLogger(__name__)
+
+OPTIMIZATIONS = ("none", "bf16", "int8")
+
+
+class Generator(Protocol):
+    """What the engine needs from a backend."""
+
+    name: str
+    tokenizer: object | None  # for prompt budgets; None: the prompt builder estimates
+
+    def stream(self, messages: list[dict], max_new_tokens: int, temperature: float, stop: tuple[str, ...] = ()) -> Iterator[str]: ...
+
+
+@dataclass
+class GenerationStats:
+    """Filled while a stream runs; read after it ends (benchmarks, timings)."""
+
+    prompt_tokens: int = 0
+    new_tokens: int = 0
+    first_token_s: float | None = None  # from the call to the first yielded text
+    total_s: float = 0.0
+
+    @property
+    def decode_tokens_per_s(self) -> float:
+        """Tokens after the first, per second of decode (the first token's time is prefill)."""
+        if self.first_token_s is None or self.new_tokens < 2:
+            return 0.0
+        return (self.new_tokens - 1) / max(self.total_s - self.first_token_s, 1e-9)
+
+
+def _holdback(text: str, stops: tuple[str, ...]) -> int:
+    """How many trailing characters of ``text`` could be the start of a stop string (must not be shown yet)."""
+    keep = 0
+    for stop in stops:
+        for n in range(min(len(stop), len(text)), 0, -1):
+            if text.endswith(stop[:n]):
+                keep = max(keep, n)
+                break
+    return keep
+
+
+def optimize_model(model, optimize: str, device: str):
+    """Apply a CPU speed-up by name (measured in docs/benchmarks.md, section Generation).
+
+    ``bf16``: cast weights to bfloat16 (fast where the CPU has AVX512-BF16/AMX, slow elsewhere).
+    ``int8``: dynamic int8 quantization of every ``nn.Linear`` (weights int8, activations quantized on
+    the fly); CPU only, inference only.
+    """
+    import torch
+
+    if optimize not in OPTIMIZATIONS:
+        raise ConfigError(f"Unknown optimize={optimize!r}: use one of {', '.join(OPTIMIZATIONS)}.")
+    if optimize == "none" or not device.startswith("cpu"):
+        return model
+    if optimize == "bf16":
+        return model.to(torch.bfloat16)
+    import warnings
+
+    with warnings.catch_warnings():  # torch.ao.quantization is deprecated in favour of torchao (not installed)
+        warnings.simplefilter("ignore")
+        from torch.ao.quantization import quantize_dynamic
+
+        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+class LocalGenerator:
+    """Streams from a ``LoadedModel`` with greedy (temperature 0) or sampled decoding."""
+
+    def __init__(self, loaded, optimize: str = "none", repetition_penalty: float = 1.1, seed: int = 0):
+        self.loaded = loaded
+        self.name = loaded.name + (f"+{loaded.adapter}" if loaded.adapter else "")
+        self.tokenizer = loaded.tokenizer
+        self.device = loaded.device
+        self.model = optimize_model(loaded.model, optimize, loaded.device)
+        self.optimize = optimize
+        self.repetition_penalty = repetition_penalty
+        self.seed = seed
+        self.stops = tuple(loaded.stop)
+        self.lock = threading.Lock()
+        self.last_stats = GenerationStats()
+        eos = self.model.generation_config.eos_token_id if getattr(self.model, "generation_config", None) else None
+        eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        if self.tokenizer.eos_token_id is not None:
+            eos_ids.add(self.tokenizer.eos_token_id)
+        for token in ("<end_of_turn>", "<|im_end|>"):  # chat-turn ends of the bundled families
+            tid = self.tokenizer.convert_tokens_to_ids(token)
+            if isinstance(tid, int) and tid != self.tokenizer.unk_token_id:
+                eos_ids.add(tid)
+        self.eos_ids = eos_ids
+
+    def encode(self, messages: list[dict]):
+        """Chat messages -> input ids (1, T) with the model's (or our) chat template."""
+        ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True, return_tensors="pt")
+        return ids["input_ids"].to(self.device)
+
+    def stream(self, messages: list[dict], max_new_tokens: int = 256, temperature: float = 0.0, stop: tuple[str, ...] = ()) -> Iterator[str]:
+        """Yield text deltas; stops at EOS, a stop string (the preset's and ``stop``), or ``max_new_tokens``."""
+        import torch
+
+        stops = tuple(dict.fromkeys(self.stops + tuple(stop)))
+        with self.lock, torch.inference_mode():
+            stats = self.last_stats = GenerationStats()
+            t0 = time.perf_counter()
+            input_ids = self.encode(messages)
+            stats.prompt_tokens = input_ids.shape[1]
+            generator = torch.Generator(device="cpu").manual_seed(self.seed)
+            generated: list[int] = []
+            shown = ""
+            past = None
+            next_input = input_ids
+            for _ in range(max_new_tokens):
+                out = self.model(input_ids=next_input, past_key_values=past, use_cache=True)
+                past = out.past_key_values
+                logits = out.logits[0, -1].float()
+                if self.repetition_penalty != 1.0 and generated:
+                    seen = torch.tensor(sorted(set(generated)), device=logits.device)
+                    picked = logits[seen]
+                    logits[seen] = torch.where(picked > 0, picked / self.repetition_penalty, picked * self.repetition_penalty)
+                if temperature > 0:
+                    probs = torch.softmax(logits / temperature, dim=-1).cpu()
+                    token = int(torch.multinomial(probs, 1, generator=generator))
+                else:
+                    token = int(torch.argmax(logits))
+                if token in self.eos_ids:
+                    break
+                generated.append(token)
+                stats.new_tokens += 1
+                next_input = torch.tensor([[token]], device=self.device)
+                text = self.tokenizer.decode(generated, skip_special_tokens=True)
+                if text.endswith("\ufffd"):  # half of a multi-byte character: wait for the rest
+                    continue
+                cut = min((text.find(s) for s in stops if s in text), default=-1)
+                if cut >= 0:
+                    text = text[:cut]
+                visible = text[: len(text) - _holdback(text, stops)] if stops else text
+                if len(visible) > len(shown) and visible.startswith(shown):
+                    if stats.first_token_s is None:
+                        stats.first_token_s = time.perf_counter() - t0
+                    yield visible[len(shown):]
+                    shown = visible
+                if cut >= 0:
+                    break
+            final = self.tokenizer.decode(generated, skip_special_tokens=True)
+            cut = min((final.find(s) for s in stops if s in final), default=-1)
+            final = final[:cut] if cut >= 0 else final
+            if len(final) > len(shown) and final.startswith(shown):  # the held-back tail was no stop after all
+                if stats.first_token_s is None:
+                    stats.first_token_s = time.perf_counter() - t0
+                yield final[len(shown):]
+            stats.total_s = time.perf_counter() - t0
+
+
+@dataclass
+class RemoteConfig:
+    """Where an OpenAI-compatible chat-completions server lives."""
+
+    url: str = field(metadata={"help": "Base URL, e.g. http://gpu-box:8000 or http://gpu-box:8000/v1"})
+    model: str = field(default="", metadata={"help": "Model name the server knows (vLLM/Ollama need it)."})
+    api_key: str | None = field(default=None, metadata={"help": "Bearer token, if the server wants one."})
+    timeout_s: float = field(default=120.0, metadata={"help": "Connect/read timeout per request."})
+
+
+def chat_completions_url(url: str) -> str:
+    """Accept a server root, a ``/v1`` base, or the full endpoint; return the full endpoint."""
+    url = url.rstrip("/")
+    if url.endswith("/chat/completions"):
+        return url
+    if url.endswith("/v1"):
+        return url + "/chat/completions"
+    return url + "/v1/chat/completions"
+
+
+class RemoteGenerator:
+    """Streams from an OpenAI-compatible ``/v1/chat/completions`` endpoint (SSE)."""
+
+    tokenizer = None  # the remote model's tokenizer is not here; the prompt builder estimates tokens
+
+    def __init__(self, config: RemoteConfig, stops: tuple[str, ...] = ()):
+        if not config.url.startswith(("http://", "https://")):
+            raise ConfigError(f"remote_url {config.url!r} must start with http:// or https://")
+        self.config = config
+        self.endpoint = chat_completions_url(config.url)
+        self.name = f"remote:{config.model or 'default'}@{config.url}"
+        self.stops = stops
+        self.last_stats = GenerationStats()
+
+    def stream(self, messages: list[dict], max_new_tokens: int = 256, temperature: float = 0.0, stop: tuple[str, ...] = ()) -> Iterator[str]:
+        import httpx
+
+        stops = tuple(dict.fromkeys(self.stops + tuple(stop)))
+        stats = self.last_stats = GenerationStats()
+        t0 = time.perf_counter()
+        body = {"messages": messages, "stream": True, "max_tokens": max_new_tokens, "temperature": temperature}
+        if self.config.model:
+            body["model"] = self.config.model
+        if stops:
+            body["stop"] = list(stops)[:4]  # the OpenAI API accepts at most four
+        headers = {"Accept": "text/event-stream"}
+        if self.config.api_key:
+            headers["Authorization"] = f"Bearer {self.config.api_key}"
+        try:
+            with httpx.stream("POST", self.endpoint, json=body, headers=headers, timeout=self.config.timeout_s) as resp:
+                if resp.status_code != 200:
+                    detail = resp.read().decode("utf-8", "replace")[:300]
+                    raise ModelError(f"Remote model at {self.endpoint} answered HTTP {resp.status_code}: {detail}")
+                for line in resp.iter_lines():
+                    if not line.startswith("data:"):
+                        continue  # comments, event names, keep-alives
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    try:
+                        chunk = json.loads(data)
+                    except json.JSONDecodeError as exc:
+                        raise ModelError(f"Remote model at {self.endpoint} sent a malformed event: {data[:200]!r}") from exc
+                    if chunk.get("error"):
+                        raise ModelError(f"Remote model at {self.endpoint} failed: {chunk['error']}")
+                    for choice in chunk.get("choices", []):
+                        delta = (choice.get("delta") or {}).get("content")
+                        if delta:
+                            if stats.first_token_s is None:
+                                stats.first_token_s = time.perf_counter() - t0
+                            stats.new_tokens += 1  # one event is one token on the servers we know
+                            yield delta
+        except httpx.HTTPError as exc:
+            raise ModelError(f"Could not reach the remote model at {self.endpoint}: {exc}") from exc
+        finally:
+            stats.total_s = time.perf_counter() - t0
