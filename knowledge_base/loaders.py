@@ -66,6 +66,7 @@ def assemble(path: Path, title: str, blocks: list[Block]) -> LoadedDocument:
 
 # ---------------------------------------------------------------------------------------------- text input
 
+CHARSET_TOLERANCE = 0.05  # charset-normalizer "chaos" difference under which candidates count as equal
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
@@ -86,11 +87,19 @@ def read_text(path: Path, data: bytes | None = None) -> str:
     except UnicodeDecodeError:
         from charset_normalizer import from_bytes
 
-        best = from_bytes(data).best()
-        if best is None:
+        matches = list(from_bytes(data))
+        if not matches:
             raise IngestError(str(path), "could not detect the text encoding (binary or corrupt file?)") from None
+        # charset-normalizer often ranks a Baltic/Central-European code page first for plain French or
+        # German Latin-1 text (all score about the same); Windows-1252 is by far the most common legacy
+        # encoding of course material, so it wins among near-equal candidates.
+        best = matches[0]
+        for m in matches:
+            if m.chaos <= best.chaos + CHARSET_TOLERANCE and "cp1252" in m.could_be_from_charset:
+                best = m
+                break
         log.info("%s: decoded as %s", path, best.encoding)
-        text = str(best)
+        text = data.decode("cp1252" if "cp1252" in best.could_be_from_charset else best.encoding)
     if len(_CONTROL.findall(text)) > 0.01 * max(len(text), 1):
         raise IngestError(str(path), "the file looks binary (many control characters), not text")
     return text.replace("\r\n", "\n").replace("\r", "\n")

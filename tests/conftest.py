@@ -35,3 +35,11 @@ def artifacts_dir() -> Path:
     path = ROOT / "artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """One real embedder (bundled all-MiniLM-L6-v2) for the whole session; pass it to KnowledgeBase."""
+    from knowledge_base.embedder import Embedder
+
+    return Embedder()

@@ -1,0 +1,275 @@
+"""KnowledgeBase end to end: real embedder, real FAISS files, real SQLite in a temp dir."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from knowledge_base import KBConfig, KnowledgeBase
+from knowledge_base import index as kb_index
+from knowledge_base import store
+from tests.test_kb_loaders import make_docx, make_pdf
+from tutor.errors import ConfigError, FAQFormatError, IngestError
+
+PAGES = {
+    "photosynthesis.md": "# Photosynthesis\n\nPlants turn light, water and carbon dioxide into glucose and oxygen.\n\n"
+                         "## Chlorophyll\n\nChlorophyll absorbs red and blue light and reflects green light.\n",
+    "exam.txt": "The final exam takes place on June 12 in the main auditorium. Bring a calculator and your "
+                "student card.\n\nThe midterm counts for thirty percent of the grade.",
+    "history.html": "<html><head><title>Rome</title></head><body><h1>Rome</h1><p>Julius Caesar crossed the "
+                    "Rubicon in 49 BC, starting a civil war against the Senate.</p></body></html>",
+}
+
+
+def write_course(folder) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in PAGES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    make_pdf(folder / "cells.pdf", ["Cell biology lecture notes.", "Mitochondria produce ATP through cellular "
+                                    "respiration."])
+    make_docx(folder / "genetics.docx", "Genetics", [("Mendel", "Gregor Mendel crossed pea plants and found "
+                                                      "dominant and recessive traits.")])
+
+
+@pytest.fixture
+def kb(paths, embedder):
+    base = KnowledgeBase(paths, embedder=embedder)
+    yield base
+    base.close()
+
+
+def reopen(kb, embedder, **config) -> KnowledgeBase:
+    kb.close()
+    return KnowledgeBase(kb.paths, KBConfig(**config) if config else None, embedder=embedder)
+
+
+def test_ingest_every_format_and_find_the_right_chunk(kb, tmp_path):
+    write_course(tmp_path / "course")
+    results = kb.add([tmp_path / "course"], "bio", progress=False)
+    assert sorted(r.status for r in results) == ["added"] * 5
+    assert {d.name for d in kb.list_documents("bio")} == {"photosynthesis.md", "exam.txt", "history.html",
+                                                          "cells.pdf", "genetics.docx"}
+    expect = {
+        "Which pigment reflects green light?": ("photosynthesis.md", "Photosynthesis > Chlorophyll", None),
+        "When is the final exam?": ("exam.txt", None, None),
+        "Who crossed the Rubicon?": ("history.html", None, None),
+        "What do mitochondria produce?": ("cells.pdf", None, 2),
+        "Who crossed pea plants?": ("genetics.docx", "Mendel", None),
+    }
+    for query, (doc, section, page) in expect.items():
+        for mode in ("hybrid", "dense", "lexical"):
+            hits = kb.search(query, "bio", k=3, mode=mode)
+            assert hits and hits[0].document == doc, (query, mode, [h.document for h in hits])
+        top = kb.search(query, "bio", k=3)[0]
+        if section:
+            assert top.section == section
+        assert top.page == page
+        assert top.text and top.title
+    # contract: dense_score is the cosine for every hit, lexical_score BM25 or None
+    hits = kb.search("Rubicon civil war", "bio", k=5)
+    q = kb.embedder.encode(["Rubicon civil war"])[0]
+    for h in hits:
+        row = kb.db.query("SELECT embedding FROM chunks WHERE chunk_key = ?", (h.chunk_id,))[0]
+        assert h.dense_score == pytest.approx(float(np.frombuffer(row[0], np.float32) @ q), abs=1e-4)
+        assert -1 <= h.dense_score <= 1
+    assert hits[0].lexical_score and hits[0].lexical_score > 0
+    assert all(h.lexical_score is None for h in kb.search("Rubicon", "bio", k=5, mode="dense"))
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_duplicates_skipped_replace_and_delete_reach_both_stores(kb, tmp_path, embedder):
+    doc = tmp_path / "notes.md"
+    doc.write_text("# Notes\n\nThe lab opens at nine in the morning.\n")
+    first = kb.add_file(doc, "c1")
+    assert first.status == "added" and first.chunks == 1
+    again = kb.add([doc, doc], "c1")
+    assert [r.status for r in again] == ["skipped", "skipped"]
+    copy = tmp_path / "copy.md"
+    copy.write_text(doc.read_text())
+    assert kb.add_file(copy, "c1").status == "skipped"  # same content under another name
+    assert len(kb.list_documents("c1")) == 1 and kb.stats("c1")["courses"]["c1"]["chunks"] == 1
+
+    doc.write_text("# Notes\n\nThe lab now opens at eleven in the morning.\n\n## Safety\n\nWear goggles.\n")
+    replaced = kb.add_file(doc, "c1")
+    assert replaced.status == "replaced" and replaced.doc_id == first.doc_id
+    info = kb.list_documents("c1")[0]
+    assert info.version == 2 and info.chunks == replaced.chunks
+    hits = kb.search("When does the lab open?", "c1", k=5)
+    assert all("nine" not in h.text for h in hits) and "eleven" in hits[0].text
+    ids = set(kb_index.index_ids(kb._dense("c1")).tolist())
+    assert ids == set(store.chunk_ids(kb.db, store.course_id(kb.db, "c1")).tolist())
+
+    other = tmp_path / "other.md"
+    other.write_text("# Other\n\nPhotosynthesis needs light.\n")
+    kb.add_file(other, "c1")
+    assert kb.delete("c1", "notes.md") is True
+    assert kb.delete("c1", "notes.md") is False
+    assert [d.name for d in kb.list_documents("c1")] == ["other.md"]
+    assert all(h.document == "other.md" for h in kb.search("lab goggles", "c1", k=5))
+    assert kb._dense("c1").ntotal == kb.stats("c1")["courses"]["c1"]["chunks"]
+
+    kb2 = reopen(kb, embedder)
+    assert kb2.repaired == []
+    assert [h.document for h in kb2.search("light", "c1")] == ["other.md"]
+    kb2.close()
+
+
+def test_courses_are_separate_collections(kb, tmp_path):
+    a, b = tmp_path / "a.md", tmp_path / "b.md"
+    a.write_text("# A\n\nQuantum tunnelling lets particles cross barriers.\n")
+    b.write_text("# B\n\nThe French revolution began in 1789.\n")
+    kb.add([a], "physics")
+    kb.add([b], "history")
+    assert kb.courses() == ["history", "physics"]
+    assert {h.document for h in kb.search("revolution 1789", "physics", k=5)} == {"a.md"}
+    assert kb.search("anything", "no-such-course") == []
+    assert (kb.paths.indexes_dir / "physics.faiss").exists() and (kb.paths.indexes_dir / "history.faiss").exists()
+
+
+def test_reopened_store_answers_the_same(kb, tmp_path, embedder):
+    write_course(tmp_path / "course")
+    kb.add([tmp_path / "course"], "bio")
+    queries = ["Which pigment reflects green light?", "What do mitochondria produce?", "calculator"]
+    before = [[(h.chunk_id, round(h.score, 6), round(h.dense_score, 5)) for h in kb.search(q, "bio")] for q in queries]
+    kb2 = reopen(kb, embedder)
+    after = [[(h.chunk_id, round(h.score, 6), round(h.dense_score, 5)) for h in kb2.search(q, "bio")] for q in queries]
+    assert before == after and kb2.repaired == []
+    kb2.close()
+
+
+def test_crash_between_commit_and_index_write_is_repaired(kb, tmp_path, embedder, monkeypatch):
+    write_course(tmp_path / "course")
+    kb.add([tmp_path / "course"], "bio")
+    extra = tmp_path / "extra.md"
+    extra.write_text("# Volcanoes\n\nMagma that reaches the surface is called lava.\n")
+    # Simulate kill -9 after the database commit: the index write never happens.
+    monkeypatch.setattr("knowledge_base.base.save_index", lambda index, path: None)
+    assert kb.add_file(extra, "bio").status == "added"
+    monkeypatch.undo()
+    on_disk = kb_index.load_index(kb.paths.indexes_dir / "bio.faiss")
+    assert on_disk.ntotal == kb.stats("bio")["courses"]["bio"]["chunks"] - 1  # index is stale on disk
+
+    kb2 = reopen(kb, embedder)
+    assert kb2.repaired == ["bio"]
+    assert kb2.search("What is magma at the surface called?", "bio", mode="dense")[0].document == "extra.md"
+    assert kb_index.load_index(kb.paths.indexes_dir / "bio.faiss").ntotal == on_disk.ntotal + 1
+    assert len(kb2.list_documents("bio")) == 6  # nothing lost, nothing duplicated
+
+    # Same after a delete whose index write was lost: the index has ids the database no longer has.
+    monkeypatch.setattr("knowledge_base.base.save_index", lambda index, path: None)
+    kb2.delete("bio", "extra.md")
+    monkeypatch.undo()
+    kb3 = reopen(kb2, embedder)
+    assert kb3.repaired == ["bio"]
+    assert all(h.document != "extra.md" for h in kb3.search("lava magma", "bio", k=10, mode="dense"))
+
+    # A torn / corrupted index file and a missing one are rebuilt as well.
+    (kb.paths.indexes_dir / "bio.faiss").write_bytes(b"garbage" * 100)
+    kb4 = reopen(kb3, embedder)
+    assert kb4.repaired == ["bio"] and kb4.search("Rubicon", "bio")[0].document == "history.html"
+    (kb.paths.indexes_dir / "bio.faiss").unlink()
+    kb5 = reopen(kb4, embedder)
+    assert kb5.repaired == ["bio"] and kb5.search("Rubicon", "bio")[0].document == "history.html"
+    assert len(kb5.list_documents("bio")) == 5
+    kb5.close()
+
+
+def test_hnsw_above_threshold_and_delete_rebuilds(paths, embedder):
+    kb = KnowledgeBase(paths, KBConfig(hnsw_threshold=8), embedder=embedder)
+    docs = [(f"topic{i}.md", f"# Topic {i}\n\nFact {i}: the code word for item {i} is {w}.\n")
+            for i, w in enumerate("apple bridge cactus dolphin ember falcon glacier harbor island jungle".split())]
+    kb.add_texts("big", docs)
+    assert kb.stats("big")["courses"]["big"]["index"] == "hnsw"
+    assert kb.search("code word dolphin", "big")[0].document == "topic3.md"
+    kb.delete("big", "topic3.md")
+    assert all(h.document != "topic3.md" for h in kb.search("code word dolphin", "big", k=9))
+    kb.delete("big", "topic4.md")
+    kb.delete("big", "topic5.md")
+    assert kb.stats("big")["courses"]["big"]["index"] == "flat"  # back under the threshold
+    kb.close()
+
+
+def test_bad_inputs_never_lose_stored_data(kb, tmp_path):
+    good = tmp_path / "good.md"
+    good.write_text("# Good\n\nOsmosis moves water across a membrane.\n")
+    kb.add_file(good, "c")
+    bad = {
+        "empty.md": b"",
+        "binary.md": b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(range(256)) * 8,
+        "corrupt.pdf": b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\nbroken\x00",
+        "big.txt": b"lorem ipsum " * 120_000,
+    }
+    for name, data in bad.items():
+        (tmp_path / name).write_bytes(data)
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes(("Élève: le théâtre grec était joué en plein air, à Épidaure. " * 4).encode("latin-1"))
+    kb.config.max_file_mb = 1.0
+    results = kb.add([tmp_path / n for n in bad] + [latin, tmp_path / "missing.md"], "c")
+    status = {r.name: (r.status, r.error) for r in results}
+    assert status["empty.md"][0] == "error" and "empty" in status["empty.md"][1]
+    assert status["binary.md"][0] == "error" and "binary" in status["binary.md"][1]
+    assert status["corrupt.pdf"][0] == "error" and "PDF" in status["corrupt.pdf"][1]
+    assert status["big.txt"][0] == "error" and "max_file_mb" in status["big.txt"][1]
+    assert status["missing.md"][0] == "error" and "no such file" in status["missing.md"][1]
+    assert status["latin.txt"][0] == "added"
+    assert "théâtre" in kb.search("théâtre grec", "c")[0].text
+    for name in bad:
+        with pytest.raises(IngestError) as err:
+            kb.add_file(tmp_path / name, "c")
+        assert name in str(err.value)
+    assert sorted(d.name for d in kb.list_documents("c")) == ["good.md", "latin.txt"]
+    assert kb.search("osmosis membrane", "c")[0].document == "good.md"
+
+
+def test_upload_names_are_sanitised(kb, tmp_path):
+    f = tmp_path / "upload.tmp.md"
+    f.write_text("# Upload\n\nEnzymes lower activation energy.\n")
+    res = kb.add_file(f, "c", name="../../etc/passwd.md")
+    assert res.name == "etc/passwd.md" and res.status == "added"
+    f.write_text("# Upload 2\n\nCatalysts are not consumed.\n")
+    assert kb.add_file(f, "c", name="/abs/path/notes.md").name == "abs/path/notes.md"
+    f.write_text("# Upload 3\n\nRibosomes make proteins.\n")
+    with pytest.raises(IngestError, match="unusable document name"):
+        kb.add_file(f, "c", name="../..")
+    with pytest.raises(ConfigError, match="course name"):
+        kb.add_file(f, "../evil")
+    with pytest.raises(ConfigError, match="search mode"):
+        kb.search("x", "c", mode="fuzzy")
+
+
+def test_faq_set_match_add_and_persist(kb, embedder):
+    from knowledge_base import FAQEntry
+
+    assert kb.match_faq("anything", "c") is None
+    n = kb.set_faq("c", [FAQEntry("When is the exam?", "June 12.", source="exam.txt"),
+                         FAQEntry("How do I get an extension?", "Email the instructor.", language="en"),
+                         FAQEntry("课程什么时候开始？", "九月一日。", language="zh")])
+    assert n == 3
+    entry, cos = kb.match_faq("what day is the exam", "c")
+    assert entry.answer == "June 12." and entry.source == "exam.txt" and 0.5 < cos <= 1.0001
+    new_id = kb.add_faq_entry("c", "Where is office hour?", "Room 204.", language="en")
+    assert kb.match_faq("where are office hours held", "c")[0].id == new_id
+    with pytest.raises(FAQFormatError, match="answer is empty"):
+        kb.add_faq_entry("c", "Question?", " ")
+    kb2 = reopen(kb, embedder)
+    assert [e.question for e in kb2.faq("c")][-1] == "Where is office hour?"
+    assert kb2.match_faq("what day is the exam", "c")[1] == pytest.approx(cos, abs=1e-5)
+    kb2.db.execute("UPDATE faq SET embedding = NULL")  # embeddings recomputed when missing
+    kb2._faq_cache.clear()
+    assert kb2.match_faq("what day is the exam", "c")[1] == pytest.approx(cos, abs=1e-5)
+    assert kb2.set_faq("c", []) == 0 and kb2.match_faq("exam", "c") is None
+    kb2.close()
+
+
+def test_ensure_sample_course_once(kb):
+    kb.ensure_sample_course()
+    docs = kb.list_documents("sample")
+    assert len(docs) == 8 and all(d.name[:2].isdigit() for d in docs)
+    assert len(kb.faq("sample")) >= 10
+    kb.ensure_sample_course()
+    assert len(kb.list_documents("sample")) == 8
+    sources = {e.source for e in kb.faq("sample") if e.source}
+    assert sources <= {d.name for d in docs}
+    entry, _ = kb.match_faq("How large is the SmolLM2-135M vocabulary?", "sample")
+    assert "49,152" in entry.answer
+    assert kb.search("SmolLM2 vocabulary size", "sample")[0].document == "01-tokenization.md"
