@@ -25,7 +25,7 @@ import secrets
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,7 @@ class AppConfig:
     login_failure_delay_s: float = field(default=1.0, metadata={"help": "Pause after a wrong password (slows guessing)."})
     max_upload_mb: int = field(default=50, metadata={"help": "Largest file accepted by an upload."})
     review_limit: int = field(default=200, metadata={"help": "Rows shown in the questions-to-review table."})
+    engine_options: dict = field(default_factory=dict, metadata={"help": "Extra EngineConfig fields (e.g. max_new_tokens)."})
 
     @property
     def console_enabled(self) -> bool:
@@ -117,14 +118,14 @@ def render_answer(turn: dict) -> str:
         return f"⚠️ {turn['error']}"
     parts = []
     if turn.get("from_faq"):
-        parts.append("<span class='faq-mark'>📌 From the instructor's FAQ</span>\n\n")
+        parts.append("<span class='faq-mark'>From the instructor's FAQ</span>\n\n")
     parts.append(turn.get("answer") or "")
     for c in turn.get("citations") or []:
         where = ", ".join(x for x in [c.get("section") or "", f"page {c['page']}" if c.get("page") else ""] if x)
         label = f"[{c.get('n', '?')}] {c.get('document', '')}" + (f" — {where}" if where else "")
         snippet = html.escape(c.get("snippet") or "").replace("\n", " ")
         parts.append(
-            f"\n\n<details class='citation'><summary>📄 {html.escape(label)}</summary>"
+            f"\n\n<details class='citation'><summary>Source {html.escape(label)}</summary>"
             f"<blockquote>{snippet}</blockquote></details>"
         )
     return "".join(parts)
@@ -151,12 +152,7 @@ def engine_history(turns: list[dict]) -> list[dict]:
 
 def citation_dicts(result) -> list[dict]:
     """AnswerResult citations -> plain dicts kept in the session (and exported)."""
-    out = []
-    for i, c in enumerate(getattr(result, "citations", None) or [], 1):
-        d = c.to_dict() if hasattr(c, "to_dict") else dict(vars(c))
-        d.setdefault("n", i)
-        out.append(d)
-    return out
+    return [asdict(c) for c in result.citations]
 
 
 def export_markdown(turns: list[dict], course: str) -> str:
@@ -202,7 +198,8 @@ def build_app(config: AppConfig, kb=None, engine=None) -> gr.Blocks:
     def make_engine(adapter: str | None):
         return TutorEngine(
             kb,
-            EngineConfig(model=config.model, adapter=adapter, remote_url=config.remote_url, remote_model=config.remote_model),
+            EngineConfig(model=config.model, adapter=adapter, remote_url=config.remote_url,
+                         remote_model=config.remote_model or "", **config.engine_options),
             paths,
         )
 
@@ -234,10 +231,10 @@ def build_app(config: AppConfig, kb=None, engine=None) -> gr.Blocks:
             pending.update(
                 answer=result.answer,
                 citations=citation_dicts(result),
-                from_faq=bool(getattr(result, "from_faq", False)),
-                language=getattr(result, "language", None),
-                refused=bool(getattr(result, "refused", False)),
-                question_id=getattr(result, "question_id", None),
+                from_faq=result.outcome == "faq",
+                outcome=result.outcome,
+                language=result.language,
+                question_id=result.question_id,
             )
             turns.append(pending)
             yield chat_messages(turns), turns, "", ""
@@ -321,8 +318,8 @@ def build_app(config: AppConfig, kb=None, engine=None) -> gr.Blocks:
             try:
                 res = kb.add_file(Path(f), course, name=name)
                 rows.append([name, res.status, res.chunks, res.error or ""])
-            except TutorError as exc:
-                rows.append([name, "error", 0, str(exc)])
+            except TutorError as exc:  # IngestError names the server's temp path: show its reason
+                rows.append([name, "error", 0, getattr(exc, "reason", str(exc))])
         names = doc_names(course)
         return rows, documents_table(course), gr.update(choices=names, value=None), gr.update(choices=courses())
 
@@ -392,18 +389,11 @@ def build_app(config: AppConfig, kb=None, engine=None) -> gr.Blocks:
         """Train in a worker thread and stream its progress events into the page."""
         require(session)
         from finetune.train import TrainConfig, train_adapter
-        from knowledge_base.faq import write_faq_csv
 
         name = (name or "").strip()
         if not name:
             raise gr.Error("Give the adapter a name (letters, digits, - and _).")
-        if file:
-            source = Path(file)
-        else:  # the course's FAQ as stored in the knowledge base, written out for the trainer
-            entries = kb.faq(course)
-            if not entries:
-                raise gr.Error(f"Course {course} has no FAQ yet: upload an FAQ file first (or choose one here).")
-            source = write_faq_csv(entries, Path(tempfile.mkdtemp(prefix="tutor-train-")) / f"{course}-faq.csv")
+        source = Path(file) if file else course_faq_file(course, "training")
         events: queue.Queue = queue.Queue()
         outcome: dict = {}
         train_config = TrainConfig(base=config.model, epochs=float(epochs or 3), show_progress=False)
@@ -437,39 +427,53 @@ def build_app(config: AppConfig, kb=None, engine=None) -> gr.Blocks:
         with runtime_lock:
             try:
                 new = make_engine(adapter)
+                new.generator  # load now: a missing or broken adapter is reported here, not to a student
             except TutorError as exc:
                 return f"⚠️ {exc} (still using {runtime['adapter'] or 'the base model'})"
             runtime.update(engine=new, adapter=adapter)
         return f"Students are now answered by {config.model}" + (f" + adapter **{adapter}**." if adapter else " (no adapter).")
 
-    def run_eval(session, course: str, file: str | None):
+    def course_faq_file(course: str, purpose: str) -> Path:
+        """The course FAQ as stored in the knowledge base, written to a CSV for finetune's file API."""
+        from knowledge_base.faq import write_faq_csv
+
+        entries = kb.faq(course)
+        if not entries:
+            raise gr.Error(f"Course {course} has no FAQ yet: upload an FAQ file first (or choose one for {purpose}).")
+        return write_faq_csv(entries, Path(tempfile.mkdtemp(prefix=f"tutor-{purpose}-")) / f"{course}-faq.csv")
+
+    def run_eval(session, course: str, file: str | None, limit: float | None):
         require(session)
         from finetune.evaluate import EvalConfig, run_evaluation
 
-        report = run_evaluation(
-            Path(file) if file else None, EvalConfig(course=course), paths, engine=runtime["engine"], kb=kb
-        )
-        report_html = Path(report) if not hasattr(report, "html_path") else Path(report.html_path)
-        page = report_html.read_text(encoding="utf-8")
-        frame = f"<iframe style='width:100%;height:900px;border:0' srcdoc=\"{html.escape(page, quote=True)}\"></iframe>"
-        return f"Report written to `{report_html}`.", frame
+        source = Path(file) if file else course_faq_file(course, "evaluation")
+        eval_config = EvalConfig(course=course, adapter=runtime["adapter"], model=config.model,
+                                 limit=int(limit) if limit else None, show_progress=False)
+        out_dir = paths.reports_dir / f"{course}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
+        try:
+            result = run_evaluation(source, eval_config, paths, kb=kb, out_dir=out_dir)
+        except TutorError as exc:
+            return f"⚠️ {exc}", ""
+        page = (result.out_dir / "report.html").read_text(encoding="utf-8")
+        frame = f"<iframe id='eval-frame' style='width:100%;height:900px;border:0' srcdoc=\"{html.escape(page, quote=True)}\"></iframe>"
+        return f"Report written to `{result.out_dir}` ({len(result.rows)} rows).", frame
 
     # -------------------------------------------------------------------------------- layout
 
     with gr.Blocks(title="Course tutor", fill_width=True) as demo:
-        gr.Markdown("# 🎓 Course tutor")
+        gr.Markdown("# Course tutor")
         with gr.Tabs():
             with gr.Tab("Ask the tutor", id="student"):
                 turns = gr.State([])
                 with gr.Row():
                     course = gr.Dropdown(courses(), value=config.course, label="Course", scale=3, elem_id="course")
-                    new_btn = gr.Button("🆕 New conversation", scale=1, elem_id="new-conversation")
-                    export_btn = gr.Button("⬇️ Export conversation", scale=1, elem_id="export")
+                    new_btn = gr.Button("New conversation", scale=1, elem_id="new-conversation")
+                    export_btn = gr.Button("Export conversation", scale=1, elem_id="export")
                 chatbot = gr.Chatbot(
                     label="Tutor",
                     height=520,
                     elem_id="chat",
-                    placeholder="Ask a question about the course. Answers cite the course material; open a 📄 source to read the passage.",
+                    placeholder="Ask a question about the course. Answers cite the course material; open a source to read the passage.",
                     feedback_options=("Like", "Dislike"),
                     buttons=["copy"],
                 )
@@ -541,7 +545,9 @@ def build_app(config: AppConfig, kb=None, engine=None) -> gr.Blocks:
                                     adapter_btn = gr.Button("Use this adapter", scale=1)
                                 adapter_msg = gr.Markdown("")
                             with gr.Tab("Evaluation"):
-                                eval_file = gr.File(label="Evaluation FAQ file (optional: default is the course FAQ)")
+                                with gr.Row():
+                                    eval_file = gr.File(label="Evaluation FAQ file (optional: default is the course FAQ)", scale=3)
+                                    eval_limit = gr.Number(label="Only the first N rows (empty: all)", value=20, minimum=1, scale=1)
                                 eval_btn = gr.Button("Run evaluation", variant="primary")
                                 eval_msg = gr.Markdown("")
                                 eval_report = gr.HTML("")
@@ -569,7 +575,7 @@ def build_app(config: AppConfig, kb=None, engine=None) -> gr.Blocks:
                     faq_btn.click(upload_faq, [session, ic, faq_file], [faq_msg, faq_errors, faq_list], **private)
                     train_btn.click(start_training, [session, ic, train_file, train_name, train_epochs], [train_log, adapter_pick], **heavy)
                     adapter_btn.click(use_adapter, [session, adapter_pick], [adapter_msg], **heavy)
-                    eval_btn.click(run_eval, [session, ic, eval_file], [eval_msg, eval_report], **heavy)
+                    eval_btn.click(run_eval, [session, ic, eval_file, eval_limit], [eval_msg, eval_report], **heavy)
                     review_refresh.click(refresh_review, [session, ic], [review], **private)
                     review.select(pick_review, [session, review], [rv_q, rv_a], **private)
                     rv_btn.click(add_to_faq, [session, ic, rv_q, rv_a], [rv_msg, faq_list, review, rv_q, rv_a], **private)
@@ -643,7 +649,9 @@ def main(argv: list[str] | None = None) -> None:
         logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="%(levelname)s %(name)s: %(message)s")
         if not config.console_enabled:
             log.warning("Instructor console disabled: set TUTOR_INSTRUCTOR_USER / TUTOR_INSTRUCTOR_PASSWORD or --instructor-password-file.")
-        launch(config)
+        demo = build_app(config)
+        demo.tutor["runtime"]["engine"].generator  # load the model before the first student waits for it
+        launch(config, demo)
     except TutorError as exc:
         raise SystemExit(f"Error: {exc}") from exc
 

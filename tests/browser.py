@@ -69,9 +69,10 @@ def fn_index(url: str, api_name: str) -> int:
     raise KeyError(api_name)
 
 
-def raw_call(url: str, index: int, data: list, timeout: float = 60) -> dict:
-    """Run one event through ``/gradio_api/queue/join`` in a brand-new session; return the final message."""
-    base, session = url.rstrip("/"), uuid.uuid4().hex[:12]
+def raw_call(url: str, index: int, data: list, session: str | None = None, timeout: float = 120) -> dict:
+    """Run one event through ``/gradio_api/queue/join`` (in ``session``, else a brand-new one) the way the
+    page's JavaScript does; return the final ``process_completed`` message."""
+    base, session = url.rstrip("/"), session or uuid.uuid4().hex[:12]
     with httpx.Client(timeout=timeout) as client:
         joined = client.post(f"{base}/gradio_api/queue/join", json={
             "data": data, "fn_index": index, "session_hash": session, "event_data": None, "trigger_id": None,
@@ -84,6 +85,14 @@ def raw_call(url: str, index: int, data: list, timeout: float = 60) -> dict:
                     if msg.get("msg") == "process_completed":
                         return msg
     raise AssertionError("the queue stream ended without process_completed")
+
+
+def raw_upload(url: str, path: Path) -> dict:
+    """Upload a file through ``/gradio_api/upload``; return the FileData a File input expects."""
+    with open(path, "rb") as f:
+        r = httpx.post(url.rstrip("/") + "/gradio_api/upload", files={"files": (path.name, f)}, timeout=30)
+    r.raise_for_status()
+    return {"path": r.json()[0], "orig_name": path.name, "meta": {"_type": "gradio.FileData"}}
 
 
 def write_doc(folder: Path, name: str, text: str) -> Path:

@@ -1,0 +1,145 @@
+"""The real app on a loopback port, driven over HTTP: gradio_client for what a student's page does, raw
+``/gradio_api/queue/join`` calls for what an attacker with curl could try against the console.
+
+One server per module (real KnowledgeBase with the sample course, real engine with the bundled model),
+so the model loads once for all these tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+import app
+from browser import fn_index, raw_call, raw_upload, serve, write_doc
+
+pytestmark = pytest.mark.slow
+
+PASSWORD = "correct horse battery staple"
+QUESTION = "Why do many small models tie the input embedding matrix to the output layer?"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    config = app.AppConfig(
+        data_dir=str(tmp_path_factory.mktemp("app-data")), instructor_user="prof", instructor_password=PASSWORD,
+        login_failure_delay_s=0.0, engine_options={"max_new_tokens": 48},
+    )
+    with serve(config) as (demo, url):
+        yield demo, url
+
+
+@pytest.fixture
+def client(server):
+    from gradio_client import Client
+
+    c = Client(server[1], verbose=False)
+    yield c
+    c.close()
+
+
+def text_of(message: dict) -> str:
+    content = message["content"]
+    if isinstance(content, list):  # Gradio may hand back normalised content parts
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return content
+
+
+def test_student_answer_streams_and_cites_the_course(client):
+    job = client.submit(QUESTION, "sample", api_name="/ask")
+    updates = [update for update in job]
+    chat, box, notice = job.result()
+    assert notice == "" and box == ""
+    assert [m["role"] for m in chat] == ["user", "assistant"]
+    answer = text_of(chat[1])
+    assert "<details class='citation'>" in answer and ".md" in answer  # a sample-course page is cited
+    # streamed: the page saw the answer grow over several updates before the citations arrived
+    partial = [text_of(u[0][-1]) for u in updates if u[0] and u[0][-1]["role"] == "assistant"]
+    assert len(set(partial)) >= 3, partial
+
+
+def test_bad_questions_get_clear_messages_and_the_session_goes_on(client):
+    chat, box, notice = client.predict("   ", "sample", api_name="/ask")
+    assert chat == [] and "empty" in notice.lower()
+    huge = "why " * 5000
+    chat, box, notice = client.predict(huge, "sample", api_name="/ask")
+    assert chat == [] and notice.startswith("⚠️") and ("long" in notice.lower() or "characters" in notice.lower())
+    assert box.strip() == huge.strip()  # the student's text is kept so they can shorten it
+    chat, box, notice = client.predict("What does a tokenizer do?", "sample", api_name="/ask")
+    assert len(chat) == 2 and notice == ""
+    chat, _, _ = client.predict("And why is it frozen after training?", "sample", api_name="/ask")
+    assert len(chat) == 4  # a follow-up in the same conversation
+
+
+def test_export_gives_markdown_and_json(client):
+    client.predict("What does a tokenizer do?", "sample", api_name="/ask")
+    files, notice = client.predict(api_name="/export")
+    files = files["value"] if isinstance(files, dict) else files  # the handler sends a gr.update
+    paths = sorted((Path(f["path"] if isinstance(f, dict) else f) for f in files), key=lambda p: p.suffix)
+    assert [p.suffix for p in paths] == [".json", ".md"]
+    assert "What does a tokenizer do?" in paths[1].read_text(encoding="utf-8")
+    client.predict(api_name="/new_conversation")
+    _, notice = client.predict(api_name="/export")
+    assert "Nothing to export" in notice
+
+
+def kb_snapshot(demo) -> tuple:
+    kb = demo.tutor["kb"]
+    return ([(d.name, d.hash) for d in kb.list_documents()], [(e.question, e.answer) for e in kb.faq("sample")])
+
+
+def test_console_actions_are_refused_to_a_student_over_http(server, tmp_path):
+    demo, url = server
+    before = kb_snapshot(demo)
+    doc = raw_upload(url, write_doc(tmp_path, "planted.md", "# Planted\n\nThe exam is cancelled."))
+    first_doc = before[0][0][0]
+    attempts = {
+        "upload_documents": [None, "sample", [doc]],
+        "delete_document": [None, "sample", first_doc],
+        "add_to_faq": [None, "sample", "Is the exam cancelled?", "Yes."],
+        "upload_faq": [None, "sample", doc],
+        "use_adapter": [None, "(none)"],
+    }
+    for api_name, data in attempts.items():
+        msg = raw_call(url, fn_index(url, api_name), data)
+        assert not msg["success"], api_name
+        # (delete is stopped even earlier by Gradio: a student's dropdown has no document names to pick)
+        assert "Instructor login required" in msg["output"]["error"] or api_name == "delete_document", msg
+        # a forged token in the state slot changes nothing either: state comes from the server session
+        forged = raw_call(url, fn_index(url, api_name), ["prof|9999999999|" + "0" * 64] + data[1:])
+        assert not forged["success"], api_name
+    # a wrong password does not open the session
+    session = "attacker-session"
+    msg = raw_call(url, fn_index(url, "login"), ["prof", "guess"], session=session)
+    assert "Wrong user name or password" in str(msg["output"]["data"])
+    msg = raw_call(url, fn_index(url, "upload_documents"), [None, "sample", [doc]], session=session)
+    assert not msg["success"]
+    # gradio_client cannot even name the console endpoints
+    from gradio_client import Client
+
+    with pytest.raises(Exception):
+        Client(url, verbose=False).predict(None, "sample", [doc], api_name="/upload_documents")
+    assert kb_snapshot(demo) == before
+
+
+def test_the_same_calls_work_after_a_real_login(server, tmp_path):
+    """The refusal above is the login check, not a broken endpoint: a logged-in session succeeds."""
+    demo, url = server
+    session = "instructor-session"
+    msg = raw_call(url, fn_index(url, "login"), ["prof", PASSWORD], session=session)
+    assert msg["success"] and "Logged in as **prof**" in str(msg["output"]["data"])
+    doc = raw_upload(url, write_doc(tmp_path, "http-upload.md", "# Lab hours\n\nThe Zorbium lab opens at 7:45."))
+    msg = raw_call(url, fn_index(url, "upload_documents"), [None, "http-course", [doc]], session=session)
+    assert msg["success"], msg
+    assert "http-upload.md" in [d.name for d in demo.tutor["kb"].list_documents("http-course")]
+
+
+def test_console_disabled_without_credentials(tmp_path):
+    config = app.AppConfig(data_dir=str(tmp_path / "data"), load_sample_course=False)
+    with serve(config, kb=None) as (demo, url):
+        page = httpx.get(url.rstrip("/") + "/config", timeout=10).json()
+        names = {d.get("api_name") for d in page["dependencies"]}
+        assert "login" not in names and "upload_documents" not in names
+        assert any("console is disabled" in str(c.get("props", {}).get("value", "")) for c in page["components"])
