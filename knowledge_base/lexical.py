@@ -54,6 +54,12 @@ def _stem(word: str) -> str:
     return word
 
 
+def is_cjk(text: str, threshold: float = 0.3) -> bool:
+    """True when CJK characters make up at least ``threshold`` of the non-space characters."""
+    chars = [c for c in text if not c.isspace()]
+    return bool(chars) and len(_IS_CJK.findall(text)) >= threshold * len(chars)
+
+
 def tokenize(text: str) -> list[str]:
     tokens: list[str] = []
     for m in _TOKEN.finditer(text):

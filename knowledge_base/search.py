@@ -32,12 +32,14 @@ class Hit:
         return dict(self.__dict__)
 
 
-def rrf_fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]], rrf_k: int = 60,
-             mode: str = "hybrid") -> list[tuple[int, float]]:
-    """(chunk row id, fused score) best first. ``mode`` picks which ranked lists take part."""
-    lists = {"hybrid": (dense, lexical), "dense": (dense,), "lexical": (lexical,)}[mode]
+def rrf_fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]], rrf_k: int = 20,
+             mode: str = "hybrid", dense_weight: float = 1.0, lexical_weight: float = 1.0) -> list[tuple[int, float]]:
+    """(chunk row id, fused score) best first: sum of ``weight / (rrf_k + rank)`` over the lists that
+    ``mode`` selects. Weights let a leg known to be weak for a language (MiniLM on Chinese) count less."""
+    lists = {"hybrid": ((dense, dense_weight), (lexical, lexical_weight)), "dense": ((dense, 1.0),),
+             "lexical": ((lexical, 1.0),)}[mode]
     fused: dict[int, float] = {}
-    for ranked in lists:
+    for ranked, weight in lists:
         for rank, (cid, _) in enumerate(ranked):
-            fused[cid] = fused.get(cid, 0.0) + 1.0 / (rrf_k + rank + 1)
+            fused[cid] = fused.get(cid, 0.0) + weight / (rrf_k + rank + 1)
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))

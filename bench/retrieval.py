@@ -1,0 +1,111 @@
+"""Retrieval quality of the knowledge base: recall@1, recall@5 and MRR for dense, BM25 and hybrid search.
+
+Each paragraph of a SQuAD-format file is one document; each answerable question is a query whose gold
+document is its paragraph. Datasets: squad-v2-dev (English) and xquad-dev en / zh (the same questions in
+two languages), read from ``../shared/data`` relative to the repository root.
+
+    python bench/retrieval.py                  # all three datasets
+    python bench/retrieval.py --max-queries 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+DATA = ROOT.parent / "shared" / "data"
+DATASETS = {
+    "squad-v2-dev": DATA / "squad-v2-dev" / "squad-v2-dev.json",
+    "xquad-dev.en": DATA / "xquad-dev" / "xquad-dev.en.json",
+    "xquad-dev.zh": DATA / "xquad-dev" / "xquad-dev.zh.json",
+}
+MODES = ("dense", "lexical", "hybrid")
+
+
+def squad_corpus(path: Path) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(documents [(name, text)], queries [(question, gold document name)]) from a SQuAD JSON file."""
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    docs, queries = [], []
+    for a, article in enumerate(data):
+        for p, para in enumerate(article["paragraphs"]):
+            name = f"{a:03d}-{p:03d}.txt"
+            docs.append((name, para["context"]))
+            for qa in para["qas"]:
+                if not qa.get("is_impossible"):
+                    queries.append((qa["question"], name))
+    return docs, queries
+
+
+def evaluate(kb, course: str, queries: list[tuple[str, str]], k: int = 5) -> dict[str, dict[str, float]]:
+    """recall@1, recall@5, MRR@k (document level) per mode, plus mean search latency."""
+    out = {}
+    for mode in MODES:
+        r1 = r5 = rr = 0.0
+        t0 = time.perf_counter()
+        for question, gold in queries:
+            docs = []
+            for h in kb.search(question, course, k=k * 3, mode=mode):  # several chunks may share a document
+                if h.document not in docs:
+                    docs.append(h.document)
+            docs = docs[:k]
+            if gold in docs:
+                rank = docs.index(gold) + 1
+                r1 += rank == 1
+                r5 += 1
+                rr += 1 / rank
+        n = len(queries)
+        out[mode] = {"recall@1": r1 / n, "recall@5": r5 / n, "mrr": rr / n,
+                     "ms_per_query": 1000 * (time.perf_counter() - t0) / n}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    ap.add_argument("--max-queries", type=int, default=0, help="evaluate only the first N queries (0 = all)")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    from knowledge_base import KnowledgeBase
+    from knowledge_base.embedder import Embedder
+    from tutor.config import Paths
+
+    embedder = Embedder()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        kb = KnowledgeBase(Paths(Path(tmp)), embedder=embedder)
+        for name in args.datasets:
+            docs, queries = squad_corpus(DATASETS[name])
+            if args.max_queries:
+                queries = queries[: args.max_queries]
+            course = name.replace(".", "-")
+            t0 = time.perf_counter()
+            kb.add_texts(course, docs, progress=True)
+            ingest_s = time.perf_counter() - t0
+            chunks = kb.stats(course)["courses"][course]["chunks"]
+            res = evaluate(kb, course, queries)
+            rows.append((name, len(docs), chunks, len(queries), ingest_s, res))
+        kb.close()
+
+    print(f"\n{'dataset':14} {'docs':>5} {'chunks':>6} {'queries':>7}  {'mode':8} {'R@1':>6} {'R@5':>6} {'MRR':>6} {'ms/q':>6}")
+    for name, ndocs, nchunks, nq, _, res in rows:
+        for mode in MODES:
+            r = res[mode]
+            print(f"{name:14} {ndocs:5d} {nchunks:6d} {nq:7d}  {mode:8} {r['recall@1']:6.3f} {r['recall@5']:6.3f} "
+                  f"{r['mrr']:6.3f} {r['ms_per_query']:6.1f}")
+    print("\ncommand: python bench/retrieval.py" + "".join(f" {a}" for a in sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()
