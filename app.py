@@ -496,6 +496,7 @@ def build_app(config: AppConfig, kb=None, engine=None) -> gr.Blocks:
                 send.click(api_visibility="private", **answer_io)
                 chatbot.like(feedback, [turns], [notice], api_name="feedback")
                 new_btn.click(new_conversation, None, [chatbot, turns, question, notice], api_name="new_conversation")
+                chatbot.clear(new_conversation, None, [chatbot, turns, question, notice], api_visibility="private")
                 course.change(new_conversation, None, [chatbot, turns, question, notice], api_visibility="private")
                 export_btn.click(export, [turns, course], [export_files, notice], api_name="export")
                 demo.load(refresh_courses, [course], [course], api_visibility="private")

@@ -7,6 +7,7 @@ so the model loads once for all these tests.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import httpx
@@ -69,6 +70,7 @@ def test_bad_questions_get_clear_messages_and_the_session_goes_on(client):
     assert box.strip() == huge.strip()  # the student's text is kept so they can shorten it
     chat, box, notice = client.predict("What does a tokenizer do?", "sample", api_name="/ask")
     assert len(chat) == 2 and notice == ""
+    assert "From the instructor's FAQ" in text_of(chat[1])  # a sample-course FAQ question, marked as such
     chat, _, _ = client.predict("And why is it frozen after training?", "sample", api_name="/ask")
     assert len(chat) == 4  # a follow-up in the same conversation
 
@@ -143,3 +145,36 @@ def test_console_disabled_without_credentials(tmp_path):
         names = {d.get("api_name") for d in page["dependencies"]}
         assert "login" not in names and "upload_documents" not in names
         assert any("console is disabled" in str(c.get("props", {}).get("value", "")) for c in page["components"])
+
+
+def login_session(url: str) -> str:
+    session = uuid.uuid4().hex[:12]
+    assert raw_call(url, fn_index(url, "login"), ["prof", PASSWORD], session=session)["success"]
+    return session
+
+
+def test_faq_upload_reports_problems_by_row_and_keeps_the_old_faq(server, tmp_path):
+    demo, url = server
+    session = login_session(url)
+    before = kb_snapshot(demo)
+    bad = tmp_path / "faq.csv"
+    bad.write_text("question,answer\nWhat is BPE?,\n,An answer without a question\n", encoding="utf-8")
+    msg = raw_call(url, fn_index(url, "upload_faq"), [None, "sample", raw_upload(url, bad)], session=session)
+    text, problems, _ = msg["output"]["data"]
+    assert "2 problem(s)" in text and "nothing was changed" in text
+    assert sorted(row for row, _ in problems["data"]) == [1, 2]  # data rows, as load_faq numbers them
+    assert kb_snapshot(demo) == before
+
+
+def test_refused_question_becomes_an_faq_entry(server, client):
+    """The weekly loop: a refused question shows up for review; one action turns it into an FAQ entry."""
+    demo, url = server
+    off_topic = "What is the best recipe for a chocolate cake?"
+    chat, _, _ = client.predict(off_topic, "sample", api_name="/ask")
+    session = login_session(url)
+    review = raw_call(url, fn_index(url, "refresh_review"), [None, "sample"], session=session)["output"]["data"][0]
+    assert [row[1] for row in review["data"] if row[2] == off_topic] == ["refused"], text_of(chat[1])
+    answer = "This course does not cover baking; ask about Transformers instead."
+    msg = raw_call(url, fn_index(url, "add_to_faq"), [None, "sample", off_topic, answer], session=session)
+    assert msg["success"], msg
+    assert (off_topic, answer) in [(e.question, e.answer) for e in demo.tutor["kb"].faq("sample")]

@@ -1,0 +1,121 @@
+"""Browser tests: Debian chromium (through Playwright) against the real app on a loopback port.
+
+What a person does: a student asks and reads a cited, streamed answer and rates it; an instructor logs in
+and uploads a document that then answers a student; a student finds only a login form behind the
+Instructor tab. Each test leaves a screenshot in ``artifacts/``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import app
+from browser import chromium_page, serve, write_doc
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PASSWORD = "correct horse battery staple"
+QUESTION = "Why do many small models tie the input embedding matrix to the output layer?"
+NEW_DOC = """# Zorbium lab rules
+
+## Opening hours
+
+The Zorbium lab opens at 7:45 on Tuesdays and Thursdays. Students must sign the Zorbium safety sheet
+before their first session. Goggles are lent at the Zorbium lab desk.
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    config = app.AppConfig(
+        data_dir=str(tmp_path_factory.mktemp("browser-data")), instructor_user="prof", instructor_password=PASSWORD,
+        login_failure_delay_s=0.0, engine_options={"max_new_tokens": 48},
+    )
+    with serve(config) as (demo, url):
+        yield demo, url
+
+
+def ask(page, question: str, timeout_s: float = 180) -> list[str]:
+    """Type a question, press Enter; return the distinct texts the last answer showed while it grew."""
+    before = page.locator("#chat .message-row").count() if page.locator("#chat .message-row").count() else 0
+    page.locator("#question textarea").fill(question)
+    page.locator("#question textarea").press("Enter")
+    seen: list[str] = []
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        bots = page.locator("#chat .bot")
+        if bots.count() and page.locator("#chat .message-row").count() > before:
+            text = bots.last.inner_text()
+            if text and (not seen or seen[-1] != text):
+                seen.append(text)
+            if bots.last.locator("details.citation").count() or "From the instructor" in text or "⚠️" in text:
+                if page.locator("#send").is_enabled() and not page.locator("#chat .pending").count():
+                    break
+        time.sleep(0.1)
+    return seen
+
+
+def test_student_sees_streamed_cited_answer_and_rates_it(server, artifacts_dir):
+    demo, url = server
+    from tutor import records
+
+    with chromium_page() as page:
+        page.goto(url)
+        seen = ask(page, QUESTION)
+        assert len(seen) >= 3, seen  # the answer arrived in pieces, not at once
+        answer = page.locator("#chat .bot").last
+        citation = answer.locator("details.citation").first
+        assert citation.is_visible() and ".md" in citation.locator("summary").inner_text()
+        snippet = citation.locator("blockquote")
+        assert not snippet.is_visible()  # collapsed until the student opens it
+        citation.locator("summary").click()
+        assert snippet.is_visible() and len(snippet.inner_text()) > 20
+        page.locator("#chat button[aria-label='Dislike']").last.click()
+        page.get_by_text("the instructor will review this answer").wait_for()
+        page.screenshot(path=str(artifacts_dir / "app_student_answer.png"), full_page=True)
+    rated = records.list_questions(demo.tutor["kb"].db, course="sample", rated_down=True)
+    assert [q["question"] for q in rated] == [QUESTION]
+
+
+def test_instructor_uploads_a_document_that_then_answers_a_student(server, artifacts_dir, tmp_path):
+    demo, url = server
+    doc = write_doc(tmp_path, "zorbium-lab.md", NEW_DOC)
+    with chromium_page() as page:
+        page.goto(url)
+        page.get_by_role("tab", name="Instructor").click()
+        page.get_by_label("User name").fill("prof")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.locator("#login-button").click()
+        page.get_by_text("Logged in as").wait_for()
+        page.locator("#doc-upload input[type=file]").set_input_files(str(doc))
+        page.locator("#doc-upload").get_by_text("zorbium-lab.md").first.wait_for()
+        page.locator("#doc-add").click()
+        page.locator("#doc-status").get_by_text("added", exact=True).filter(visible=True).first.wait_for(timeout=120_000)
+        assert page.locator("#doc-list").get_by_text("zorbium-lab.md").filter(visible=True).count()
+        page.screenshot(path=str(artifacts_dir / "app_instructor_upload.png"), full_page=True)
+
+        page.get_by_role("tab", name="Ask the tutor").click()
+        ask(page, "When does the Zorbium lab open?")
+        answer = page.locator("#chat .bot").last
+        assert "zorbium-lab.md" in answer.locator("details.citation summary").first.inner_text()
+        page.screenshot(path=str(artifacts_dir / "app_answer_from_upload.png"), full_page=True)
+
+
+def test_student_cannot_reach_the_console(server, artifacts_dir):
+    demo, url = server
+    docs_before = [d.name for d in demo.tutor["kb"].list_documents()]
+    with chromium_page() as page:
+        page.goto(url)
+        page.get_by_role("tab", name="Instructor").click()
+        page.get_by_label("Password").wait_for()
+        for console_part in ("#console", "#doc-upload", "#doc-add", "#review"):
+            assert not page.locator(console_part).is_visible(), console_part
+        page.get_by_label("User name").fill("prof")
+        page.get_by_label("Password").fill("not the password")
+        page.locator("#login-button").click()
+        page.get_by_text("Wrong user name or password").wait_for()
+        assert not page.locator("#doc-upload").is_visible()
+        page.screenshot(path=str(artifacts_dir / "app_student_refused.png"), full_page=True)
+    assert [d.name for d in demo.tutor["kb"].list_documents()] == docs_before
