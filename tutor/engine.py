@@ -1,0 +1,348 @@
+"""``TutorEngine.answer()``: language -> standalone query -> retrieval -> FAQ / evidence check -> prompt ->
+generation -> citations -> question log.
+
+    stream = engine.answer("What is LoRA?", history=[], course="sample")
+    for delta in stream: print(delta, end="")
+    result = stream.result            # AnswerResult: text, citations, language, FAQ match, scores, timings
+
+Every front end (CLI, Gradio app, ``tutor eval``) calls this; none re-implements a step.
+
+Outcomes: ``faq`` (an instructor's vetted FAQ answer matched the question closely: it is returned as is),
+``refused`` (the best course passage is too far from the question: we say the material does not cover it
+and name the nearest topics, instead of letting a small model invent), ``answered`` (generated from the
+numbered excerpts, with citations).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from tutor import records
+from tutor.errors import ModelError, QuestionError
+from tutor.language import LanguageConfig, detect_language
+from tutor.models import DEFAULT_PRESET
+from tutor.prompts import PromptConfig, build_messages, refusal_text, source_label
+
+if TYPE_CHECKING:
+    from knowledge_base import Hit, KnowledgeBase
+    from tutor.config import Paths
+
+log = logging.getLogger(__name__)
+
+# Words that make a question lean on the previous turn ("how is *it* trained?", "and *that* one?").
+_FOLLOWUP_WORDS = {
+    "it", "its", "it's", "this", "that", "these", "those", "they", "them", "their", "he", "she", "his", "her",
+    "one", "ones", "also", "else", "same", "above", "former", "latter", "there", "then",
+    "它", "它的", "这", "这个", "那", "那个", "他们", "它们", "这些", "那些", "ello", "eso", "esto", "cela", "ça", "es", "das",
+}
+_STOPWORDS = {
+    "the", "and", "for", "are", "was", "what", "how", "why", "when", "which", "who", "does", "did", "can", "with",
+    "from", "that", "this", "into", "about", "there", "their", "have", "has", "not", "you", "your", "our", "its",
+    "use", "used", "uses", "will", "would", "should", "could", "than", "then", "them", "they", "is", "of", "to",
+    "in", "on", "a", "an", "it", "be", "as", "by", "or", "at", "do",
+}
+_WORD = re.compile(r"[^\W\d_][\w'-]*|\d+", re.UNICODE)
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_MARKER = re.compile(r"\[(\d{1,2})\]")
+
+
+@dataclass
+class EngineConfig:
+    """Everything the engine decides with. Thresholds live here; the CLI and the app fill it."""
+
+    model: str = field(default=DEFAULT_PRESET, metadata={"help": "Preset name, model directory or Hugging Face id."})
+    adapter: str | None = field(default=None, metadata={"help": "LoRA adapter name (under DATA_DIR/adapters)."})
+    remote_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server URL; replaces the local model."})
+    remote_model: str = field(default="", metadata={"help": "Model name on the remote server."})
+    remote_api_key: str | None = field(default=None, metadata={"help": "Bearer token for the remote server."})
+    device: str = field(default="auto", metadata={"help": "auto (CUDA+bf16 when present, else CPU), cpu, cuda, ..."})
+    optimize: str = field(default="none", metadata={"help": "CPU speed-up: none | bf16 | int8 (see docs/benchmarks.md)."})
+    k: int = field(default=5, metadata={"help": "Chunks retrieved per question."})
+    search_mode: str = field(default="hybrid", metadata={"help": "hybrid | dense | lexical."})
+    context_budget_tokens: int = field(default=700, metadata={"help": "Tokens of course excerpts in the prompt (model tokenizer)."})
+    max_new_tokens: int = field(default=160, metadata={"help": "Longest generated answer, in tokens."})
+    temperature: float = field(default=0.0, metadata={"help": "0 = greedy (repeatable); > 0 samples."})
+    repetition_penalty: float = field(default=1.15, metadata={"help": "Small models loop without it (local backend)."})
+    min_evidence: float = field(default=0.2, metadata={"help": "Refuse when the top hit's dense cosine is below this."})
+    faq_threshold: float = field(default=0.85, metadata={"help": "FAQ question cosine at or above which the vetted answer is used."})
+    faq_min_overlap: float = field(default=0.5, metadata={"help": "Share of the FAQ question's content terms the question must contain (guards the embedder on scripts it does not know)."})
+    max_question_chars: int = field(default=2000, metadata={"help": "Longer questions are rejected (QuestionError)."})
+    followup_max_words: int = field(default=4, metadata={"help": "Questions this short are treated as follow-ups when there is history."})
+    nearest_topics: int = field(default=3, metadata={"help": "Topics named in a refusal."})
+    citation_min_overlap: float = field(default=0.25, metadata={"help": "Without [n] markers, cite hits sharing this share of the answer's terms."})
+    snippet_chars: int = field(default=220, metadata={"help": "Length of a citation snippet."})
+    log_questions: bool = field(default=True, metadata={"help": "Write each question to the question log."})
+    language: LanguageConfig = field(default_factory=LanguageConfig)
+    prompt: PromptConfig = field(default_factory=PromptConfig)
+
+
+@dataclass
+class Citation:
+    """A source shown under an answer: ``[n]`` in the text is ``citations[n-1]`` when the model cited it."""
+
+    n: int
+    document: str
+    section: str | None
+    page: int | None
+    snippet: str
+    chunk_id: str | None
+    score: float | None
+
+
+@dataclass
+class AnswerResult:
+    question: str
+    answer: str
+    language: str
+    outcome: str  # "answered" | "faq" | "refused"
+    course: str
+    citations: list[Citation] = field(default_factory=list)
+    faq: dict | None = None  # {question, answer, score} when the FAQ answered
+    retrieval: list[dict] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+    standalone_query: str = ""
+    question_id: int | None = None
+    model: str | None = None
+    adapter: str | None = None
+    top_score: float | None = None
+
+    def to_dict(self) -> dict:
+        """What ``tutor ask --json`` prints."""
+        return asdict(self)
+
+
+class AnswerStream:
+    """Iterate for text deltas; ``result`` holds the ``AnswerResult`` once iteration has finished."""
+
+    def __init__(self, run: Iterator[str]):
+        self._run = run
+        self.result: AnswerResult | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        self.result = yield from self._run
+
+
+def terms(text: str) -> set[str]:
+    """Content terms for overlap checks: lower-cased words minus stopwords, plus CJK character bigrams."""
+    out = {w for w in (m.lower() for m in _WORD.findall(_CJK.sub(" ", text))) if w not in _STOPWORDS and len(w) > 1}
+    for run in re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff]+", text):
+        out.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
+    return out
+
+
+def standalone_query(question: str, history: list[dict], max_words: int = 4) -> str:
+    """The question made self-contained for retrieval, without an LLM call.
+
+    A follow-up ("and how is it trained?") retrieves nothing useful alone. Rewriting it with the model
+    would cost a second generation (seconds on 2 cores) and a 135M model rewrites unreliably; prefixing
+    the previous user question is deterministic, free, and keeps its topic words in the query, which is
+    what dense and BM25 retrieval need. It applies only when the question looks like a follow-up: short,
+    or leaning on a pronoun.
+    """
+    previous = [t["content"] for t in history if t.get("role") == "user" and t.get("content")]
+    if not previous:
+        return question
+    words = [w.lower() for w in _WORD.findall(question)]
+    n_words = len(words) + len(_CJK.findall(question)) // 2
+    leans = any(w in _FOLLOWUP_WORDS for w in words) or any(p in question for p in ("它", "这个", "那个"))
+    if n_words <= max_words or leans:
+        return f"{previous[-1].strip()} {question.strip()}"
+    return question
+
+
+class TutorEngine:
+    """Answers course questions from a ``KnowledgeBase``; one generator, loaded lazily and shared by threads."""
+
+    def __init__(self, kb: "KnowledgeBase", config: EngineConfig | None = None, paths: "Paths | None" = None, generator=None):
+        self.kb = kb
+        self.config = config or EngineConfig()
+        self.paths = paths or kb.paths
+        self._generator = generator
+        self._load_lock = threading.Lock()
+        records.ensure_schema(kb.db)
+
+    # ------------------------------------------------------------------------------------------ model
+
+    def adapter_dir(self, name: str) -> Path:
+        """``DATA_DIR/adapters/NAME``; ModelError naming the available adapters when it is missing."""
+        path = self.paths.adapters_dir / name
+        if not (path / "adapter_config.json").exists():
+            available = sorted(p.name for p in self.paths.adapters_dir.iterdir() if (p / "adapter_config.json").exists())
+            raise ModelError(
+                f"Adapter {name!r} not found in {self.paths.adapters_dir}; available: "
+                f"{', '.join(available) if available else 'none (train one with `tutor finetune`)'}."
+            )
+        return path
+
+    @property
+    def generator(self):
+        """The backend, created on first use (a model load takes seconds; the app starts without waiting)."""
+        if self._generator is None:
+            with self._load_lock:
+                if self._generator is None:
+                    self._generator = self._make_generator()
+        return self._generator
+
+    def _make_generator(self):
+        from tutor.generation import LocalGenerator, RemoteConfig, RemoteGenerator
+
+        cfg = self.config
+        if cfg.remote_url:
+            return RemoteGenerator(RemoteConfig(cfg.remote_url, cfg.remote_model, cfg.remote_api_key))
+        from tutor.models import load_model
+
+        adapter = self.adapter_dir(cfg.adapter) if cfg.adapter else None
+        loaded = load_model(cfg.model, cache_dir=self.paths.cache_dir, device=cfg.device, adapter_dir=adapter)
+        return LocalGenerator(loaded, optimize=cfg.optimize, repetition_penalty=cfg.repetition_penalty)
+
+    # ------------------------------------------------------------------------------------------ answering
+
+    def check_question(self, question: str) -> str:
+        if question is None or not str(question).strip():
+            raise QuestionError("The question is empty: type a question about the course.")
+        question = str(question).strip()
+        if len(question) > self.config.max_question_chars:
+            raise QuestionError(
+                f"The question is {len(question)} characters long; the limit is {self.config.max_question_chars} "
+                "(EngineConfig.max_question_chars). Ask about one thing at a time."
+            )
+        return question
+
+    def answer(self, question: str, history: list[dict] | None = None, course: str = "sample") -> AnswerStream:
+        """Stream an answer; bad questions raise ``QuestionError`` here, before anything runs."""
+        question = self.check_question(question)
+        return AnswerStream(self._run(question, list(history or []), course))
+
+    def ask(self, question: str, history: list[dict] | None = None, course: str = "sample") -> AnswerResult:
+        """``answer`` consumed: the final result only."""
+        stream = self.answer(question, history, course)
+        for _ in stream:
+            pass
+        return stream.result
+
+    def _run(self, question: str, history: list[dict], course: str):
+        cfg = self.config
+        t0 = time.perf_counter()
+        timings = {"language_ms": 0.0, "retrieval_ms": 0.0, "generation_ms": 0.0, "first_token_ms": None, "total_ms": 0.0}
+        language = detect_language(question, cfg.language)
+        t1 = time.perf_counter()
+        timings["language_ms"] = (t1 - t0) * 1000
+        query = standalone_query(question, history, cfg.followup_max_words)
+        hits = self.kb.search(query, course, k=cfg.k, mode=cfg.search_mode)
+        faq = self.kb.match_faq(question, course)
+        t2 = time.perf_counter()
+        timings["retrieval_ms"] = (t2 - t1) * 1000
+        top = max((h.dense_score for h in hits), default=None)
+        result = AnswerResult(
+            question=question, answer="", language=language, outcome="answered", course=course,
+            retrieval=[{"chunk_id": h.chunk_id, "document": h.document, "section": h.section, "score": h.score,
+                        "dense_score": h.dense_score, "lexical_score": h.lexical_score} for h in hits],
+            standalone_query=query, top_score=top,
+        )
+        pieces: list[str] = []
+
+        def emit(text: str):
+            if timings["first_token_ms"] is None:
+                timings["first_token_ms"] = (time.perf_counter() - t0) * 1000
+            pieces.append(text)
+            return text
+
+        entry = self._faq_hit(question, faq)
+        if entry is not None:
+            result.outcome = "faq"
+            result.faq = {"question": entry[0].question, "answer": entry[0].answer, "score": entry[1]}
+            if entry[0].source:
+                result.citations = [Citation(1, entry[0].source, None, None, self._snippet(entry[0].answer), None, entry[1])]
+            yield emit(entry[0].answer)
+        elif top is None or top < cfg.min_evidence:
+            result.outcome = "refused"
+            yield emit(refusal_text(language, self._topics(hits)))
+        else:
+            generator = self.generator
+            result.model, result.adapter = generator.name, cfg.adapter
+            # A follow-up is asked as its standalone form: the prompt carries no history by default
+            # (PromptConfig.history_messages), so "what rank is typical for it?" needs its topic spelled out.
+            usable = [h for h in hits if h.dense_score >= cfg.min_evidence]  # the rest is noise to a small model
+            messages, included = build_messages(query, usable, history, language, generator.tokenizer,
+                                                cfg.context_budget_tokens, cfg.prompt)
+            stops = ("\nQuestion:", "\nAnswer:", "\nCourse excerpts:")  # a small model continuing the prompt pattern
+            for delta in generator.stream(messages, cfg.max_new_tokens, cfg.temperature, stop=stops):
+                yield emit(delta)
+            timings["generation_ms"] = (time.perf_counter() - t2) * 1000
+            text = "".join(pieces)
+            if not text.strip():  # the model said nothing: an honest refusal beats an empty bubble
+                result.outcome = "refused"
+                yield emit(refusal_text(language, self._topics(hits)))
+            else:
+                result.citations = self._citations(text, included)
+        result.answer = "".join(pieces).strip()
+        timings["total_ms"] = (time.perf_counter() - t0) * 1000
+        result.timings = timings
+        if cfg.log_questions:
+            result.question_id = records.log_question(
+                self.kb.db, course, question, result.outcome, result.answer, language,
+                [asdict(c) for c in result.citations], top, timings["total_ms"],
+                result.model or ("faq" if result.outcome == "faq" else None), result.adapter,
+            )
+        return result
+
+    # ------------------------------------------------------------------------------------------ helpers
+
+    def _faq_hit(self, question: str, match):
+        """The FAQ match when it is close enough: cosine >= ``faq_threshold`` and enough shared terms.
+
+        The overlap check exists because MiniLM embeds scripts it was not trained on (Chinese) into one
+        crowded region: two unrelated Chinese questions can score 0.8.
+        """
+        if match is None:
+            return None
+        entry, score = match
+        if score < self.config.faq_threshold:
+            return None
+        wanted = terms(entry.question)
+        if wanted and len(wanted & terms(question)) / len(wanted) < self.config.faq_min_overlap:
+            return None
+        return entry, score
+
+    def _topics(self, hits: list["Hit"]) -> list[str]:
+        """Distinct ``Title › Section`` labels of the top hits, for "nearest topics" in a refusal."""
+        topics: list[str] = []
+        for h in hits:
+            label = source_label(h)
+            if label not in topics:
+                topics.append(label)
+            if len(topics) >= self.config.nearest_topics:
+                break
+        return topics
+
+    def _snippet(self, text: str) -> str:
+        text = " ".join(text.split())
+        n = self.config.snippet_chars
+        return text if len(text) <= n else text[:n].rsplit(" ", 1)[0] + " ..."
+
+    def _citations(self, answer: str, included: list["Hit"]) -> list[Citation]:
+        """Hits the answer cites with ``[n]``; without valid markers, the hits whose terms the answer uses.
+
+        Small models rarely write markers, yet a student should always see where an answer comes from: the
+        fallback cites each included hit sharing ``citation_min_overlap`` of the answer's content terms, and the
+        top hit if none does (it is what the answer was conditioned on most).
+        """
+        cited = [int(n) for n in _MARKER.findall(answer) if 1 <= int(n) <= len(included)]
+        numbers = list(dict.fromkeys(cited))
+        if not numbers and included:
+            answer_terms = terms(answer)
+            for i, hit in enumerate(included, 1):
+                if answer_terms and len(answer_terms & terms(hit.text)) / len(answer_terms) >= self.config.citation_min_overlap:
+                    numbers.append(i)
+            numbers = numbers or [1]
+        return [
+            Citation(n, included[n - 1].document, included[n - 1].section, included[n - 1].page,
+                     self._snippet(included[n - 1].text), included[n - 1].chunk_id, included[n - 1].score)
+            for n in numbers
+        ]

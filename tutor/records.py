@@ -1,0 +1,114 @@
+"""The question log and student feedback, in the knowledge base's SQLite file (namespace ``tutor``).
+
+Every question is logged with its outcome (answered / faq / refused), the sources shown, the top retrieval
+score and the latency, so the instructor console can list what the bot refused and what students rated
+down: those are the gaps to fill with documents or FAQ entries.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+
+from knowledge_base.db import Database, register_migrations
+from tutor.errors import TutorError
+
+OUTCOMES = ("answered", "faq", "refused")
+
+
+def _m001_questions_feedback(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "CREATE TABLE questions (id INTEGER PRIMARY KEY, course TEXT NOT NULL, question TEXT NOT NULL, "
+        "language TEXT, outcome TEXT NOT NULL, answer TEXT, sources TEXT, top_score REAL, latency_ms REAL, "
+        "model TEXT, adapter TEXT, created_at TEXT NOT NULL)"
+    )
+    conn.execute("CREATE INDEX questions_course_outcome ON questions (course, outcome)")
+    conn.execute(
+        "CREATE TABLE feedback (id INTEGER PRIMARY KEY, question_id INTEGER NOT NULL REFERENCES questions(id) "
+        "ON DELETE CASCADE, rating INTEGER NOT NULL CHECK (rating IN (-1, 1)), comment TEXT, created_at TEXT NOT NULL)"
+    )
+    conn.execute("CREATE INDEX feedback_question ON feedback (question_id)")
+
+
+register_migrations("tutor", [("001_questions_feedback", _m001_questions_feedback)])
+
+
+def ensure_schema(db: Database) -> None:
+    """Create / upgrade the ``tutor`` tables (idempotent)."""
+    db.migrate("tutor")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def log_question(
+    db: Database,
+    course: str,
+    question: str,
+    outcome: str,
+    answer: str = "",
+    language: str | None = None,
+    sources: list[dict] | None = None,
+    top_score: float | None = None,
+    latency_ms: float | None = None,
+    model: str | None = None,
+    adapter: str | None = None,
+) -> int:
+    """Insert one question row; returns its id (the ``question_id`` feedback refers to)."""
+    if outcome not in OUTCOMES:
+        raise TutorError(f"question outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
+    ensure_schema(db)
+    cur = db.execute(
+        "INSERT INTO questions (course, question, language, outcome, answer, sources, top_score, latency_ms, "
+        "model, adapter, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (course, question, language, outcome, answer, json.dumps(sources or [], ensure_ascii=False), top_score,
+         latency_ms, model, adapter, _now()),
+    )
+    return int(cur.lastrowid)
+
+
+def add_feedback(db: Database, question_id: int, rating: int, comment: str | None = None) -> int:
+    """Record a 👍 (+1) or 👎 (-1) on a logged question; returns the feedback id."""
+    if rating not in (1, -1):
+        raise TutorError(f"feedback rating must be +1 or -1, got {rating!r}")
+    ensure_schema(db)
+    if not db.query("SELECT 1 FROM questions WHERE id = ?", (question_id,)):
+        raise TutorError(f"feedback for question {question_id}: no such question in the log")
+    cur = db.execute(
+        "INSERT INTO feedback (question_id, rating, comment, created_at) VALUES (?, ?, ?, ?)",
+        (question_id, rating, comment, _now()),
+    )
+    return int(cur.lastrowid)
+
+
+def list_questions(
+    db: Database, course: str | None = None, outcome: str | None = None, rated_down: bool = False, limit: int = 200
+) -> list[dict]:
+    """Newest first, with ``sources`` decoded and the feedback summed up (``rating`` = sum, ``comments``)."""
+    ensure_schema(db)
+    where, params = [], []
+    if course:
+        where.append("q.course = ?")
+        params.append(course)
+    if outcome:
+        where.append("q.outcome = ?")
+        params.append(outcome)
+    if rated_down:
+        where.append("EXISTS (SELECT 1 FROM feedback f WHERE f.question_id = q.id AND f.rating < 0)")
+    sql = (
+        "SELECT q.*, COALESCE((SELECT SUM(rating) FROM feedback f WHERE f.question_id = q.id), 0) AS rating, "
+        "(SELECT COUNT(*) FROM feedback f WHERE f.question_id = q.id AND f.rating < 0) AS down_votes, "
+        "(SELECT json_group_array(comment) FROM feedback f WHERE f.question_id = q.id AND comment IS NOT NULL) "
+        "AS comments FROM questions q"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY q.id DESC LIMIT ?"
+    )
+    rows = []
+    for r in db.query(sql, (*params, int(limit))):
+        row = dict(r)
+        row["sources"] = json.loads(row["sources"] or "[]")
+        row["comments"] = json.loads(row["comments"] or "[]")
+        rows.append(row)
+    return rows
