@@ -37,9 +37,8 @@ log = logging.getLogger(__name__)
 
 # Words that make a question lean on the previous turn ("how is *it* trained?", "and *that* one?").
 _FOLLOWUP_WORDS = {
-    "it", "its", "it's", "this", "that", "these", "those", "they", "them", "their", "he", "she", "his", "her",
-    "one", "ones", "also", "else", "same", "above", "former", "latter", "there", "then",
-    "它", "它的", "这", "这个", "那", "那个", "他们", "它们", "这些", "那些", "ello", "eso", "esto", "cela", "ça", "es", "das",
+    "it", "its", "it's", "they", "them", "their", "these", "those", "he", "she", "his", "her", "former", "latter",
+    "它", "它的", "它们", "ello", "eso", "cela", "ça", "dessen", "deren",
 }
 _STOPWORDS = {
     "the", "and", "for", "are", "was", "what", "how", "why", "when", "which", "who", "does", "did", "can", "with",
@@ -142,8 +141,8 @@ def standalone_query(question: str, history: list[dict], max_words: int = 4) -> 
     A follow-up ("and how is it trained?") retrieves nothing useful alone. Rewriting it with the model
     would cost a second generation (seconds on 2 cores) and a 135M model rewrites unreliably; prefixing
     the previous user question is deterministic, free, and keeps its topic words in the query, which is
-    what dense and BM25 retrieval need. It applies only when the question looks like a follow-up: short,
-    or leaning on a pronoun.
+    what dense and BM25 retrieval need. It applies only when the question looks like a follow-up: at most
+    ``max_words`` words, or a pronoun ("it", "they", "它") in a question under three times that.
     """
     previous = [t["content"] for t in history if t.get("role") == "user" and t.get("content")]
     if not previous:
@@ -151,7 +150,7 @@ def standalone_query(question: str, history: list[dict], max_words: int = 4) -> 
     words = [w.lower() for w in _WORD.findall(question)]
     n_words = len(words) + len(_CJK.findall(question)) // 2
     leans = any(w in _FOLLOWUP_WORDS for w in words) or any(p in question for p in ("它", "这个", "那个"))
-    if n_words <= max_words or leans:
+    if n_words <= max_words or (leans and n_words <= 3 * max_words):
         return f"{previous[-1].strip()} {question.strip()}"
     return question
 

@@ -145,16 +145,18 @@ def format_context(hits: list["Hit"], tokenizer, budget_tokens: int, config: Pro
     for hit in hits:
         n = len(included) + 1
         head = f"[{n}] {sanitize(source_label(hit))}\n"
-        tail = "\n"
         body = sanitize(hit.text)
-        cost = count_tokens(head + body + tail, tokenizer)
+        block = head + _quote(body) + "\n"
+        cost = count_tokens(block, tokenizer)
+        room = budget_tokens - used - count_tokens(head, tokenizer)
+        while used + cost > budget_tokens and room >= config.min_chunk_tokens:
+            # cut the text to what is left; the quote marks cost a little too, so shrink until it fits
+            block = head + _quote(_truncate_tokens(body, room, tokenizer) + " ...") + "\n"
+            cost = count_tokens(block, tokenizer)
+            room = int(room * 0.9)
         if used + cost > budget_tokens:
-            room = budget_tokens - used - count_tokens(head + tail, tokenizer)
-            if room < config.min_chunk_tokens:
-                break
-            body = _truncate_tokens(body, room, tokenizer) + " ..."
-            cost = count_tokens(head + body + tail, tokenizer)
-        blocks.append(head + _quote(body) + tail)
+            break
+        blocks.append(block)
         included.append(hit)
         used += cost
     return "\n".join(blocks), included
