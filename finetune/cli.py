@@ -64,15 +64,17 @@ def finetune_cmd(faq_file, base, name, epochs, max_steps, lr, rank, alpha, batch
 @click.option("--model", default=None, help="Base model preset or path [default: the adapter's base, else the default preset].")
 @click.option("--limit", type=int, default=None, help="Only the first N questions.")
 @click.option("--use-faq", is_flag=True, help="Let the engine answer from the course FAQ (leaks gold answers when the FAQ is this file).")
+@click.option("--max-new-tokens", type=int, default=None, help="Longest generated answer [default: the engine's].")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory for metrics.json, rows.csv, report.html.")
 @data_dir_option
 @json_option
-def evaluate_cmd(faq_file, course, adapter, compare, model, limit, use_faq, out, data_dir, as_json) -> None:
+def evaluate_cmd(faq_file, course, adapter, compare, model, limit, use_faq, max_new_tokens, out, data_dir, as_json) -> None:
     """Evaluate the tutor on an FAQ file: metrics.json, rows.csv and report.html in --out."""
     from finetune.evaluate import EvalConfig, run_evaluation
 
     config = EvalConfig(course=course, adapter=adapter, compare=tuple(compare), model=model, limit=limit,
-                        use_faq=use_faq, show_progress=not as_json)
+                        use_faq=use_faq, show_progress=not as_json,
+                        engine_options={"max_new_tokens": max_new_tokens} if max_new_tokens else {})
     result = run_evaluation(Path(faq_file), config, paths_from(data_dir), out_dir=Path(out))
     if as_json:
         click.echo(json.dumps(result.metrics, indent=2, default=str))

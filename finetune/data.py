@@ -74,24 +74,31 @@ def target_answer(entry, language: str) -> str:
         return entry.answer
     from tutor import prompts
 
-    return prompts.refusal_text(language)
+    return prompts.refusal_text(language, [])
 
 
-def prompt_messages(entry, tokenizer, config: DataConfig, kb=None, budget_tokens: int | None = None) -> list[dict]:
-    """System + user messages for one row, built by the engine's own prompt builder."""
+def prompt_messages(entry, tokenizer, config: DataConfig, kb=None, max_prompt_tokens: int | None = None) -> list[dict]:
+    """System + user messages for one row, built by the engine's own prompt builder.
+
+    With ``rag`` the retrieved excerpts get whatever of ``max_prompt_tokens`` the rules and the
+    question leave, so the answer is never the part that gets cut.
+    """
     from tutor.prompts import build_messages
 
     language = entry_language(entry)
-    hits = []
-    if config.rag:
-        if kb is None or not config.course:
-            from tutor.errors import ConfigError
+    bare, _ = build_messages(entry.question, [], [], language, tokenizer, 0)
+    if not config.rag:
+        return bare
+    if kb is None or not config.course:
+        from tutor.errors import ConfigError
 
-            raise ConfigError("RAG examples need a knowledge base course: pass --course with --rag.")
-        hits = kb.search(entry.question, config.course, k=config.rag_k)
-    budget = budget_tokens if budget_tokens is not None else config.max_length
-    messages, _included = build_messages(entry.question, hits, [], language, tokenizer, budget)
-    return list(messages)
+        raise ConfigError("RAG examples need a knowledge base course: pass --course with --rag.")
+    hits = kb.search(entry.question, config.course, k=config.rag_k)
+    limit = max_prompt_tokens if max_prompt_tokens is not None else config.max_length
+    overhead = len(tokenizer(tokenizer.apply_chat_template(bare, tokenize=False, add_generation_prompt=True),
+                             add_special_tokens=False)["input_ids"])
+    messages, _included = build_messages(entry.question, hits, [], language, tokenizer, max(0, limit - overhead))
+    return messages
 
 
 def encode_example(prompt: list[dict], answer: str, tokenizer, max_length: int) -> dict[str, list[int]] | None:
@@ -123,9 +130,8 @@ def build_examples(entries: list, tokenizer, config: DataConfig, kb=None) -> lis
     for entry in entries:
         language = entry_language(entry)
         answer = target_answer(entry, language)
-        answer_len = len(tokenizer(answer, add_special_tokens=False)["input_ids"]) + 8
-        budget = max(32, config.max_length - answer_len)
-        prompt = prompt_messages(entry, tokenizer, config, kb=kb, budget_tokens=budget)
+        answer_len = len(tokenizer(answer, add_special_tokens=False)["input_ids"]) + 8  # + end-of-turn markers
+        prompt = prompt_messages(entry, tokenizer, config, kb=kb, max_prompt_tokens=config.max_length - answer_len)
         example = encode_example(prompt, answer, tokenizer, config.max_length)
         if example is None:
             skipped += 1

@@ -55,8 +55,8 @@ class EvalConfig:
     retrieval_k: int = field(default=5, metadata={"help": "Documents ranked for recall@k / MRR."})
     retrieval_mode: str = field(default="hybrid", metadata={"help": "Search mode for the retrieval metrics and baseline."})
     retrieval_only: bool = field(default=True, metadata={"help": "Include the retrieval-only baseline."})
-    baseline_min_score: float = field(
-        default=0.25, metadata={"help": "Retrieval-only refuses below this top-chunk cosine (its evidence threshold)."}
+    baseline_min_score: float | None = field(
+        default=None, metadata={"help": "Retrieval-only refuses below this top-chunk cosine; None: the engine's min_evidence."}
     )
     engine_options: dict = field(default_factory=dict, metadata={"help": "Extra EngineConfig fields (e.g. max_new_tokens)."})
     show_progress: bool = field(default=True, metadata={"help": "tqdm progress bar."})
@@ -114,7 +114,7 @@ def _same_doc(gold: str | None, ranked: list[str]) -> list[str]:
 def _engine_for(system: str, config: EvalConfig, kb, paths: Paths, base: str):
     from tutor.engine import EngineConfig, TutorEngine
 
-    options = dict(config.engine_options)
+    options = {"log_questions": False, **config.engine_options}  # evaluation questions are not student questions
     if not config.use_faq:
         options["faq_threshold"] = config.faq_off_threshold
     adapter = system.removeprefix("adapter:") if system.startswith("adapter:") else None
@@ -122,14 +122,15 @@ def _engine_for(system: str, config: EvalConfig, kb, paths: Paths, base: str):
 
 
 def _result_fields(result) -> dict:
-    """What a row needs from an ``AnswerResult``, through its public ``to_dict``."""
-    d = result.to_dict() if hasattr(result, "to_dict") else dict(result)
-    cited = [c.get("document") or c.get("source") or "" for c in d.get("citations") or [] if isinstance(c, dict)]
+    """What a row needs from an ``AnswerResult`` (through ``to_dict``, what ``tutor ask --json`` prints)."""
+    d = result.to_dict()
+    cited = [c.get("document") or "" for c in d.get("citations") or []]
     return {
-        "answer": d.get("answer") or d.get("text") or "",
-        "refused": bool(d.get("refused")),
-        "faq_match": bool(d.get("faq_match") or d.get("from_faq") or d.get("faq")),
+        "answer": d.get("answer") or "",
+        "refused": d.get("outcome") == "refused",
+        "faq_match": d.get("outcome") == "faq",
         "cited": "|".join(dict.fromkeys(c for c in cited if c)),
+        "engine_retrieved": [r["document"] for r in d.get("retrieval") or []],
     }
 
 
@@ -161,6 +162,11 @@ def run_evaluation(faq_path: str | Path, config: EvalConfig, paths: Paths | None
     # Retrieval is the same for every system: search once per question.
     retrieved = [kb.search(e.question, config.course, k=config.retrieval_k, mode=config.retrieval_mode) for e in entries]
     languages = [entry_language(e) for e in entries]
+    min_score = config.baseline_min_score
+    if min_score is None:
+        from tutor.engine import EngineConfig
+
+        min_score = EngineConfig().min_evidence
     rows: list[dict] = []
     for system in system_names(config):
         engine = None if system == RETRIEVAL_ONLY else _engine_for(system, config, kb, paths, base)
@@ -168,20 +174,22 @@ def run_evaluation(faq_path: str | Path, config: EvalConfig, paths: Paths | None
         for entry, hits, language in bar:
             started = time.perf_counter()
             if engine is None:
-                answer, refused = retrieval_only_answer(entry.question, hits, kb.embedder, config.baseline_min_score)
+                answer, refused = retrieval_only_answer(entry.question, hits, kb.embedder, min_score)
                 fields = {"answer": answer, "refused": refused, "faq_match": False,
                           "cited": hits[0].document if hits and not refused else ""}
+                docs = _ranked_documents(hits)
             else:
                 fields = _result_fields(engine.ask(entry.question, [], config.course))
+                docs = list(dict.fromkeys(fields.pop("engine_retrieved"))) or _ranked_documents(hits)
             latency_ms = (time.perf_counter() - started) * 1000
-            ranked = _same_doc(entry.source, _ranked_documents(hits))
+            ranked = _same_doc(entry.source, docs)
             answer = fields["answer"]
             scored = entry.answerable  # a refused answerable question scores as a wrong answer
             rows.append({
                 "system": system, "row": entry.row, "language": language, "question": entry.question,
                 "reference": entry.answer, "answerable": entry.answerable, "source": entry.source or "",
                 **fields,
-                "retrieved": "|".join(_ranked_documents(hits)),
+                "retrieved": "|".join(docs),
                 "recall_at_1": M.recall_at_k(ranked, entry.source, 1) if entry.source else None,
                 "recall_at_5": M.recall_at_k(ranked, entry.source, 5) if entry.source else None,
                 "reciprocal_rank": M.reciprocal_rank(ranked, entry.source) if entry.source else None,

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from finetune import metrics as M
+
 MODEL_CACHE = Path(os.environ["TUTOR_CACHE_DIR"])  # set by conftest: one shared model cache
 
 FAQ_ROWS = [
@@ -46,7 +48,7 @@ def tiny_config(**kw):
     from finetune.train import TrainConfig
 
     # 13 train rows / batch 4 = 4 steps per epoch: 8 steps = 2 epochs, a checkpoint at 4 and 8.
-    defaults = dict(base=BASE, max_steps=8, batch_size=4, learning_rate=1e-3, max_length=96, show_progress=False)
+    defaults = dict(base=BASE, max_steps=8, batch_size=4, learning_rate=1e-3, max_length=224, show_progress=False)
     return TrainConfig(**{**defaults, **kw})
 
 
@@ -60,6 +62,13 @@ def mpaths(tmp_path_factory):
 @pytest.fixture(scope="module")
 def faq_file(tmp_path_factory):
     return write_faq(tmp_path_factory.mktemp("faq") / "faq.csv")
+
+
+@pytest.fixture(scope="module")
+def base_lm():
+    from tutor.models import load_model
+
+    return load_model(BASE, cache_dir=MODEL_CACHE, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -91,13 +100,12 @@ def test_training_lowers_validation_loss_and_writes_card(trained, mpaths, faq_fi
 
 
 @pytest.mark.slow
-def test_labels_mask_the_prompt(mpaths):
+def test_labels_mask_the_prompt(base_lm):
     from finetune.data import IGNORE_INDEX, DataConfig, build_examples
     from knowledge_base.faq import FAQEntry
-    from tutor.models import load_model
 
-    tok = load_model(BASE, cache_dir=MODEL_CACHE).tokenizer
-    ex = build_examples([FAQEntry("What is the capital of France?", "Paris")], tok, DataConfig(max_length=96))[0]
+    tok = base_lm.tokenizer
+    ex = build_examples([FAQEntry("What is the capital of France?", "Paris")], tok, DataConfig(max_length=224))[0]
     learned = [i for i, lab in zip(ex["input_ids"], ex["labels"]) if lab != IGNORE_INDEX]
     assert ex["labels"][0] == IGNORE_INDEX
     assert tok.decode(learned).strip().startswith("Paris")
@@ -105,24 +113,45 @@ def test_labels_mask_the_prompt(mpaths):
 
 
 @pytest.mark.slow
-def test_adapter_loads_by_name_and_changes_output(trained, mpaths):
+def test_adapter_loads_by_name_and_changes_output(trained, mpaths, base_lm):
     import torch
 
     from finetune.train import adapter_path, list_adapters
     from tutor.models import load_model
 
     assert [c["name"] for c in list_adapters(mpaths)] == ["tiny"]
-    base = load_model(BASE, cache_dir=MODEL_CACHE, device="cpu")
+    base = base_lm
     tuned = load_model(BASE, cache_dir=MODEL_CACHE, device="cpu", adapter_dir=adapter_path(mpaths, "tiny"))
-    msgs = [{"role": "user", "content": "What is the capital of Kenya?"}]
-    text = base.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
-    ids = base.tokenizer(text, return_tensors="pt")
+    from finetune.data import split_entries
+    from knowledge_base.faq import load_faq
+    from tutor.prompts import build_messages
+
+    def prompt(question):
+        msgs, _ = build_messages(question, [], [], "en", base.tokenizer, 200)  # the format it trained on
+        text = base.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        return base.tokenizer(text, return_tensors="pt")
+
+    ids = prompt("What is the capital of Kenya?")
     with torch.no_grad():
         a = base.model(**ids).logits[0, -1]
         b = tuned.model(**ids).logits[0, -1]
     assert (a - b).abs().max() > 0.5
-    out = tuned.model.generate(**ids, max_new_tokens=6, do_sample=False)
-    assert "Nairobi" in tuned.tokenizer.decode(out[0, ids["input_ids"].shape[1]:])
+
+    # Course facts no model knows: after training, greedy answers to training questions reproduce them.
+    train_rows, _ = split_entries(load_faq(trained[0]["data_file"]), 0.2, 42)
+    course_rows = [e for e in train_rows if "capital" not in e.question][:4]
+
+    def answer(lm, question):
+        ids = prompt(question)
+        out = lm.model.generate(**ids, max_new_tokens=12, do_sample=False)
+        return lm.tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+
+    tuned_answers = [answer(tuned, e.question) for e in course_rows]
+    base_answers = [answer(base, e.question) for e in course_rows]
+    assert tuned_answers != base_answers
+    learned = [M.f1_score(t, e.answer) for t, e in zip(tuned_answers, course_rows)]
+    before = [M.f1_score(b, e.answer) for b, e in zip(base_answers, course_rows)]
+    assert sum(learned) > sum(before) + 0.5, (tuned_answers, base_answers)
 
 
 @pytest.mark.slow
