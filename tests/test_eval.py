@@ -78,6 +78,11 @@ def test_eval_cli_writes_metrics_rows_and_report(setup, tmp_path):
     # The baseline answers with a sentence of the top chunk: for the exam question, the exam sentence.
     exam = next(r for r in only if r["question"].startswith("When is the final exam"))
     assert "Friday at noon" in exam["answer"]
+    # The unanswerable row is scored by refusal P/R, not by F1 against an empty reference.
+    for system in ("base", "retrieval_only"):
+        off = next(r for r in rows if r["system"] == system and r["question"].startswith("Who won the football"))
+        assert off["answerable"] == "False" and off["f1"] == ""
+        assert metrics["systems"][system]["refusal_recall"] == (1.0 if off["refused"] == "True" else 0.0)
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 3 and "retrieval_only" in page
 
@@ -101,21 +106,6 @@ def test_eval_compares_adapter_base_and_baseline_with_faq_leak_reported(setup, t
     assert result.metrics["systems"]["retrieval_only"]["faq_match_rate"] == 0.0
     metrics, rows = read_report(result.out_dir)
     assert metrics["systems"].keys() == result.metrics["systems"].keys() and len(rows) == 9
-
-
-@pytest.mark.slow
-def test_refusal_counts_on_unanswerable_row(setup, tmp_path):
-    from finetune.evaluate import EvalConfig, run_evaluation
-
-    paths, kb, faq = setup
-    result = run_evaluation(faq, EvalConfig(course="demo", compare=(), engine_options={"max_new_tokens": 8},
-                                            show_progress=False), paths, kb=kb)
-    rows = {r["question"]: r for r in result.rows if r["system"] == "retrieval_only"}
-    off_topic = rows["Who won the football world cup in 1966?"]
-    assert off_topic["answerable"] is False and off_topic["f1"] is None
-    p, r = result.metrics["systems"]["retrieval_only"]["refusal_precision"], result.metrics["systems"]["retrieval_only"]["refusal_recall"]
-    assert r == (1.0 if off_topic["refused"] else 0.0)
-    assert p is None or 0.0 <= p <= 1.0
 
 
 def test_unknown_course_is_a_clear_error(setup):
