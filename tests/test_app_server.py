@@ -7,6 +7,7 @@ so the model loads once for all these tests.
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -149,7 +150,7 @@ def test_console_disabled_without_credentials(tmp_path):
 
 def login_session(url: str) -> str:
     session = uuid.uuid4().hex[:12]
-    assert raw_call(url, fn_index(url, "login"), ["prof", PASSWORD], session=session)["success"]
+    assert "Logged in as" in str(raw_call(url, fn_index(url, "login"), ["prof", PASSWORD], session=session)["output"]["data"])
     return session
 
 
@@ -178,3 +179,76 @@ def test_refused_question_becomes_an_faq_entry(server, client):
     msg = raw_call(url, fn_index(url, "add_to_faq"), [None, "sample", off_topic, answer], session=session)
     assert msg["success"], msg
     assert (off_topic, answer) in [(e.question, e.answer) for e in demo.tutor["kb"].faq("sample")]
+
+
+def test_console_trains_picks_an_adapter_and_shows_an_evaluation(server, tmp_path):
+    """FAQ -> retrain (live progress) -> pick the adapter -> evaluate, all through the console's handlers."""
+    from knowledge_base.faq import load_faq, write_faq_csv
+
+    demo, url = server
+    session = login_session(url)
+    sample_faq = [e for e in load_faq(Path(app.__file__).parent / "knowledge_base" / "sample_course" / "faq.csv")
+                  if e.language == "en"][:8]
+    small = write_faq_csv(sample_faq, tmp_path / "small-faq.csv")
+    uploaded = raw_upload(url, small)
+    index = fn_index(url, "start_training")
+    updates = []
+    with httpx.Client(timeout=600) as c:  # stream the training events the way the page receives them
+        c.post(url + "gradio_api/queue/join", json={"data": [None, "sample", uploaded, "ui-test", 1], "fn_index": index,
+                                                    "session_hash": session, "event_data": None, "trigger_id": None})
+        with c.stream("GET", url + "gradio_api/queue/data", params={"session_hash": session}) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data:"):
+                    msg = json.loads(line[5:])
+                    updates.append(msg)
+                    if msg.get("msg") == "process_completed":
+                        break
+    final = updates[-1]
+    assert final["success"], final
+    log_text = final["output"]["data"][0]
+    assert "stage=train" in log_text and "Done: adapter ui-test saved" in log_text, log_text
+    assert sum(1 for u in updates if u.get("msg") == "process_generating") >= 3  # progress arrived while it ran
+    msg = raw_call(url, fn_index(url, "use_adapter"), [None, "ui-test"], session=session)
+    assert "adapter **ui-test**" in msg["output"]["data"][0]
+    assert demo.tutor["runtime"]["adapter"] == "ui-test"
+    msg = raw_call(url, fn_index(url, "run_eval"), [None, "sample", uploaded, 2], session=session, timeout=600)
+    text, frame = msg["output"]["data"]
+    assert "Report written to" in text and "(4 rows)" in text  # 2 questions x (adapter, retrieval-only)
+    assert frame.startswith("<iframe") and "srcdoc=" in frame
+    raw_call(url, fn_index(url, "use_adapter"), [None, "(none)"], session=session)
+    assert demo.tutor["runtime"]["adapter"] is None
+
+
+def test_python_app_py_starts_from_flags_and_environment(tmp_path):
+    """``python app.py`` as the README runs it: flags and TUTOR_* variables reach the server."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from browser import free_port
+
+    port = free_port()
+    pw = tmp_path / "pw.txt"
+    pw.write_text("from-a-file\n")
+    env = {**os.environ, "TUTOR_PORT": str(port), "TUTOR_DATA_DIR": str(tmp_path / "data"), "TUTOR_INSTRUCTOR_USER": "ta"}
+    proc = subprocess.Popen(
+        [sys.executable, "app.py", "--host", "127.0.0.1", "--instructor-password-file", str(pw), "--course", "sample"],
+        cwd=Path(app.__file__).parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/config", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert proc.poll() is None, proc.stdout.read()
+                time.sleep(1)
+        url = f"http://127.0.0.1:{port}/"
+        assert "login" in {d.get("api_name") for d in httpx.get(url + "config", timeout=10).json()["dependencies"]}
+        assert "Logged in as **ta**" in str(raw_call(url, fn_index(url, "login"), ["ta", "from-a-file"])["output"]["data"])
+        assert (tmp_path / "data" / "tutor.db").exists()  # TUTOR_DATA_DIR was used, sample course loaded there
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
