@@ -380,10 +380,23 @@ def build_app(config: AppConfig, kb=None, engine=None) -> gr.Blocks:
         kb.add_faq_entry(course, question.strip(), answer.strip())
         return f"Added to the FAQ of {course}: “{question.strip()}”", faq_table(course), review_table(course), "", ""
 
+    def course_faq_file(course: str, purpose: str) -> Path:
+        """The course FAQ as stored in the knowledge base, written to a CSV for finetune's file API."""
+        from knowledge_base.faq import write_faq_csv
+
+        entries = kb.faq(course)
+        if not entries:
+            raise gr.Error(f"Course {course} has no FAQ yet: upload an FAQ file first (or choose one for {purpose}).")
+        return write_faq_csv(entries, Path(tempfile.mkdtemp(prefix=f"tutor-{purpose}-")) / f"{course}-faq.csv")
+
     def adapter_names() -> list[str]:
         from finetune.train import list_adapters
 
         return [card["name"] for card in list_adapters(paths)]
+
+    def adapter_choices(session):
+        require(session)
+        return gr.update(choices=["(none)"] + adapter_names())
 
     def start_training(session, course: str, file: str | None, name: str, epochs: float):
         """Train in a worker thread and stream its progress events into the page."""
@@ -432,15 +445,6 @@ def build_app(config: AppConfig, kb=None, engine=None) -> gr.Blocks:
                 return f"⚠️ {exc} (still using {runtime['adapter'] or 'the base model'})"
             runtime.update(engine=new, adapter=adapter)
         return f"Students are now answered by {config.model}" + (f" + adapter **{adapter}**." if adapter else " (no adapter).")
-
-    def course_faq_file(course: str, purpose: str) -> Path:
-        """The course FAQ as stored in the knowledge base, written to a CSV for finetune's file API."""
-        from knowledge_base.faq import write_faq_csv
-
-        entries = kb.faq(course)
-        if not entries:
-            raise gr.Error(f"Course {course} has no FAQ yet: upload an FAQ file first (or choose one for {purpose}).")
-        return write_faq_csv(entries, Path(tempfile.mkdtemp(prefix=f"tutor-{purpose}-")) / f"{course}-faq.csv")
 
     def run_eval(session, course: str, file: str | None, limit: float | None):
         require(session)
@@ -565,10 +569,10 @@ def build_app(config: AppConfig, kb=None, engine=None) -> gr.Blocks:
                     heavy = dict(api_visibility="private", concurrency_limit=1, concurrency_id="instructor-heavy")
                     login_btn.click(login, [user_in, pass_in], [session, login_box, console, login_msg, who], **private).then(
                         load_console, [session, ic], [docs, del_name, faq_list, review], **private
-                    ).then(lambda s: gr.update(choices=["(none)"] + adapter_names()) if token_user(secret, s) else gr.update(), [session], [adapter_pick], **private)
+                    ).then(adapter_choices, [session], [adapter_pick], **private)
                     pass_in.submit(login, [user_in, pass_in], [session, login_box, console, login_msg, who], **private).then(
                         load_console, [session, ic], [docs, del_name, faq_list, review], **private
-                    )
+                    ).then(adapter_choices, [session], [adapter_pick], **private)
                     logout_btn.click(logout, None, [session, login_box, console, login_msg, who], **private)
                     ic.change(load_console, [session, ic], [docs, del_name, faq_list, review], **private)
                     up_btn.click(upload_documents, [session, ic, up_files], [up_status, docs, del_name, ic], **heavy)
