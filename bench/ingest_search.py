@@ -111,6 +111,9 @@ def main() -> None:
     ap.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000])
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--skip-ingest", action="store_true")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch intra-op threads (0 = torch default). On a CPU shared with other jobs, 1 avoids "
+                         "OpenMP threads waiting on each other for a 15-token query")
     ap.add_argument("--ingest-docs", type=int, default=300, help="squad paragraphs used for the ingest ratio")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -121,6 +124,8 @@ def main() -> None:
     from knowledge_base.embedder import Embedder
     from tutor.config import Paths
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     embedder = Embedder()
     embedder.encode(["warm up"])
     docs, queries = squad_corpus(DATASETS["squad-v2-dev"])

@@ -50,6 +50,7 @@ class KBConfig:
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
     hnsw_ef_search: int = 64
+    search_threads: int = field(default=1, metadata={"help": "faiss OpenMP threads per query (see index.py)"})
     candidates: int = field(default=50, metadata={"help": "results each leg (dense, BM25) feeds into RRF"})
     rrf_k: int = field(default=20, metadata={"help": "RRF constant: weight / (rrf_k + rank)"})
     dense_weight: float = field(default=1.0, metadata={"help": "RRF weight of the dense leg"})
@@ -436,7 +437,8 @@ class KnowledgeBase:
         qvec = self.embedder.encode([query])[0]
         n = max(k, self.config.candidates)
         with self.db.lock:
-            dense = search_index(self._dense(course), qvec, n, self.config.hnsw_ef_search) if mode != "lexical" else []
+            dense = search_index(self._dense(course), qvec, n, self.config.hnsw_ef_search,
+                                 self.config.search_threads) if mode != "lexical" else []
             lexical = self._lexical(course, cid).search(tokenize(query), n) if mode != "dense" else []
         c = self.config
         dense_weight = c.cjk_dense_weight if is_cjk(query) else c.dense_weight

@@ -241,12 +241,14 @@ def test_faq_set_match_add_and_persist(kb, embedder):
     from knowledge_base import FAQEntry
 
     assert kb.match_faq("anything", "c") is None
+    assert kb.search("anything", "c") == []
     n = kb.set_faq("c", [FAQEntry("When is the exam?", "June 12.", source="exam.txt"),
                          FAQEntry("How do I get an extension?", "Email the instructor.", language="en"),
                          FAQEntry("课程什么时候开始？", "九月一日。", language="zh")])
     assert n == 3
     entry, cos = kb.match_faq("what day is the exam", "c")
     assert entry.answer == "June 12." and entry.source == "exam.txt" and 0.5 < cos <= 1.0001
+    assert kb.search("exam", "c") == [] and kb.stats("c")["courses"]["c"]["faq"] == 3  # FAQ only, no documents
     new_id = kb.add_faq_entry("c", "Where is office hour?", "Room 204.", language="en")
     assert kb.match_faq("where are office hours held", "c")[0].id == new_id
     with pytest.raises(FAQFormatError, match="answer is empty"):
