@@ -73,6 +73,7 @@ class TrainConfig:
     resume: bool = field(default=False, metadata={"help": "Continue from the run's last checkpoint if there is one."})
     overwrite: bool = field(default=False, metadata={"help": "Replace an existing adapter of the same name."})
     save_total_limit: int = field(default=2, metadata={"help": "Checkpoints kept for resuming."})
+    loss_rows: int = field(default=64, metadata={"help": "Training rows scored for the before/after train loss (a sample: scoring all doubles a large run)."})
     show_progress: bool = field(default=True, metadata={"help": "tqdm progress bar."})
 
     def data_config(self) -> DataConfig:
@@ -211,7 +212,8 @@ def train_adapter(
 
     def losses(when: str) -> dict:
         # Measured outside training (early stopping detached), so they never count against patience.
-        out = {f"train_loss_{when}": trainer.evaluate(train_ex, metric_key_prefix="train")["train_loss"]}
+        sample = train_ex[: config.loss_rows]
+        out = {f"train_loss_{when}": trainer.evaluate(sample, metric_key_prefix="train")["train_loss"]}
         if has_val:
             out[f"val_loss_{when}"] = trainer.evaluate(val_ex, metric_key_prefix="eval")["eval_loss"]
         notify({"stage": "eval", **out})
