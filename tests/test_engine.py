@@ -185,3 +185,14 @@ def test_ask_json_output(kb):
     assert text.exit_code == 0 and "does not cover" in text.output
     bad = CliRunner().invoke(main, ["ask", " ", "--data-dir", str(kb.paths.data_dir)])
     assert bad.exit_code == 2 and "empty" in bad.output
+
+
+def test_chat_repl(kb):
+    from tutor.cli import main
+
+    faq = kb.faq("sample")[2]
+    lines = f"{faq.question}\n\n/new\nWho won the 2018 FIFA World Cup?\n/quit\nnever read\n"
+    out = CliRunner().invoke(main, ["chat", "--data-dir", str(kb.paths.data_dir)], input=lines)
+    assert out.exit_code == 0, out.output
+    assert faq.answer.strip() in out.stdout and "(new conversation)" in out.stdout
+    assert "does not cover" in out.stdout and "never read" not in out.stdout
