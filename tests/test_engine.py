@@ -196,3 +196,26 @@ def test_chat_repl(kb):
     assert out.exit_code == 0, out.output
     assert faq.answer.strip() in out.stdout and "(new conversation)" in out.stdout
     assert "does not cover" in out.stdout and "never read" not in out.stdout
+
+
+@pytest.mark.slow
+def test_named_adapter_loads_on_top_of_the_preset(kb):
+    """A peft ``save_pretrained`` dir under DATA_DIR/adapters/NAME is found by name and used (int8 included)."""
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    from tutor.models import load_model
+
+    base = load_model("smollm2-135m-instruct", cache_dir=MODEL_CACHE, device="cpu")
+    # init_lora_weights=False: random A and B, so the adapter visibly changes the output (a fresh one is a no-op)
+    peft_model = get_peft_model(base.model, LoraConfig(r=4, target_modules=list(base.lora_target_modules),
+                                                       init_lora_weights=False))
+    peft_model.save_pretrained(kb.paths.adapters_dir / "tiny")
+    (kb.paths.adapters_dir / "tiny" / "card.json").write_text('{"base": "smollm2-135m-instruct"}')
+    engine = TutorEngine(kb, EngineConfig(model="smollm2-135m-instruct", adapter="tiny", max_new_tokens=8), kb.paths)
+    gen = engine.generator
+    assert gen.loaded.adapter == "tiny" and isinstance(gen.loaded.model, PeftModel)  # merged for int8 inference
+    result = engine.ask("How does LoRA reduce the number of trainable parameters?", [], "sample")
+    assert result.outcome == "answered" and result.answer and result.adapter == "tiny"
+    assert result.model == "smollm2-135m-instruct+tiny"
+    plain = TutorEngine(kb, EngineConfig(model="smollm2-135m-instruct", max_new_tokens=8), kb.paths)
+    assert plain.ask(result.question, [], "sample").answer != result.answer

@@ -79,6 +79,10 @@ def optimize_model(model, optimize: str, device: str):
         raise ConfigError(f"Unknown optimize={optimize!r}: use one of {', '.join(OPTIMIZATIONS)}.")
     if optimize == "none" or not device.startswith("cpu"):
         return model
+    if hasattr(model, "merge_and_unload"):
+        # A LoRA adapter is merged into the base weights first: int8 would replace the adapter's own small
+        # Linear layers (peft reads their ``.weight``), and a merged model is faster for inference anyway.
+        model = model.merge_and_unload()
     if optimize == "bf16":
         return model.to(torch.bfloat16)
     import warnings
