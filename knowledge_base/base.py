@@ -434,7 +434,7 @@ class KnowledgeBase:
         cid = store.course_id(self.db, course)
         if cid is None or not query or not query.strip() or k <= 0:
             return []
-        qvec = self.embedder.encode([query])[0]
+        qvec = self.embedder.encode_query(query)
         n = max(k, self.config.candidates)
         with self.db.lock:
             dense = search_index(self._dense(course), qvec, n, self.config.hnsw_ef_search,
@@ -523,7 +523,7 @@ class KnowledgeBase:
         entries, matrix = self._faq(course)
         if not entries or not question or not question.strip():
             return None
-        sims = matrix @ self.embedder.encode([question])[0]
+        sims = matrix @ self.embedder.encode_query(question)
         best = int(np.argmax(sims))
         return entries[best], float(sims[best])
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 
 import numpy as np
 
@@ -28,10 +29,12 @@ def resolve_model_path(name: str | None) -> str:
 class Embedder:
     """``encode(texts) -> float32 [n, dim]`` with unit-norm rows, so inner product = cosine."""
 
-    def __init__(self, model: str | None = None, device: str = "cpu", batch_size: int = 64):
+    def __init__(self, model: str | None = None, device: str = "cpu", batch_size: int = 64, query_cache: int = 512):
         self.model_name = model or DEFAULT_EMBEDDER
         self.device = device
         self.batch_size = batch_size
+        self.query_cache = query_cache
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._model = None
         self._lock = threading.Lock()
 
@@ -67,6 +70,22 @@ class Embedder:
         vecs = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                                  convert_to_numpy=True, show_progress_bar=progress)
         return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One query vector, from a small LRU cache: a student question is embedded for the FAQ match and
+        again for retrieval (and repeated questions are common); encoding dominates search latency on CPU."""
+        with self._lock:
+            vec = self._queries.get(text)
+            if vec is not None:
+                self._queries.move_to_end(text)
+                return vec
+        vec = self.encode([text])[0]
+        vec.setflags(write=False)
+        with self._lock:
+            self._queries[text] = vec
+            while len(self._queries) > self.query_cache:
+                self._queries.popitem(last=False)
+        return vec
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Tokens per text as the model sees them, without the special tokens ([CLS]/[SEP])."""

@@ -275,3 +275,10 @@ def test_ensure_sample_course_once(kb):
     entry, _ = kb.match_faq("How large is the SmolLM2-135M vocabulary?", "sample")
     assert "49,152" in entry.answer
     assert kb.search("SmolLM2 vocabulary size", "sample")[0].document == "01-tokenization.md"
+
+
+def test_query_cache_returns_the_encoded_vector(embedder):
+    q = "How are grades computed this term?"
+    first = embedder.encode_query(q)
+    assert np.allclose(first, embedder.encode([q])[0], atol=1e-5)
+    assert embedder.encode_query(q) is first and not first.flags.writeable
