@@ -82,6 +82,26 @@ def rm_cmd(name: str, course: str, data_dir: str | None, as_json: bool) -> None:
         sys.exit(1)
 
 
+@kb.command("faq")
+@click.argument("faq_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@course_option
+@data_dir_option
+@json_option
+def faq_cmd(faq_file: Path, course: str, data_dir: str | None, as_json: bool) -> None:
+    """Load FAQ_FILE (CSV or JSONL, validated row by row) as the course's FAQ, replacing the previous one.
+
+    The FAQ answers close questions with the instructor's vetted text; the same file trains adapters
+    (`tutor finetune`) and evaluates the tutor (`tutor eval`). A file with problems changes nothing."""
+    from knowledge_base.faq import load_faq
+
+    entries = load_faq(faq_file)  # raises FAQFormatError naming every bad row before anything is stored
+    count = _open(data_dir).set_faq(course, entries)
+    if as_json:
+        _echo_json({"course": course, "file": str(faq_file), "entries": count})
+    else:
+        click.echo(f"course {course}: FAQ replaced with {count} entries from {faq_file}")
+
+
 @kb.command("stats")
 @optional_course
 @data_dir_option

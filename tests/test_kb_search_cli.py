@@ -116,3 +116,19 @@ def test_cli_add_list_search_rm_stats(cli, tmp_path):
     assert json.loads(res.output)["removed"] is True
     assert cli("rm", "exam.txt", "--course", "bio").exit_code == 1
     assert "4 documents" in cli("stats").output
+
+
+def test_cli_faq_import_replaces_and_bad_file_changes_nothing(cli, tmp_path):
+    good = tmp_path / "faq.csv"
+    good.write_text("question,answer\nWhen is the exam?,On June 3.\nWhere is the lab?,Room 12.\n")
+    res = cli("faq", str(good), "--course", "bio", "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout) == {"course": "bio", "file": str(good), "entries": 2}
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("question,answer\nWhen is the exam?,\n,An answer\n")
+    res = cli("faq", str(bad), "--course", "bio")
+    assert res.exit_code == 2
+    assert "bad.csv" in res.output and "row 1" in res.output and "row 2" in res.output
+    stats = json.loads(cli("stats", "--json").output)
+    assert stats["courses"]["bio"]["faq"] == 2  # the previous FAQ is intact
