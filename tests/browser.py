@@ -29,6 +29,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+PASSWORD = "correct horse battery staple"
+QUESTION = "Why do many small models tie the input embedding matrix to the output layer?"
+
+
+@contextlib.contextmanager
+def serve_test_app(data_dir: Path):
+    """The app as the tests run it: an instructor account, no login delay, short answers."""
+    import app
+
+    config = app.AppConfig(
+        data_dir=str(data_dir), instructor_user="prof", instructor_password=PASSWORD,
+        login_failure_delay_s=0.0, engine_options={"max_new_tokens": 48},
+    )
+    with serve(config) as served:
+        yield served
+
+
 @contextlib.contextmanager
 def serve(config, kb=None, engine=None):
     """Build and launch the app in this process (so tests share loaded models); yield ``(demo, url)``."""

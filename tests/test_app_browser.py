@@ -11,13 +11,10 @@ import time
 
 import pytest
 
-import app
-from browser import chromium_page, serve, write_doc
+from browser import PASSWORD, QUESTION, chromium_page, serve_test_app, write_doc
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-PASSWORD = "correct horse battery staple"
-QUESTION = "Why do many small models tie the input embedding matrix to the output layer?"
 NEW_DOC = """# Zorbium lab rules
 
 ## Opening hours
@@ -29,11 +26,7 @@ before their first session. Goggles are lent at the Zorbium lab desk.
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    config = app.AppConfig(
-        data_dir=str(tmp_path_factory.mktemp("browser-data")), instructor_user="prof", instructor_password=PASSWORD,
-        login_failure_delay_s=0.0, engine_options={"max_new_tokens": 48},
-    )
-    with serve(config) as (demo, url):
+    with serve_test_app(tmp_path_factory.mktemp("browser-data")) as (demo, url):
         yield demo, url
 
 

@@ -15,21 +15,15 @@ import httpx
 import pytest
 
 import app
-from browser import fn_index, raw_call, raw_upload, serve, write_doc
+from browser import PASSWORD, QUESTION, fn_index, raw_call, raw_upload, serve, serve_test_app, write_doc
 
 pytestmark = pytest.mark.slow
 
-PASSWORD = "correct horse battery staple"
-QUESTION = "Why do many small models tie the input embedding matrix to the output layer?"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    config = app.AppConfig(
-        data_dir=str(tmp_path_factory.mktemp("app-data")), instructor_user="prof", instructor_password=PASSWORD,
-        login_failure_delay_s=0.0, engine_options={"max_new_tokens": 48},
-    )
-    with serve(config) as (demo, url):
+    with serve_test_app(tmp_path_factory.mktemp("app-data")) as (demo, url):
         yield demo, url
 
 
