@@ -174,6 +174,49 @@ def test_crash_between_commit_and_index_write_is_repaired(kb, tmp_path, embedder
     kb5.close()
 
 
+_KILLED_CHILD = """
+import os, signal, sys
+from pathlib import Path
+import knowledge_base.base as base
+from knowledge_base import KnowledgeBase
+from tutor.config import Paths
+
+def die(index, path):  # the process is killed right after the database commit, before the index write
+    os.kill(os.getpid(), signal.SIGKILL)
+
+base.save_index = die
+kb = KnowledgeBase(Paths(Path(sys.argv[1]), Path(sys.argv[2])))
+kb.add_file(Path(sys.argv[3]), "bio")
+"""
+
+
+def test_kill_9_between_db_commit_and_index_write(kb, tmp_path, embedder):
+    """A real SIGKILL in another process between the SQLite commit and the FAISS write: the next open
+    notices the index lags the database and rebuilds it; nothing stored before is lost or duplicated."""
+    import signal
+    import subprocess
+    import sys
+
+    write_course(tmp_path / "course")
+    kb.add([tmp_path / "course"], "bio")
+    before = {d.name for d in kb.list_documents("bio")}
+    kb.close()
+    extra = tmp_path / "extra.md"
+    extra.write_text("# Volcanoes\n\nMagma that reaches the surface is called lava.\n")
+    proc = subprocess.run([sys.executable, "-c", _KILLED_CHILD, str(kb.paths.data_dir),
+                           str(kb.paths.cache_dir), str(extra)], capture_output=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+
+    kb2 = KnowledgeBase(kb.paths, embedder=embedder)
+    assert kb2.repaired == ["bio"]
+    assert {d.name for d in kb2.list_documents("bio")} == before | {"extra.md"}
+    assert kb2.search("What is magma at the surface called?", "bio", mode="dense")[0].document == "extra.md"
+    stats = kb2.stats("bio")["courses"]["bio"]
+    assert stats["index_vectors"] == stats["chunks"]
+    assert kb2.add_file(extra, "bio").status == "skipped"  # committed once, not duplicated by a retry
+    kb2.close()
+
+
 def test_hnsw_above_threshold_and_delete_rebuilds(paths, embedder):
     kb = KnowledgeBase(paths, KBConfig(hnsw_threshold=8), embedder=embedder)
     docs = [(f"topic{i}.md", f"# Topic {i}\n\nFact {i}: the code word for item {i} is {w}.\n")
