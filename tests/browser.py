@@ -70,7 +70,9 @@ def chromium_page(viewport=(1280, 900)):
             profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
             viewport={"width": viewport[0], "height": viewport[1]},
         )
-        ctx.set_default_timeout(30_000)
+        # Generous: CI shares 2 cores between the model, the Gradio server and chromium itself; a busy
+        # machine has been seen to take over 30 s to show an uploaded file.
+        ctx.set_default_timeout(120_000)
         try:
             yield ctx.pages[0] if ctx.pages else ctx.new_page()
         finally:
