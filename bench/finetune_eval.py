@@ -10,6 +10,7 @@ The shared data is read from ../shared/data and written only to a temporary dire
 project). Prints the figures and the command that reproduces them.
 
     python bench/finetune_eval.py --paragraphs 48 --train 160 --eval 80 --base smollm2-135m-instruct
+    python bench/finetune_eval.py --paragraphs 120 --train 320 --eval 80   # the default preset
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def squad_items(path: Path, n_paragraphs: int, seed: int, prefix: str, language:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--base", default="smollm2-135m-instruct")
+    ap.add_argument("--base", default=None, help="preset, directory or HF id [default: the default preset]")
     ap.add_argument("--paragraphs", type=int, default=48, help="SQuAD paragraphs in the course")
     ap.add_argument("--zh-paragraphs", type=int, default=0, help="XQuAD zh paragraphs added to the course")
     ap.add_argument("--train", type=int, default=160, help="training questions (answerable + some unanswerable)")
@@ -59,7 +60,10 @@ def main() -> None:
     ap.add_argument("--unanswerable-share", type=float, default=0.1, help="share of unanswerable questions in both sets")
     ap.add_argument("--epochs", type=float, default=2.0)
     ap.add_argument("--max-length", type=int, default=384)
-    ap.add_argument("--rag-k", type=int, default=2)
+    ap.add_argument("--rag-k", type=int, default=2, help="chunks in the training prompts")
+    ap.add_argument("--engine-k", type=int, default=None,
+                    help="chunks the engine retrieves when evaluating [default: --rag-k, so train and eval prompts match]")
+    ap.add_argument("--precision", default="auto", help="training precision: auto | fp32 | bf16")
     ap.add_argument("--r", type=int, default=8)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--batch-size", type=int, default=8)
@@ -68,6 +72,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="report directory [default: a temp dir]")
     args = ap.parse_args()
+    from tutor.models import DEFAULT_PRESET
+
+    args.base = args.base or DEFAULT_PRESET
+    engine_k = args.engine_k or args.rag_k
 
     from finetune.evaluate import EvalConfig, run_evaluation
     from finetune.train import TrainConfig, train_adapter
@@ -109,14 +117,14 @@ def main() -> None:
     if not args.skip_train:
         config = TrainConfig(base=args.base, rag=True, course="squad", rag_k=args.rag_k, epochs=args.epochs,
                              max_length=args.max_length, r=args.r, learning_rate=args.lr, batch_size=args.batch_size,
-                             seed=args.seed)
+                             seed=args.seed, precision=args.precision)
         card = train_adapter(train_file, "squad-rag", config, paths, kb=kb)
         m = card["metrics"]
         print(f"training: {m['steps']} steps, {m['train_runtime_s']:.0f} s, {m['samples_per_second']:.2f} samples/s, "
               f"val loss {m['val_loss_before']:.3f} -> {m['val_loss_after']:.3f}")
     econfig = EvalConfig(course="squad", adapter=None if args.skip_train else "squad-rag",
                          compare=() if args.skip_train else ("base",), model=args.base,
-                         engine_options={"max_new_tokens": args.max_new_tokens})
+                         engine_options={"max_new_tokens": args.max_new_tokens, "k": engine_k})
     out = Path(args.out) if args.out else work / "report"
     t0 = time.perf_counter()
     result = run_evaluation(eval_file, econfig, paths, kb=kb, out_dir=out)

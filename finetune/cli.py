@@ -25,19 +25,21 @@ from tutor.options import data_dir_option, json_option, paths_from
 @click.option("--rag", is_flag=True, help="Train on prompts holding the retrieved course chunks (needs --course).")
 @click.option("--course", default=None, help="Course searched for --rag prompts.")
 @click.option("--device", default=None, help="cpu, cuda or auto.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default=None,
+              help="bf16 mixed precision where the hardware has it (auto), or force fp32 / bf16.")
 @click.option("--seed", type=int, default=None, help="Seed for split, init and data order.")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint of this --name.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing adapter with this name.")
 @data_dir_option
 @json_option
 def finetune_cmd(faq_file, base, name, epochs, max_steps, lr, rank, alpha, batch_size, grad_accum, max_length,
-                 rag, course, device, seed, resume, overwrite, data_dir, as_json) -> None:
+                 rag, course, device, precision, seed, resume, overwrite, data_dir, as_json) -> None:
     """Train a LoRA adapter on an FAQ file (CSV or JSONL)."""
     from finetune.train import TrainConfig, train_adapter
 
     given = {"base": base, "epochs": epochs, "max_steps": max_steps, "learning_rate": lr, "r": rank, "alpha": alpha,
              "batch_size": batch_size, "grad_accum": grad_accum, "max_length": max_length, "course": course,
-             "device": device, "seed": seed}
+             "device": device, "precision": precision, "seed": seed}
     config = TrainConfig(**{k: v for k, v in given.items() if v is not None}, rag=rag, resume=resume,
                          overwrite=overwrite, show_progress=not as_json)
 

@@ -70,6 +70,8 @@ class TrainConfig:
     course: str | None = field(default=None, metadata={"help": "Course searched for RAG prompts."})
     rag_k: int = field(default=3, metadata={"help": "Chunks per RAG prompt."})
     device: str = field(default="auto", metadata={"help": "cpu, cuda or auto (CUDA with bf16 when present, else CPU)."})
+    precision: str = field(default="auto", metadata={"help": "auto | fp32 | bf16. bf16 is mixed precision (autocast, fp32 "
+                           "master weights); auto picks it on CUDA with bf16 and on CPUs with native bf16 (AVX512-BF16/AMX)."})
     resume: bool = field(default=False, metadata={"help": "Continue from the run's last checkpoint if there is one."})
     overwrite: bool = field(default=False, metadata={"help": "Replace an existing adapter of the same name."})
     save_total_limit: int = field(default=2, metadata={"help": "Checkpoints kept for resuming."})
@@ -107,6 +109,21 @@ def _progress_callback(progress: ProgressFn):
                       "epoch": state.epoch, **(logs or {})})
 
     return _Hook()
+
+
+def _use_bf16(precision: str, device: str) -> bool:
+    """Mixed bf16 where the hardware does bf16 natively; emulated bf16 would be slower than fp32."""
+    import torch
+
+    from tutor.generation import cpu_supports_bf16
+
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ConfigError(f"Unknown precision={precision!r}: use auto, fp32 or bf16.")
+    if precision != "auto":
+        return precision == "bf16"
+    if device.startswith("cuda"):
+        return torch.cuda.is_bf16_supported()
+    return device.startswith("cpu") and cpu_supports_bf16()
 
 
 def _pick_device(device: str) -> str:
@@ -172,7 +189,7 @@ def train_adapter(
     has_val = bool(val_ex)
     strategy = ("steps" if config.eval_steps else "epoch") if has_val else "no"
     run_dir = checkpoints_dir(paths, name)
-    use_bf16 = device.startswith("cuda") and torch.cuda.is_bf16_supported()
+    use_bf16 = _use_bf16(config.precision, device)
     args = TrainingArguments(
         output_dir=str(run_dir),
         per_device_train_batch_size=config.batch_size,
@@ -250,6 +267,7 @@ def train_adapter(
         "rows": {"train": len(train_ex), "val": len(val_ex)},
         "target_modules": list(targets) if not isinstance(targets, str) else targets,
         "device": device,
+        "bf16": use_bf16,
         "hyperparameters": {k: v for k, v in asdict(config).items() if k not in ("show_progress", "overwrite")},
         "metrics": {
             **before, **after,

@@ -93,6 +93,23 @@ def test_helpers():
     assert GenerationStats(new_tokens=11, first_token_s=1.0, total_s=2.0).decode_tokens_per_s == pytest.approx(10.0)
 
 
+def test_optimize_auto_picks_bf16_only_on_a_cpu_with_native_bf16():
+    from finetune.train import _use_bf16
+    from tutor.errors import ConfigError
+    from tutor.generation import cpu_supports_bf16, resolve_optimize
+
+    native = cpu_supports_bf16()
+    assert native == ("avx512_bf16" in open("/proc/cpuinfo").read() or "amx_bf16" in open("/proc/cpuinfo").read())
+    assert resolve_optimize("auto", "cpu") == ("bf16" if native else "none")
+    assert resolve_optimize("auto", "cuda") == "none"  # on CUDA the model is already loaded in bf16
+    assert resolve_optimize("int8", "cpu") == "int8"
+    with pytest.raises(ConfigError, match="optimize"):
+        resolve_optimize("fast", "cpu")
+    assert _use_bf16("auto", "cpu") == native and _use_bf16("fp32", "cpu") is False and _use_bf16("bf16", "cpu")
+    with pytest.raises(ConfigError, match="precision"):
+        _use_bf16("fp8", "cpu")
+
+
 @pytest.mark.slow
 def test_local_generator_streams_and_stops():
     from tutor.generation import LocalGenerator

@@ -15,18 +15,41 @@ Adding a backend is adding a class with ``stream(messages, max_new_tokens, tempe
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterator, Protocol
 
 from tutor.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
 
-OPTIMIZATIONS = ("none", "bf16", "int8")
+OPTIMIZATIONS = ("auto", "none", "bf16", "int8")
+
+
+def cpu_supports_bf16() -> bool:
+    """True where the CPU has native bfloat16 matrix instructions (AVX512-BF16 or AMX), read from /proc/cpuinfo.
+
+    Elsewhere bf16 is emulated and slower than fp32, so ``optimize="auto"`` keeps fp32 there.
+    """
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def resolve_optimize(optimize: str, device: str) -> str:
+    """``auto`` -> ``bf16`` on a CPU with native bf16, else ``none``; other names pass through (validated)."""
+    if optimize not in OPTIMIZATIONS:
+        raise ConfigError(f"Unknown optimize={optimize!r}: use one of {', '.join(OPTIMIZATIONS)}.")
+    if optimize == "auto":
+        return "bf16" if device.startswith("cpu") and cpu_supports_bf16() else "none"
+    return optimize
 
 
 class Generator(Protocol):
@@ -71,12 +94,11 @@ def optimize_model(model, optimize: str, device: str):
 
     ``bf16``: cast weights to bfloat16 (fast where the CPU has AVX512-BF16/AMX, slow elsewhere).
     ``int8``: dynamic int8 quantization of every ``nn.Linear`` (weights int8, activations quantized on
-    the fly); CPU only, inference only.
+    the fly); CPU only, inference only. ``auto``: see ``resolve_optimize``.
     """
     import torch
 
-    if optimize not in OPTIMIZATIONS:
-        raise ConfigError(f"Unknown optimize={optimize!r}: use one of {', '.join(OPTIMIZATIONS)}.")
+    optimize = resolve_optimize(optimize, device)
     if optimize == "none" or not device.startswith("cpu"):
         return model
     if hasattr(model, "merge_and_unload"):
@@ -102,8 +124,12 @@ class LocalGenerator:
         self.name = loaded.name + (f"+{loaded.adapter}" if loaded.adapter else "")
         self.tokenizer = loaded.tokenizer
         self.device = loaded.device
-        self.model = optimize_model(loaded.model, optimize, loaded.device)
-        self.optimize = optimize
+        self.optimize = resolve_optimize(optimize, loaded.device)
+        self.model = optimize_model(loaded.model, self.optimize, loaded.device)
+        # Only the last position's logits are needed: on the prompt this skips a (prompt x vocabulary) matmul,
+        # which for Gemma's 262k-token vocabulary was most of the time to first token.
+        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        self.logits_kwargs = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(base.forward).parameters else {}
         self.repetition_penalty = repetition_penalty
         self.seed = seed
         self.stops = tuple(loaded.stop)
@@ -140,7 +166,7 @@ class LocalGenerator:
             past = None
             next_input = input_ids
             for _ in range(max_new_tokens):
-                out = self.model(input_ids=next_input, past_key_values=past, use_cache=True)
+                out = self.model(input_ids=next_input, past_key_values=past, use_cache=True, **self.logits_kwargs)
                 past = out.past_key_values
                 logits = out.logits[0, -1].float()
                 if self.repetition_penalty != 1.0 and generated:
