@@ -352,12 +352,12 @@ def build_app(config: AppConfig, kb=None, engine=None) -> gr.Blocks:
 
     def review_table(course: str) -> list[list]:
         seen, rows = set(), []
-        for kw in ({"outcome": "refused"}, {"rated_down": True}):
+        for kw in ({"outcome": "refused"}, {"outcome": "error"}, {"rated_down": True}):
             for q in records.list_questions(kb.db, course=course or None, limit=config.review_limit, **kw):
                 if q["id"] in seen:
                     continue
                 seen.add(q["id"])
-                why = "refused" if q.get("outcome") == "refused" else "👎"
+                why = q["outcome"] if q.get("outcome") in ("refused", "error") else "👎"
                 rows.append([q["id"], why, q.get("question", ""), q.get("answer", "") or ""])
         return rows
 

@@ -70,6 +70,34 @@ def test_bad_questions_get_clear_messages_and_the_session_goes_on(client):
     assert len(chat) == 4  # a follow-up in the same conversation
 
 
+def test_a_backend_failure_mid_answer_is_shown_logged_and_the_session_goes_on(server, client):
+    from tutor import records
+
+    demo, _ = server
+    engine = demo.tutor["runtime"]["engine"]
+    real = engine.generator
+
+    class DiesMidAnswer:  # fault injection around the real model: a few real pieces, then the backend fails
+        name, tokenizer = real.name, real.tokenizer
+
+        def stream(self, *args, **kwargs):
+            for i, delta in enumerate(real.stream(*args, **kwargs)):
+                if i == 3:
+                    raise RuntimeError("backend connection lost")
+                yield delta
+
+    engine._generator = DiesMidAnswer()
+    try:
+        chat, box, notice = client.predict(QUESTION, "sample", api_name="/ask")
+    finally:
+        engine._generator = real
+    assert len(chat) == 2 and "something went wrong" in text_of(chat[1]) and "RuntimeError" in text_of(chat[1])
+    logged = records.list_questions(demo.tutor["kb"].db, course="sample", outcome="error")
+    assert [q["question"] for q in logged] == [QUESTION] and logged[0]["answer"]  # the partial answer is kept
+    chat, _, notice = client.predict("What does LoRA train?", "sample", api_name="/ask")  # same session, healthy backend
+    assert len(chat) == 4 and notice == "" and "something went wrong" not in text_of(chat[3])
+
+
 def test_export_gives_markdown_and_json(client):
     client.predict("What does a tokenizer do?", "sample", api_name="/ask")
     files, notice = client.predict(api_name="/export")

@@ -273,8 +273,16 @@ class TutorEngine:
             messages, included = build_messages(query, usable, history, language, generator.tokenizer,
                                                 cfg.context_budget_tokens, cfg.prompt)
             stops = ("\nQuestion:", "\nAnswer:", "\nCourse excerpts:")  # a small model continuing the prompt pattern
-            for delta in generator.stream(messages, cfg.max_new_tokens, cfg.temperature, stop=stops):
-                yield emit(delta)
+            try:
+                for delta in generator.stream(messages, cfg.max_new_tokens, cfg.temperature, stop=stops):
+                    yield emit(delta)
+            except Exception:
+                # The backend died mid-answer (a remote server gone, out of memory): the caller shows the
+                # error; the log keeps the question as "error" so instructors see it went unanswered.
+                if cfg.log_questions:
+                    records.log_question(self.kb.db, course, question, "error", "".join(pieces).strip(), language, [],
+                                         top, (time.perf_counter() - t0) * 1000, result.model, result.adapter)
+                raise
             timings["generation_ms"] = (time.perf_counter() - t2) * 1000
             text = "".join(pieces)
             if not text.strip():  # the model said nothing: an honest refusal beats an empty bubble

@@ -1,7 +1,7 @@
 """The question log and student feedback, in the knowledge base's SQLite file (namespace ``tutor``).
 
-Every question is logged with its outcome (answered / faq / refused), the sources shown, the top retrieval
-score and the latency, so the instructor console can list what the bot refused and what students rated
+Every question is logged with its outcome (answered / faq / refused / error: the backend failed
+mid-answer), the sources shown, the top retrieval score and the latency, so the instructor console can list what the bot refused and what students rated
 down: those are the gaps to fill with documents or FAQ entries.
 """
 
@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from knowledge_base.db import Database, register_migrations
 from tutor.errors import TutorError
 
-OUTCOMES = ("answered", "faq", "refused")
+OUTCOMES = ("answered", "faq", "refused", "error")
 
 
 def _m001_questions_feedback(conn: sqlite3.Connection) -> None:
