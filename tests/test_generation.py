@@ -26,6 +26,26 @@ def tokenizer():
     return AutoTokenizer.from_pretrained(cached_preset_dir(PRESETS["smollm2-135m-instruct"], MODEL_CACHE))
 
 
+@pytest.mark.parametrize("preset", ["smollm2-135m-instruct", "gemma3-270m"])
+def test_preset_cache_tokenizer_fast_path_matches_autotokenizer(preset):
+    """The preset cache's fast tokenizer load gives the ids, specials and chat prompt AutoTokenizer gives."""
+    from transformers import AutoTokenizer
+
+    from tutor.models import PRESETS, _load_tokenizer, cached_preset_dir
+
+    path = str(cached_preset_dir(PRESETS[preset], MODEL_CACHE))
+    ours, reference = _load_tokenizer(path, PRESETS[preset]), AutoTokenizer.from_pretrained(path)
+    for text in ["什么是注意力机制？ <start_of_turn>user\nhi<end_of_turn>", "LoRA's rank [1] é 🙂\n\n  x", "<|im_start|>a<|im_end|>"]:
+        assert ours(text)["input_ids"] == reference(text)["input_ids"]
+        assert ours.decode(ours(text)["input_ids"], skip_special_tokens=True) == reference.decode(
+            reference(text)["input_ids"], skip_special_tokens=True)
+    for attribute in ("bos_token_id", "eos_token_id", "pad_token_id", "unk_token_id", "all_special_ids"):
+        assert getattr(ours, attribute) == getattr(reference, attribute), attribute
+    messages = [{"role": "system", "content": "rules"}, {"role": "user", "content": "hi"}]
+    assert ours.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) == \
+        reference.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
 def test_build_messages_numbers_hits_within_budget(tokenizer):
     hits = [hit(i, f"Passage {i} about attention heads. " * 30) for i in range(1, 6)]
     messages, included = build_messages("What is attention?", hits, [], "en", tokenizer, 300)

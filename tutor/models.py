@@ -12,6 +12,7 @@ same weights, tokenizer and prompt format.
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -166,6 +167,28 @@ def cached_preset_dir(preset: ModelPreset, cache_dir: Path) -> Path:
     return target
 
 
+def _load_tokenizer(path: str, preset: ModelPreset | None):
+    """The tokenizer of a model directory; our own preset caches take a fast path.
+
+    ``AutoTokenizer`` on Gemma's 262k-token vocabulary parses ``tokenizer.json`` in Python several
+    times and deep-copies the result (~3 s on 2 cores, more than the weights). A preset cache is a
+    directory we wrote ourselves, so the Rust tokenizer is read once from ``tokenizer.json`` and wrapped
+    with the special tokens from ``tokenizer_config.json``: same ids, ~1 s (``bench/model_load.py``).
+    """
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    directory = Path(path)
+    if preset is None or not (directory / "tokenizer.json").exists():
+        return AutoTokenizer.from_pretrained(path)
+    config = json.loads((directory / "tokenizer_config.json").read_text(encoding="utf-8"))
+    special = {key: value for key, value in config.items() if key.endswith("_token") and isinstance(value, str)}
+    tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(directory / "tokenizer.json"), **special)
+    template = directory / "chat_template.jinja"
+    if template.exists():
+        tokenizer.chat_template = template.read_text(encoding="utf-8")
+    return tokenizer
+
+
 def resolve_model_path(spec: str, cache_dir: Path) -> tuple[str, ModelPreset | None]:
     """A preset name, a local directory, or a Hugging Face id -> (path or id, preset or None)."""
     if spec in PRESETS:
@@ -187,13 +210,13 @@ def load_model(
 ) -> LoadedModel:
     """Load a preset / path / hub id, optionally with a LoRA adapter directory on top."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     cache_dir = Path(cache_dir or Path.home() / ".cache" / "coursetutor")
     path, preset = resolve_model_path(spec, cache_dir)
     device = pick_device(device)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
+        tokenizer = _load_tokenizer(path, preset)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=_dtype_for(device))
     except OSError as exc:
         raise ModelError(f"Could not load model {spec!r} from {path}: {exc}") from exc
