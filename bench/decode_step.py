@@ -5,10 +5,11 @@
 
 One token through the KV cache after a ~460-token prompt, median of ``--steps`` steps, for variants of the
 same model: fp32, bf16, int8 dynamic quantization (``optimize=int8``), int4 weight-only (group 32,
-torch's ``_weight_int4pack_mm_for_cpu``: the Q4_1 GGUF grid, so nearly lossless), int4 with eager
-attention, and int4 + eager + ``torch.compile`` over a static KV cache. The baseline is llama.cpp on
-the same GGUF, same threads, same run (decode tokens/s over 64 tokens). These are experiments, not
-engine options: the engine offers ``optimize`` none / bf16 / int8 (``tutor/generation.py``).
+torch's ``_weight_int4pack_mm_for_cpu``, ``optimize=int4``: the Q4_1 GGUF grid, so nearly
+lossless), int4 with eager attention, and int4 + eager + ``torch.compile`` over a static KV cache of
+``--static-len`` positions. The baseline is llama.cpp on the same GGUF, same threads, same run (decode
+tokens/s over 64 tokens). fp32 / bf16 / int8 / int4 are engine options (``tutor/generation.py``); the
+eager and compiled variants are experiments (see docs/benchmarks.md for why they are not options).
 """
 
 from __future__ import annotations
@@ -27,59 +28,18 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 VARIANTS = ("fp32", "bf16", "int8", "int4", "int4-eager", "int4-eager-compiled")
 
 
-def int4_linear(linear, group: int = 32):
-    """An ``nn.Linear`` as 4-bit affine groups of ``group`` input columns (bf16 scales and zeros)."""
-    import torch
-
-    class Int4Linear(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            w = linear.weight.detach().float()
-            n, k = w.shape
-            wg = w.reshape(n, k // group, group)
-            lo, hi = wg.amin(-1), wg.amax(-1)
-            scale = ((hi - lo) / 15).clamp(min=1e-8)
-            q = torch.round((wg - lo[..., None]) / scale[..., None]).clamp(0, 15).to(torch.int32).reshape(n, k)
-            zero = lo + 8 * scale  # torch's convention: w = (q - 8) * scale + zero
-            self.register_buffer("w", torch.ops.aten._convert_weight_to_int4pack_for_cpu(q, 8))
-            self.register_buffer("sz", torch.stack([scale, zero], -1).transpose(0, 1).contiguous().to(torch.bfloat16))
-            self.bias = None if linear.bias is None else torch.nn.Parameter(linear.bias.detach().to(torch.bfloat16))
-            self.n = n
-
-        def forward(self, x):
-            y = torch.ops.aten._weight_int4pack_mm_for_cpu(x.reshape(-1, x.shape[-1]), self.w, group, self.sz)
-            y = y if self.bias is None else y + self.bias
-            return y.reshape(*x.shape[:-1], self.n)
-
-    return Int4Linear()
-
-
 def prepare(model, variant: str):
     """The model changed in place for ``variant``; returns (model, uses_static_cache)."""
-    import torch
-
     from tutor.generation import optimize_model
 
-    if variant in ("fp32", "bf16", "int8"):
+    if variant in ("fp32", "bf16", "int8", "int4"):
         return optimize_model(model, "none" if variant == "fp32" else variant, "cpu"), False
-    model.to(torch.bfloat16)
-
-    def swap(module):
-        for name, child in module.named_children():
-            if isinstance(child, torch.nn.Linear) and child.in_features % 32 == 0:
-                setattr(module, name, int4_linear(child))
-            else:
-                swap(child)
-
-    swap(model)
-    if "eager" in variant:
-        model.config._attn_implementation = "eager"
-        for layer in model.model.layers:
-            layer.self_attn.config._attn_implementation = "eager"
+    model = optimize_model(model, "int4", "cpu")
+    model.set_attn_implementation("eager")
     return model, variant.endswith("compiled")
 
 
-def time_steps(model, prompt_len: int, steps: int, static: bool) -> tuple[float, float]:
+def time_steps(model, prompt_len: int, steps: int, static: bool, static_len: int) -> tuple[float, float]:
     """(prefill seconds, median decode step seconds)."""
     import torch
 
@@ -90,7 +50,7 @@ def time_steps(model, prompt_len: int, steps: int, static: bool) -> tuple[float,
         if static:
             from transformers import StaticCache
 
-            cache = StaticCache(config=model.config, max_cache_len=prompt_len + steps + 8)
+            cache = StaticCache(config=model.config, max_cache_len=max(static_len, prompt_len + steps + 8))
             forward = torch.compile(model.forward, dynamic=False)
             t0 = time.perf_counter()
             model(input_ids=ids, past_key_values=cache, cache_position=torch.arange(prompt_len), **kwargs)
@@ -122,6 +82,8 @@ def main() -> None:
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     ap.add_argument("--prompt-tokens", type=int, default=460)
     ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--static-len", type=int, default=512,
+                    help="Static KV cache length of the compiled variant (the engine's prompts need ~1,200-2,048).")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--cache-dir", type=Path, default=Path(os.environ.get("TUTOR_CACHE_DIR", ROOT / ".cache" / "test-models")))
     args = ap.parse_args()
@@ -141,7 +103,7 @@ def main() -> None:
     print(f"| llama.cpp (GGUF) | {llama['ttft_s']:.2f} | {1000 / llama['tok_s']:.1f} | {llama['tok_s']:.1f} | 1.00x |")
     for variant in args.variants:
         model, static = prepare(load_model(args.preset, cache_dir=args.cache_dir, device="cpu").model, variant)
-        prefill, step = time_steps(model, args.prompt_tokens, args.steps, static)
+        prefill, step = time_steps(model, args.prompt_tokens, args.steps, static, args.static_len)
         print(f"| {variant} | {prefill:.2f} | {step * 1000:.1f} | {1 / step:.1f} | {1 / step / llama['tok_s']:.2f}x |", flush=True)
     print(f"\nload after: {os.getloadavg()[0]:.2f}")
 

@@ -50,6 +50,27 @@ def squad_items(path: Path, n_paragraphs: int, seed: int, prefix: str, language:
     return docs, questions
 
 
+def report(eval_file: Path, econfig, paths, kb, out: Path) -> None:
+    """Run one evaluation and print its metrics as a Markdown table, with each F1 against retrieval-only."""
+    from finetune.evaluate import run_evaluation
+
+    t0 = time.perf_counter()
+    result = run_evaluation(eval_file, econfig, paths, kb=kb, out_dir=out)
+    print(f"evaluation: {time.perf_counter() - t0:.0f} s, report {out / 'report.html'}")
+
+    keys = ("answer_f1", "exact_match", "rouge_l", "semantic_similarity", "language_match", "refusal_precision",
+            "refusal_recall", "retrieval_recall_at_1", "retrieval_recall_at_5", "mrr", "latency_p50_ms", "latency_p95_ms")
+    systems = result.metrics["systems"]
+    print("| metric | " + " | ".join(systems) + " |")
+    print("|---" * (len(systems) + 1) + "|")
+    for k in keys:
+        cells = [systems[s][k] for s in systems]
+        print(f"| {k} | " + " | ".join("-" if v is None else f"{v:.3f}" if v < 100 else f"{v:.0f}" for v in cells) + " |")
+    anchor = systems["retrieval_only"]["answer_f1"] or 1e-9
+    for s in systems:
+        print(f"F1 {s} / retrieval_only = {systems[s]['answer_f1'] / anchor:.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--base", default=None, help="preset, directory or HF id [default: the default preset]")
@@ -64,6 +85,8 @@ def main() -> None:
     ap.add_argument("--engine-k", type=int, default=None,
                     help="chunks the engine retrieves when evaluating [default: --rag-k, so train and eval prompts match]")
     ap.add_argument("--precision", default="auto", help="training precision: auto | fp32 | bf16")
+    ap.add_argument("--optimize", nargs="+", default=["auto"],
+                    help="the engine's CPU speed-up at evaluation, one evaluation each: auto | none | bf16 | int8 | int4")
     ap.add_argument("--r", type=int, default=8)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--batch-size", type=int, default=8)
@@ -77,7 +100,7 @@ def main() -> None:
     args.base = args.base or DEFAULT_PRESET
     engine_k = args.engine_k or args.rag_k
 
-    from finetune.evaluate import EvalConfig, run_evaluation
+    from finetune.evaluate import EvalConfig
     from finetune.train import TrainConfig, train_adapter
     from knowledge_base import KnowledgeBase
     from tutor.config import Paths
@@ -122,25 +145,13 @@ def main() -> None:
         m = card["metrics"]
         print(f"training: {m['steps']} steps, {m['train_runtime_s']:.0f} s, {m['samples_per_second']:.2f} samples/s, "
               f"val loss {m['val_loss_before']:.3f} -> {m['val_loss_after']:.3f}")
-    econfig = EvalConfig(course="squad", adapter=None if args.skip_train else "squad-rag",
-                         compare=() if args.skip_train else ("base",), model=args.base,
-                         engine_options={"max_new_tokens": args.max_new_tokens, "k": engine_k})
-    out = Path(args.out) if args.out else work / "report"
-    t0 = time.perf_counter()
-    result = run_evaluation(eval_file, econfig, paths, kb=kb, out_dir=out)
-    print(f"evaluation: {time.perf_counter() - t0:.0f} s, report {out / 'report.html'}")
-
-    keys = ("answer_f1", "exact_match", "rouge_l", "semantic_similarity", "language_match", "refusal_precision",
-            "refusal_recall", "retrieval_recall_at_1", "retrieval_recall_at_5", "mrr", "latency_p50_ms", "latency_p95_ms")
-    systems = result.metrics["systems"]
-    print("| metric | " + " | ".join(systems) + " |")
-    print("|---" * (len(systems) + 1) + "|")
-    for k in keys:
-        cells = [systems[s][k] for s in systems]
-        print(f"| {k} | " + " | ".join("-" if v is None else f"{v:.3f}" if v < 100 else f"{v:.0f}" for v in cells) + " |")
-    anchor = systems["retrieval_only"]["answer_f1"] or 1e-9
-    for s in systems:
-        print(f"F1 {s} / retrieval_only = {systems[s]['answer_f1'] / anchor:.2f}x")
+    for optimize in args.optimize:
+        print(f"\n## evaluation with optimize={optimize}")
+        econfig = EvalConfig(course="squad", adapter=None if args.skip_train else "squad-rag",
+                             compare=() if args.skip_train else ("base",), model=args.base,
+                             engine_options={"max_new_tokens": args.max_new_tokens, "k": engine_k, "optimize": optimize})
+        out = (Path(args.out) if args.out else work / "report") / (optimize if len(args.optimize) > 1 else "")
+        report(eval_file, econfig, paths, kb, out)
     if card:
         print(json.dumps({"card_metrics": card["metrics"]}, default=str))
     print("command: python " + " ".join(shlex.quote(a) for a in [str(Path(__file__).relative_to(ROOT))] + sys.argv[1:]))

@@ -1,6 +1,6 @@
 """Decode speed and time to first token of our local generator vs llama.cpp, same GGUF, same prompt, same run.
 
-    python bench/generation.py                          # both presets, optimize none / bf16 / int8
+    python bench/generation.py                          # both presets, optimize none / bf16 / int8 / int4
     python bench/generation.py --presets smollm2-135m-instruct --optimize none int8 --new-tokens 64
 
 The prompt is the engine's own: ``build_messages`` with three chunks of the sample course (about 450
@@ -83,7 +83,7 @@ def bench_llama(path: str, prompt: str, new_tokens: int, repeats: int, threads: 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--presets", nargs="+", default=list(PRESETS))
-    ap.add_argument("--optimize", nargs="+", default=["none", "bf16", "int8"])
+    ap.add_argument("--optimize", nargs="+", default=["none", "bf16", "int8", "int4"])
     ap.add_argument("--new-tokens", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)

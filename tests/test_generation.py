@@ -145,3 +145,41 @@ def test_local_generator_streams_and_stops():
     cut = "".join(gen.stream(messages, max_new_tokens=24, stop=(first_word,)))
     assert first_word not in cut and len(cut) < len(text)  # stop strings are applied on text
     assert "".join(gen.stream(messages, max_new_tokens=24)) == text  # greedy: repeatable
+
+
+def test_int4_linear_recovers_weights_shipped_on_a_4bit_grid():
+    """Weights that already sit on a 4-bit grid of 32-column groups (what a Q4 GGUF holds) come back
+    through the int4 kernel almost exactly, on the one-row decode path and the many-row prefill path."""
+    import torch
+
+    from tutor.int4 import GROUP, quantize_int4
+
+    torch.manual_seed(0)
+    out_features, in_features = 48, 4 * GROUP
+    q = torch.randint(0, 16, (out_features, in_features // GROUP, GROUP)).float()
+    q[..., 0], q[..., 1] = 0, 15  # every group spans the grid, as a quantizer's groups do
+    scale, low = torch.rand(out_features, in_features // GROUP, 1) * 0.01 + 1e-3, torch.randn(out_features, in_features // GROUP, 1) * 0.05
+    model = torch.nn.Sequential(torch.nn.Linear(in_features, out_features))
+    with torch.no_grad():
+        model[0].weight.copy_((q * scale + low).reshape(out_features, in_features))
+    reference, bias = model[0].weight.detach().clone(), model[0].bias.detach().clone()
+    quantize_int4(model)
+    assert type(model[0]).__name__ == "Int4Linear"
+    for rows in (1, 40):  # decode (int4 kernel) and prefill (bf16 copy)
+        x = torch.randn(rows, in_features)
+        expected = x @ reference.T + bias
+        got = model(x.to(torch.bfloat16)).float()
+        assert torch.allclose(got, expected, rtol=0.03, atol=0.03 * expected.abs().max().item()), rows
+
+
+@pytest.mark.slow
+def test_int4_generator_answers_like_full_precision():
+    from tutor.generation import LocalGenerator
+    from tutor.models import load_model
+
+    messages = [{"role": "user", "content": "Count from one to ten in words, separated by commas."}]
+    full = "".join(LocalGenerator(load_model("smollm2-135m-instruct", cache_dir=MODEL_CACHE)).stream(messages, 16))
+    int4 = LocalGenerator(load_model("smollm2-135m-instruct", cache_dir=MODEL_CACHE), optimize="int4")
+    assert not any(isinstance(m, __import__("torch").nn.Linear) for m in int4.model.modules())
+    text = "".join(int4.stream(messages, 16))
+    assert text.lower().split()[:4] == full.lower().split()[:4], (text, full)

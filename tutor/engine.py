@@ -62,8 +62,8 @@ class EngineConfig:
     remote_api_key: str | None = field(default=None, metadata={"help": "Bearer token for the remote server."})
     device: str = field(default="auto", metadata={"help": "auto (CUDA+bf16 when present, else CPU), cpu, cuda, ..."})
     optimize: str = field(default="auto", metadata={"help": "CPU speed-up: auto (bf16 where the CPU has native bf16, else none) "
-                          "| none | bf16 | int8. int8 decodes ~2x faster but degrades the 135M model's answers badly "
-                          "(docs/benchmarks.md), so it is opt-in."})
+                          "| none | bf16 | int8 | int4. int4 (4-bit weight-only, the GGUFs' own format) decodes fastest; "
+                          "int8 degrades the 135M model's answers badly (docs/benchmarks.md, section Generation)."})
     k: int = field(default=5, metadata={"help": "Chunks retrieved per question."})
     search_mode: str = field(default="hybrid", metadata={"help": "hybrid | dense | lexical."})
     context_budget_tokens: int = field(default=700, metadata={"help": "Tokens of course excerpts in the prompt (model tokenizer)."})

@@ -28,7 +28,7 @@ from tutor.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
 
-OPTIMIZATIONS = ("auto", "none", "bf16", "int8")
+OPTIMIZATIONS = ("auto", "none", "bf16", "int8", "int4")
 
 
 def cpu_supports_bf16() -> bool:
@@ -94,7 +94,8 @@ def optimize_model(model, optimize: str, device: str):
 
     ``bf16``: cast weights to bfloat16 (fast where the CPU has AVX512-BF16/AMX, slow elsewhere).
     ``int8``: dynamic int8 quantization of every ``nn.Linear`` (weights int8, activations quantized on
-    the fly); CPU only, inference only. ``auto``: see ``resolve_optimize``.
+    the fly); CPU only, inference only. ``int4``: 4-bit weight-only groups (``tutor/int4.py``), the
+    format the bundled GGUFs were shipped in. ``auto``: see ``resolve_optimize``.
     """
     import torch
 
@@ -107,6 +108,10 @@ def optimize_model(model, optimize: str, device: str):
         model = model.merge_and_unload()
     if optimize == "bf16":
         return model.to(torch.bfloat16)
+    if optimize == "int4":
+        from tutor.int4 import quantize_int4
+
+        return quantize_int4(model)
     import warnings
 
     with warnings.catch_warnings():  # torch.ao.quantization is deprecated in favour of torchao (not installed)
