@@ -108,6 +108,8 @@ def latency(kb, course: str, questions: list[str], mode: str) -> tuple[float, fl
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--query-precision", default="auto", choices=["auto", "fp32", "bf16"],
+                     help="Embedder.query_precision: how questions are embedded (documents: fp32)")
     ap.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000])
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--skip-ingest", action="store_true")
@@ -126,7 +128,7 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    embedder = Embedder(query_cache=0)  # every timed search embeds its query
+    embedder = Embedder(query_cache=0, query_precision=args.query_precision)  # every timed search embeds its query
     embedder.encode(["warm up"])
     docs, queries = squad_corpus(DATASETS["squad-v2-dev"])
     questions = [q for q, _ in queries][: args.queries]

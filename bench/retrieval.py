@@ -73,6 +73,8 @@ def evaluate(kb, course: str, queries: list[tuple[str, str]], k: int = 5) -> dic
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--query-precision", default="auto", choices=["auto", "fp32", "bf16"],
+                     help="Embedder.query_precision: how questions are embedded (documents: fp32)")
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     ap.add_argument("--max-queries", type=int, default=0, help="evaluate only the first N queries (0 = all)")
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch default)")
@@ -87,7 +89,7 @@ def main() -> None:
     from knowledge_base.embedder import Embedder
     from tutor.config import Paths
 
-    embedder = Embedder()
+    embedder = Embedder(query_precision=args.query_precision)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         kb = KnowledgeBase(Paths(Path(tmp)), embedder=embedder)

@@ -116,7 +116,8 @@ def test_helpers():
 def test_optimize_auto_picks_bf16_only_on_a_cpu_with_native_bf16():
     from finetune.train import _use_bf16
     from tutor.errors import ConfigError
-    from tutor.generation import cpu_supports_bf16, resolve_optimize
+    from knowledge_base.hardware import cpu_supports_bf16
+    from tutor.generation import resolve_optimize
 
     native = cpu_supports_bf16()
     assert native == ("avx512_bf16" in open("/proc/cpuinfo").read() or "amx_bf16" in open("/proc/cpuinfo").read())

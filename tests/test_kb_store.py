@@ -67,7 +67,7 @@ def test_ingest_every_format_and_find_the_right_chunk(kb, tmp_path):
         assert top.text and top.title
     # contract: dense_score is the cosine for every hit, lexical_score BM25 or None
     hits = kb.search("Rubicon civil war", "bio", k=5)
-    q = kb.embedder.encode(["Rubicon civil war"])[0]
+    q = kb.embedder.encode_query("Rubicon civil war")  # the question's vector (bf16 on a native-bf16 CPU)
     for h in hits:
         row = kb.db.query("SELECT embedding FROM chunks WHERE chunk_key = ?", (h.chunk_id,))[0]
         assert h.dense_score == pytest.approx(float(np.frombuffer(row[0], np.float32) @ q), abs=1e-4)
@@ -323,5 +323,27 @@ def test_ensure_sample_course_once(kb):
 def test_query_cache_returns_the_encoded_vector(embedder):
     q = "How are grades computed this term?"
     first = embedder.encode_query(q)
-    assert np.allclose(first, embedder.encode([q])[0], atol=1e-5)
+    assert np.allclose(first, embedder.encode([q], model=embedder.query_model)[0], atol=1e-5)
     assert embedder.encode_query(q) is first and not first.flags.writeable
+
+
+def test_query_vectors_in_bf16_match_fp32_and_documents_stay_fp32(embedder):
+    """``query_precision='auto'`` may embed questions with a bf16 copy (native-bf16 CPUs); the vectors must
+    stay unit-norm and point where the fp32 ones do, and documents are never embedded with it."""
+    from knowledge_base.embedder import Embedder
+    from knowledge_base.hardware import cpu_supports_bf16
+
+    questions = ["What does LoRA train?", "什么是注意力机制？", "How many heads does multi-head attention use?"]
+    exact = Embedder(query_precision="fp32", query_cache=0)
+    fast = Embedder(query_precision="bf16", query_cache=0)
+    auto = Embedder(query_cache=0)
+    reference = exact.encode(questions)
+    assert np.allclose(np.stack([exact.encode_query(q) for q in questions]), reference, atol=1e-5)  # batch padding only
+    bf16 = np.stack([fast.encode_query(q) for q in questions])
+    assert np.allclose(np.linalg.norm(bf16, axis=1), 1.0, atol=1e-5)
+    assert (bf16 * reference).sum(axis=1).min() > 0.99
+    assert np.abs(bf16 - reference).max() > 1e-4  # really another model's output, not batch-padding noise
+    assert np.array_equal(fast.encode(questions), reference)  # documents: fp32 whatever the query precision
+    assert (auto.query_model is auto.model) == (not cpu_supports_bf16())
+    with pytest.raises(ValueError, match="query_precision"):
+        Embedder(query_precision="int3")

@@ -21,26 +21,14 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterator, Protocol
 
+from knowledge_base.hardware import cpu_supports_bf16
 from tutor.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
 
 OPTIMIZATIONS = ("auto", "none", "bf16", "int8", "int4")
-
-
-def cpu_supports_bf16() -> bool:
-    """True where the CPU has native bfloat16 matrix instructions (AVX512-BF16 or AMX), read from /proc/cpuinfo.
-
-    Elsewhere bf16 is emulated and slower than fp32, so ``optimize="auto"`` keeps fp32 there.
-    """
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
 def resolve_optimize(optimize: str, device: str) -> str:
