@@ -39,10 +39,10 @@ def _int4_linear_class():
             self.out_features, self.in_features = n, k
 
         def forward(self, x):
-            rows = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
-            if rows.shape[0] > PREFILL_ROWS:
-                return torch.nn.functional.linear(x.to(torch.bfloat16), self.dense, self.bias)
-            y = torch.ops.aten._weight_int4pack_mm_for_cpu(rows, self.packed, GROUP, self.scales_zeros)
+            x = x.to(torch.bfloat16)
+            if x.numel() // x.shape[-1] > PREFILL_ROWS:
+                return torch.nn.functional.linear(x, self.dense, self.bias)
+            y = torch.ops.aten._weight_int4pack_mm_for_cpu(x.reshape(-1, x.shape[-1]), self.packed, GROUP, self.scales_zeros)
             if self.bias is not None:
                 y = y + self.bias
             return y.reshape(*x.shape[:-1], self.out_features)
@@ -53,8 +53,9 @@ def _int4_linear_class():
 def quantize_int4(model):
     """Cast ``model`` to bf16 and replace every ``nn.Linear`` whose width fits the groups with ``Int4Linear``.
 
-    Inference only, CPU only. Attention stays SDPA: eager attention decoded no faster on a ~600-token
-    prompt and prefilled slower (measured with ``bench/decode_step.py``).
+    Inference only, CPU only. Attention stays SDPA: eager attention was ~15% faster per step in
+    ``bench/decode_step.py`` but no faster in the full generator on a ~600-token prompt, and its prefill
+    was slower (docs/benchmarks.md, section Generation).
     """
     import torch
 
