@@ -33,6 +33,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from retrieval import DATASETS, squad_corpus  # noqa: E402
 
+from knowledge_base.hardware import PRECISIONS  # noqa: E402
+
 _SENT = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -108,7 +110,7 @@ def latency(kb, course: str, questions: list[str], mode: str) -> tuple[float, fl
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--query-precision", default="auto", choices=["auto", "fp32", "bf16"],
+    ap.add_argument("--query-precision", default="auto", choices=PRECISIONS,
                      help="Embedder.query_precision: how questions are embedded (documents: fp32)")
     ap.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000])
     ap.add_argument("--queries", type=int, default=200)

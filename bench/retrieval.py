@@ -24,6 +24,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from knowledge_base.hardware import PRECISIONS  # noqa: E402
+
 DATA = ROOT.parent / "shared" / "data"
 DATASETS = {
     "squad-v2-dev": DATA / "squad-v2-dev" / "squad-v2-dev.json",
@@ -73,7 +75,7 @@ def evaluate(kb, course: str, queries: list[tuple[str, str]], k: int = 5) -> dic
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--query-precision", default="auto", choices=["auto", "fp32", "bf16"],
+    ap.add_argument("--query-precision", default="auto", choices=PRECISIONS,
                      help="Embedder.query_precision: how questions are embedded (documents: fp32)")
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     ap.add_argument("--max-queries", type=int, default=0, help="evaluate only the first N queries (0 = all)")

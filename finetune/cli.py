@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from knowledge_base.hardware import PRECISIONS
 from tutor.options import data_dir_option, json_option, paths_from
 
 
@@ -25,7 +26,7 @@ from tutor.options import data_dir_option, json_option, paths_from
 @click.option("--rag", is_flag=True, help="Train on prompts holding the retrieved course chunks (needs --course).")
 @click.option("--course", default=None, help="Course searched for --rag prompts.")
 @click.option("--device", default=None, help="cpu, cuda or auto.")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default=None,
+@click.option("--precision", type=click.Choice(PRECISIONS), default=None,
               help="bf16 mixed precision where the hardware has it (auto), or force fp32 / bf16.")
 @click.option("--seed", type=int, default=None, help="Seed for split, init and data order.")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint of this --name.")

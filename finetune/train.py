@@ -115,10 +115,10 @@ def _use_bf16(precision: str, device: str) -> bool:
     """Mixed bf16 where the hardware does bf16 natively; emulated bf16 would be slower than fp32."""
     import torch
 
-    from knowledge_base.hardware import cpu_supports_bf16
+    from knowledge_base.hardware import PRECISIONS, cpu_supports_bf16
 
-    if precision not in ("auto", "fp32", "bf16"):
-        raise ConfigError(f"Unknown precision={precision!r}: use auto, fp32 or bf16.")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"Unknown precision={precision!r}: use {', '.join(PRECISIONS)}.")
     if precision != "auto":
         return precision == "bf16"
     if device.startswith("cuda"):

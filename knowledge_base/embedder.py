@@ -26,9 +26,6 @@ def resolve_model_path(name: str | None) -> str:
     return name
 
 
-QUERY_PRECISIONS = ("auto", "fp32", "bf16")
-
-
 class Embedder:
     """``encode(texts) -> float32 [n, dim]`` with unit-norm rows, so inner product = cosine.
 
@@ -40,8 +37,10 @@ class Embedder:
 
     def __init__(self, model: str | None = None, device: str = "cpu", batch_size: int = 64, query_cache: int = 512,
                  query_precision: str = "auto"):
-        if query_precision not in QUERY_PRECISIONS:
-            raise ValueError(f"query_precision must be one of {', '.join(QUERY_PRECISIONS)}, got {query_precision!r}")
+        from knowledge_base.hardware import PRECISIONS
+
+        if query_precision not in PRECISIONS:
+            raise ValueError(f"query_precision must be one of {', '.join(PRECISIONS)}, got {query_precision!r}")
         self.model_name = model or DEFAULT_EMBEDDER
         self.device = device
         self.batch_size = batch_size

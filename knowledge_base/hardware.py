@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+PRECISIONS = ("auto", "fp32", "bf16")  # the choices of every precision setting (training, query embedding)
+
 
 @lru_cache(maxsize=1)
 def cpu_supports_bf16() -> bool:

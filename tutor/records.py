@@ -1,8 +1,9 @@
 """The question log and student feedback, in the knowledge base's SQLite file (namespace ``tutor``).
 
 Every question is logged with its outcome (answered / faq / refused / error: the backend failed
-mid-answer), the sources shown, the top retrieval score and the latency, so the instructor console can list what the bot refused and what students rated
-down: those are the gaps to fill with documents or FAQ entries.
+mid-answer), the sources shown, the top retrieval score and the latency, so the instructor console can
+list what the bot refused, what failed and what students rated down: those are the gaps to fill with
+documents or FAQ entries.
 """
 
 from __future__ import annotations
