@@ -1,0 +1,43 @@
+"""The answer check (tutor/grounding.py): facts in an answer must be in the excerpts it was given."""
+
+from tutor.grounding import Evidence, SentenceGate, check_sentence, split_sentences
+
+LOGISTICS = ("Lectures are on Tuesdays and Thursdays, 10:00-11:30, in room B214. The course has no final exam; "
+             "the final project is due in week 12. A rank-8 LoRA on a 576 x 576 projection adds 9,216 weights.")
+
+
+def test_invented_logistics_are_caught():
+    ev = Evidence([LOGISTICS])
+    bad = check_sentence("The final exam is held on Friday, 12:00 to 13:45 in room B215.", ev, "en")
+    assert set(bad.unsupported) >= {"12:00", "13:45", "B215", "Friday"}
+    good = check_sentence("Lectures are on Thursdays, 10:00 to 11:30, in room B214 [1].", ev, "en")
+    assert good.ok and {"10:00", "11:30", "B214"} <= set(good.facts)
+
+
+def test_number_spellings_and_languages():
+    ev = Evidence([LOGISTICS])
+    for sentence, language in [("Es fügt 9216 Gewichte hinzu.", "de"), ("Añade 9.216 pesos [1].", "es"),
+                               ("它增加 9,216 个权重。", "zh"), ("It adds 9 216 weights.", "en")]:
+        assert check_sentence(sentence, ev, language).ok, sentence
+    assert check_sentence("It adds 7,000 weights.", ev, "en").unsupported == ["7,000"]
+    # German nouns are capitalised: only codes, acronyms and numbers are checked outside English
+    assert check_sentence("Die Vorlesung findet im Raum B214 statt.", ev, "de").ok
+
+
+def test_gate_releases_checked_sentences_only():
+    ev = Evidence([LOGISTICS])
+    gate = SentenceGate(ev, "en")
+    shown = ""
+    for piece in ["Lectures are in room ", "B214 [1]. The exam ", "is at 14:00. More text."]:
+        shown += gate.feed(piece)
+    shown += gate.finish()
+    assert shown == "Lectures are in room B214 [1]. "
+    assert gate.failed is not None and gate.failed.unsupported == ["14:00"]
+    # a decimal point is not a sentence end: "3." waits for "3.5"
+    gate = SentenceGate(Evidence(["The loss fell to 3.5 nats."]), "en")
+    assert gate.feed("It fell to 3.") == ""
+    assert gate.feed("5 nats. ") == "It fell to 3.5 nats. "
+
+
+def test_split_sentences_latin_and_cjk():
+    assert split_sentences("One. Two?\n三个。四个！") == ["One.", "Two?", "三个。", "四个！"]

@@ -1,0 +1,167 @@
+"""The answer check: what a generated answer states must be in the excerpts it was given.
+
+A language model that cannot find an exam time writes a plausible one. Wrong logistics are the worst
+thing a tutor can say, so the engine checks each sentence of a generated answer before the student sees
+it (``SentenceGate``): the *checkable facts* of the sentence — numbers, clock times, codes such as B214
+or q_proj, acronyms such as BPE, and in English the capitalised names inside a sentence (Thursday,
+Vaswani) — must each occur in the course excerpts of the prompt or in the question. Words are not
+checked: paraphrase is the point of an answer, and the evidence gate and the "not in the course" reply
+guard the topic.
+
+A sentence that fails is not shown. If it was the first one, the engine quotes the course instead
+(``best_passage``) or refuses; if a later one, the answer ends before it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])\s+|(?<=[。！？；])|\n+")
+_MARKER = re.compile(r"\s*\[\d{1,2}(?:\s*[,–-]\s*\d{1,2})*\]")
+_TIME = re.compile(r"\b([01]?\d|2[0-3])[:.h]([0-5]\d)\b")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?(?!\w)")
+_CODE = re.compile(r"\b(?=\w*\d)(?=\w*[^\W\d])\w{2,}\b|\b\w+_\w+\b")  # B214, q_proj, gpt2, 3e-4 stays a number
+_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,}s?\b")
+_CAPITALISED = re.compile(r"(?<=[^.!?:;\n\"'(\[]\s)[A-Z][a-z]{2,}\b")
+# Capitalised words an English answer may use without the excerpts saying them.
+_FREE_NAMES = {"English", "Chinese", "Spanish", "German", "French", "The", "This", "That", "These", "Yes", "No", "However"}
+
+
+@dataclass
+class Check:
+    """What ``check_sentence`` found: the facts it looked for and those the evidence lacks."""
+
+    facts: list[str] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.unsupported
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of ``text`` (Latin and CJK punctuation, line breaks)."""
+    return [s.strip() for s in _SENTENCE_END.split(text or "") if s and s.strip()]
+
+
+def _fold(text: str) -> str:
+    """Lower-case, NFKC (full-width digits and colons become ASCII), thin spaces to spaces."""
+    return unicodedata.normalize("NFKC", text).lower().replace("\u202f", " ").replace("\u00a0", " ")
+
+
+def _number_forms(token: str) -> set[str]:
+    """Spellings of one number: 9,216 / 9216 / 9 216 / 9.216 (German) all mean the same."""
+    digits = re.sub(r"[.,\s]", "", token)
+    forms = {token, digits}
+    if re.fullmatch(r"\d+[.,]\d{1,2}", token):  # a decimal: 0.75 / 0,75
+        forms |= {token.replace(",", "."), token.replace(".", ",")}
+    return forms
+
+
+class Evidence:
+    """The excerpts and question a generated answer may draw its facts from, indexed once per answer."""
+
+    def __init__(self, texts: list[str]):
+        self.text = _fold("\n".join(texts))
+        self.numbers: set[str] = set()
+        for m in _NUMBER.finditer(self.text):
+            self.numbers |= _number_forms(m.group().strip())
+        self.times = {f"{int(h)}:{mm}" for h, mm in _TIME.findall(self.text)}
+
+    def has_number(self, token: str) -> bool:
+        return bool(_number_forms(token) & self.numbers)
+
+    def has_time(self, hour: str, minute: str) -> bool:
+        return f"{int(hour)}:{minute}" in self.times
+
+    def has_word(self, word: str) -> bool:
+        return re.search(r"(?<!\w)" + re.escape(_fold(word)), self.text) is not None
+
+
+def check_sentence(sentence: str, evidence: Evidence, language: str) -> Check:
+    """The checkable facts of one sentence, and which of them ``evidence`` does not contain."""
+    text = unicodedata.normalize("NFKC", _MARKER.sub("", sentence))
+    check = Check()
+    for hour, minute in _TIME.findall(text):
+        check.facts.append(f"{hour}:{minute}")
+        if not evidence.has_time(hour, minute):
+            check.unsupported.append(f"{hour}:{minute}")
+    rest = _TIME.sub(" ", text)
+    for m in _NUMBER.finditer(rest):
+        token = m.group().strip().rstrip(".,")
+        if not token:
+            continue
+        check.facts.append(token)
+        if not evidence.has_number(token):
+            check.unsupported.append(token)
+    words = set(_CODE.findall(rest)) | set(_ACRONYM.findall(rest))
+    if language == "en":
+        words |= {w for w in _CAPITALISED.findall(rest) if w not in _FREE_NAMES}
+    for word in sorted(words):
+        if re.fullmatch(r"[\d.,]+\w?", word):
+            continue  # a number with a unit letter was checked as a number
+        check.facts.append(word)
+        stem = word[:-1] if word.endswith("s") and word[:-1].isupper() else word  # "LLMs" -> "LLM"
+        if not evidence.has_word(stem):
+            check.unsupported.append(word)
+    return check
+
+
+class SentenceGate:
+    """Releases a streamed answer one checked sentence at a time.
+
+    ``feed(delta)`` returns the text that may be shown now (whole sentences that passed); once a sentence
+    fails, ``failed`` holds it and everything after is withheld. ``finish()`` checks the last sentence.
+    """
+
+    def __init__(self, evidence: Evidence, language: str):
+        self.evidence = evidence
+        self.language = language
+        self.pending = ""
+        self.released = ""
+        self.failed: Check | None = None
+        self.failed_sentence = ""
+        self.checks: list[Check] = []
+
+    def feed(self, delta: str) -> str:
+        if self.failed:
+            return ""
+        self.pending += delta
+        out = []
+        while True:
+            m = _SENTENCE_END.search(self.pending)  # "3." is no boundary until a space follows: "3.5" stays whole
+            if not m:
+                break
+            sentence, self.pending = self.pending[: m.end()], self.pending[m.end():]
+            if not self._accept(sentence):
+                return "".join(out)
+            out.append(sentence)
+        return "".join(out)
+
+    def finish(self) -> str:
+        sentence, self.pending = self.pending, ""
+        if self.failed or not sentence.strip():
+            return ""
+        return sentence if self._accept(sentence) else ""
+
+    def _accept(self, sentence: str) -> bool:
+        check = check_sentence(sentence, self.evidence, self.language)
+        self.checks.append(check)
+        if not check.ok:
+            self.failed, self.failed_sentence = check, sentence.strip()
+            return False
+        self.released += sentence
+        return True
+
+
+def best_passage(question: str, text: str, embedder, max_sentences: int = 2) -> str:
+    """The sentence of ``text`` closest to ``question`` (embedder cosine), with its neighbour when short."""
+    sentences = split_sentences(text) or [text.strip()]
+    vecs = embedder.encode([question] + sentences)
+    best = int((vecs[1:] @ vecs[0]).argmax())
+    chosen = sentences[best]
+    if max_sentences > 1 and len(chosen) < 80 and best + 1 < len(sentences):
+        chosen = f"{chosen} {sentences[best + 1]}"
+    return chosen
