@@ -3,7 +3,7 @@
     tutor ask "What is LoRA?" --course sample
     tutor ask "What is LoRA?" --json                       # one JSON object: AnswerResult.to_dict()
     tutor ask "..." --remote-url http://gpu:8000 --remote-model smollm2
-    tutor chat --model gemma3-270m                         # /new resets the history, /quit leaves
+    tutor chat --model qwen2.5-0.5b-instruct               # /new resets the history, /quit leaves
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from tutor.options import course_option, data_dir_option, json_option, paths_fro
 
 def engine_options(fn):
     """The flags that pick and tune the model, shared by ``ask`` and ``chat``."""
+    from tutor.backends import BACKENDS
     from tutor.generation import OPTIMIZATIONS
 
     for option in reversed([
@@ -27,15 +28,18 @@ def engine_options(fn):
                      help="OpenAI-compatible server (vLLM, TGI, llama.cpp, Ollama) instead of a local model [env TUTOR_REMOTE_URL]."),
         click.option("--remote-model", envvar="TUTOR_REMOTE_MODEL", default="", help="Model name on the remote server."),
         click.option("--remote-api-key", envvar="TUTOR_REMOTE_API_KEY", default=None, help="Bearer token for the remote server."),
+        click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
+                     help="auto: llama.cpp for GGUF models on a CPU, transformers otherwise."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ..."),
-        click.option("--optimize", type=click.Choice(OPTIMIZATIONS), default=None, help="CPU speed-up for the local model."),
+        click.option("--optimize", type=click.Choice(OPTIMIZATIONS), default=None, help="CPU speed-up of the transformers backend (implies --backend transformers when --backend is auto)."),
         click.option("--max-new-tokens", type=int, default=None, help="Longest answer in tokens."),
     ]):
         fn = option(fn)
     return fn
 
 
-def make_engine(data_dir, course, model, adapter, remote_url, remote_model, remote_api_key, device, optimize, max_new_tokens):
+def make_engine(data_dir, course, model, adapter, remote_url, remote_model, remote_api_key, backend, device, optimize,
+                max_new_tokens):
     from knowledge_base import KnowledgeBase
     from tutor.engine import EngineConfig, TutorEngine
 
@@ -44,11 +48,13 @@ def make_engine(data_dir, course, model, adapter, remote_url, remote_model, remo
     if course == DEFAULT_COURSE and not kb.list_documents(course):
         kb.ensure_sample_course()
     config = EngineConfig(adapter=adapter, remote_url=remote_url, remote_model=remote_model,
-                          remote_api_key=remote_api_key, device=device)
+                          remote_api_key=remote_api_key, backend=backend, device=device)
     if model:
         config.model = model
     if optimize:
         config.optimize = optimize
+        if backend == "auto":
+            config.backend = "transformers"
     if max_new_tokens:
         config.max_new_tokens = max_new_tokens
     return TutorEngine(kb, config, paths)

@@ -1,16 +1,25 @@
-"""Generator backends: a local transformers model, or any OpenAI-compatible chat-completions server.
+"""Generator backends: llama.cpp on a GGUF, a local transformers model, or an OpenAI-compatible server.
 
-Both take chat messages and yield text deltas, so the engine does not care where tokens come from:
+All take chat messages and yield text deltas, so the engine does not care where tokens come from:
+
+- ``LlamaCppGenerator`` runs a GGUF in this process with llama-cpp-python: what users run locally, and
+  the default for GGUF presets on a CPU (the quantized kernels decode several times faster than torch).
+  The chat template is the GGUF's own (or the preset's, for base models); a LoRA adapter is applied by
+  llama.cpp at load from its GGUF export (``finetune/gguf_export.py``).
 
 - ``LocalGenerator`` runs a ``LoadedModel`` in this process with a plain decode loop (prefill once, then
   one token at a time through the KV cache). A hand-written loop rather than ``model.generate`` in a
   thread: it is short, needs no streamer thread, applies our stop strings on text, and lets the
-  benchmark time the first token exactly. A lock serialises generation because Gradio calls from
+  benchmark time the first token exactly. A ``FairQueue`` serialises generation because Gradio calls from
   several threads and one CPU model cannot usefully run two decodes at once.
 - ``RemoteGenerator`` streams from ``POST {url}/v1/chat/completions`` (vLLM, TGI, llama.cpp server,
   Ollama) over server-sent events with httpx: how a deployment outgrows one machine.
 
 Adding a backend is adding a class with ``stream(messages, max_new_tokens, temperature)`` and ``name``.
+
+One CPU model serves one answer at a time; the local backends take turns through a ``FairQueue`` (first
+come, first served) and, while a request waits, yield ``QueueWait`` deltas: empty strings that carry how
+many requests are ahead, so the chat can say "2 questions ahead of yours" instead of looking frozen.
 """
 
 from __future__ import annotations
@@ -64,6 +73,71 @@ class GenerationStats:
         if self.first_token_s is None or self.new_tokens < 2:
             return 0.0
         return (self.new_tokens - 1) / max(self.total_s - self.first_token_s, 1e-9)
+
+
+class QueueWait(str):
+    """An empty text delta that says how many requests are ahead (``ahead``); joins as ``""``."""
+
+    ahead: int
+
+    def __new__(cls, ahead: int) -> "QueueWait":
+        obj = super().__new__(cls, "")
+        obj.ahead = ahead
+        return obj
+
+
+class FairQueue:
+    """First-come, first-served turns on one model; waiting callers learn their place in line.
+
+    ``threading.Lock`` wakes waiters in no particular order, so under load one student could wait
+    through many others' answers. Tickets make the order the arrival order.
+    """
+
+    def __init__(self, poll_s: float = 0.5):
+        self._cond = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+        self.poll_s = poll_s
+
+    def turn(self) -> Iterator[int]:
+        """Wait for this caller's turn, yielding the number of requests ahead every ``poll_s`` while waiting.
+
+        Use as ``for ahead in queue.turn(): ...`` then ``queue.done()`` in a ``finally``.
+        """
+        with self._cond:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+        try:
+            while True:
+                with self._cond:
+                    if self._serving == ticket:
+                        return
+                    ahead = ticket - self._serving
+                yield ahead
+                with self._cond:
+                    if self._serving != ticket:
+                        self._cond.wait(self.poll_s)
+        except GeneratorExit:  # the caller left the line: pass its turn on when it comes
+            threading.Thread(target=self._skip, args=(ticket,), daemon=True).start()
+            raise
+
+    def _skip(self, ticket: int) -> None:
+        with self._cond:
+            while self._serving != ticket:
+                self._cond.wait()
+            self._serving += 1
+            self._cond.notify_all()
+
+    def done(self) -> None:
+        with self._cond:
+            self._serving += 1
+            self._cond.notify_all()
+
+    @property
+    def waiting(self) -> int:
+        """Requests in line, the one being served included."""
+        with self._cond:
+            return self._next_ticket - self._serving
 
 
 def _holdback(text: str, stops: tuple[str, ...]) -> int:
@@ -126,7 +200,7 @@ class LocalGenerator:
         self.repetition_penalty = repetition_penalty
         self.seed = seed
         self.stops = tuple(loaded.stop)
-        self.lock = threading.Lock()
+        self.queue = FairQueue()
         self.last_stats = GenerationStats()
         eos = self.model.generation_config.eos_token_id if getattr(self.model, "generation_config", None) else None
         eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
@@ -145,10 +219,18 @@ class LocalGenerator:
 
     def stream(self, messages: list[dict], max_new_tokens: int = 256, temperature: float = 0.0, stop: tuple[str, ...] = ()) -> Iterator[str]:
         """Yield text deltas; stops at EOS, a stop string (the preset's and ``stop``), or ``max_new_tokens``."""
+        stops = tuple(dict.fromkeys(self.stops + tuple(stop)))
+        for ahead in self.queue.turn():
+            yield QueueWait(ahead)
+        try:
+            yield from self._decode(messages, max_new_tokens, temperature, stops)
+        finally:
+            self.queue.done()
+
+    def _decode(self, messages, max_new_tokens, temperature, stops) -> Iterator[str]:
         import torch
 
-        stops = tuple(dict.fromkeys(self.stops + tuple(stop)))
-        with self.lock, torch.inference_mode():
+        with torch.inference_mode():
             stats = self.last_stats = GenerationStats()
             t0 = time.perf_counter()
             input_ids = self.encode(messages)
@@ -198,6 +280,113 @@ class LocalGenerator:
                     stats.first_token_s = time.perf_counter() - t0
                 yield final[len(shown):]
             stats.total_s = time.perf_counter() - t0
+
+
+class LlamaTokenizer:
+    """The two tokenizer calls the prompt builder makes (``encode``, ``decode``), answered by llama.cpp."""
+
+    def __init__(self, llm):
+        self.llm = llm
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=add_special_tokens, special=False)
+
+    def decode(self, ids: list[int], skip_special_tokens: bool = True) -> str:
+        return self.llm.detokenize(list(ids)).decode("utf-8", errors="ignore")
+
+
+@dataclass
+class LlamaCppConfig:
+    """How llama.cpp runs a GGUF. Defaults suit a 2-core CPU; ``n_gpu_layers=-1`` offloads everything."""
+
+    n_ctx: int = 4096  # prompt + answer; a longer prompt is an error that says so
+    n_threads: int | None = None  # None: every core
+    n_batch: int = 512
+    n_gpu_layers: int = 0
+    seed: int = 0
+
+
+class LlamaCppGenerator:
+    """Streams from a GGUF through llama-cpp-python, in this process.
+
+    The prompt is rendered here with the chat template (the preset's for base models, else the one stored
+    in the GGUF) and tokenized once, so the prompt builder's token counts and the context check are exact.
+    llama-cpp-python keeps the KV cache of the previous prompt and re-evaluates only what changed, so the
+    shared system rules are not prefilled again on every question.
+    """
+
+    def __init__(self, gguf_path: str, name: str, chat_template: str | None = None, stops: tuple[str, ...] = (),
+                 lora_path: str | None = None, adapter: str | None = None, repetition_penalty: float = 1.0,
+                 config: LlamaCppConfig | None = None):
+        import os
+
+        try:
+            from llama_cpp import Llama
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        except ImportError as exc:
+            raise ModelError("llama-cpp-python is not installed: run `bash .ci/setup` (it compiles it, ~4 min).") from exc
+        self.config = config or LlamaCppConfig()
+        cfg = self.config
+        try:
+            self.llm = Llama(model_path=str(gguf_path), n_ctx=cfg.n_ctx, n_batch=cfg.n_batch,
+                             n_threads=cfg.n_threads or os.cpu_count() or 1, n_gpu_layers=cfg.n_gpu_layers,
+                             seed=cfg.seed, lora_path=str(lora_path) if lora_path else None, verbose=False)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(f"llama.cpp could not load {gguf_path}" + (f" with adapter {lora_path}" if lora_path else "")
+                             + f": {exc}. Is it a GGUF model (and the adapter exported for this base)?") from exc
+        template = chat_template or self.llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ModelError(f"{gguf_path} has no chat template (tokenizer.chat_template): it is not a chat model. "
+                             "Use a chat/instruct GGUF, or a preset that brings its own prompt format.")
+        bos = self._token_text(self.llm.token_bos())
+        eos = self._token_text(self.llm.token_eos())
+        self.formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos, add_generation_prompt=True)
+        self.name = name + (f"+{adapter}" if adapter else "")
+        self.tokenizer = LlamaTokenizer(self.llm)
+        self.stops = tuple(stops)
+        self.repetition_penalty = repetition_penalty
+        self.queue = FairQueue()
+        self.last_stats = GenerationStats()
+        self.last_prompt: list[int] = []
+
+    def _token_text(self, token: int) -> str:
+        if token is None or token < 0:
+            return ""
+        return self.llm.detokenize([token], special=True).decode("utf-8", errors="ignore")
+
+    def encode(self, messages: list[dict]) -> list[int]:
+        """Chat messages -> prompt token ids (the template writes BOS itself where the model wants one)."""
+        prompt = self.formatter(messages=messages).prompt
+        return self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+
+    def stream(self, messages: list[dict], max_new_tokens: int = 256, temperature: float = 0.0, stop: tuple[str, ...] = ()) -> Iterator[str]:
+        """Yield text deltas; stops at the end of the turn, a stop string, or ``max_new_tokens``."""
+        stops = list(dict.fromkeys(self.stops + tuple(stop)))
+        tokens = self.encode(messages)
+        room = self.config.n_ctx - max_new_tokens
+        if len(tokens) > room:
+            raise ModelError(f"The prompt is {len(tokens)} tokens; with {max_new_tokens} for the answer the model's "
+                             f"window of {self.config.n_ctx} is exceeded. Lower context_budget_tokens or raise n_ctx.")
+        for ahead in self.queue.turn():
+            yield QueueWait(ahead)
+        stats = self.last_stats = GenerationStats(prompt_tokens=len(tokens))
+        self.last_prompt = tokens  # for benchmarks that replay the same prompt elsewhere
+        t0 = time.perf_counter()
+        try:
+            chunks = self.llm.create_completion(
+                tokens, max_tokens=max_new_tokens, temperature=temperature, top_k=40 if temperature > 0 else 1,
+                stop=stops or None, stream=True, seed=self.config.seed, repeat_penalty=self.repetition_penalty,
+            )
+            for chunk in chunks:
+                text = chunk["choices"][0].get("text") or ""
+                stats.new_tokens += 1
+                if text:
+                    if stats.first_token_s is None:
+                        stats.first_token_s = time.perf_counter() - t0
+                    yield text
+        finally:
+            stats.total_s = time.perf_counter() - t0
+            self.queue.done()
 
 
 @dataclass
