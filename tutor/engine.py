@@ -19,7 +19,7 @@ import logging
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
@@ -27,7 +27,9 @@ from tutor import records
 from tutor.errors import ModelError, QuestionError
 from tutor.language import LanguageConfig, detect_language
 from tutor.models import DEFAULT_PRESET
-from tutor.prompts import PromptConfig, build_messages, refusal_text, source_label
+from tutor.generation import QueueWait
+from tutor.grounding import Evidence, SentenceGate, best_passage, focus_excerpts, premise_terms
+from tutor.prompts import NOT_COVERED, PromptConfig, build_messages, quote_text, refusal_text, source_label
 
 if TYPE_CHECKING:
     from knowledge_base import Hit, KnowledgeBase
@@ -40,6 +42,11 @@ _FOLLOWUP_WORDS = {
     "it", "its", "it's", "they", "them", "their", "these", "those", "he", "she", "his", "her", "former", "latter",
     "它", "它的", "它们", "ello", "eso", "cela", "ça", "dessen", "deren",
 }
+# Openers of a question that continues the previous one ("and the alpha?", "what about rank 16?").
+_OPENERS = {"and", "also", "what about", "how about", "why", "so", "then", "y", "und", "et", "那", "那么"}
+# Words of short questions that name no topic ("why?", "give an example", "explain more").
+_GENERIC_TERMS = {"example", "examples", "explain", "more", "detail", "details", "mean", "means", "give", "show",
+                  "again", "please", "elaborate", "why", "simpler", "shorter", "longer"}
 _STOPWORDS = {
     "the", "and", "for", "are", "was", "what", "how", "why", "when", "which", "who", "does", "did", "can", "with",
     "from", "that", "this", "into", "about", "there", "their", "have", "has", "not", "you", "your", "our", "its",
@@ -55,11 +62,16 @@ _MARKER = re.compile(r"\[(\d{1,2})\]")
 class EngineConfig:
     """Everything the engine decides with. Thresholds live here; the CLI and the app fill it."""
 
-    model: str = field(default=DEFAULT_PRESET, metadata={"help": "Preset name, model directory or Hugging Face id."})
+    model: str | None = field(default=None, metadata={"help": "Preset name, model directory, .gguf file or Hugging Face id; "
+                              "None: the adapter's base model, else the default preset."})
     adapter: str | None = field(default=None, metadata={"help": "LoRA adapter name (under DATA_DIR/adapters)."})
     remote_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server URL; replaces the local model."})
     remote_model: str = field(default="", metadata={"help": "Model name on the remote server."})
     remote_api_key: str | None = field(default=None, metadata={"help": "Bearer token for the remote server."})
+    backend: str = field(default="auto", metadata={"help": "auto (llama.cpp for GGUF models on a CPU, else transformers) "
+                         "| llamacpp | transformers."})
+    n_ctx: int = field(default=4096, metadata={"help": "llama.cpp context window (prompt + answer), in tokens."})
+    seed: int = field(default=0, metadata={"help": "Sampling seed (answers repeat at temperature > 0 too)."})
     device: str = field(default="auto", metadata={"help": "auto (CUDA+bf16 when present, else CPU), cpu, cuda, ..."})
     optimize: str = field(default="auto", metadata={"help": "CPU speed-up: auto (bf16 where the CPU has native bf16, else none) "
                           "| none | bf16 | int8 | int4. int4 (4-bit weight-only, the GGUFs' own format) decodes fastest; "
@@ -67,10 +79,16 @@ class EngineConfig:
     k: int = field(default=5, metadata={"help": "Chunks retrieved per question."})
     search_mode: str = field(default="hybrid", metadata={"help": "hybrid | dense | lexical."})
     context_budget_tokens: int = field(default=700, metadata={"help": "Tokens of course excerpts in the prompt (model tokenizer)."})
+    max_excerpts: int = field(default=3, metadata={"help": "Excerpts in the prompt, best first."})
+    excerpt_chars: int = field(default=500, metadata={"help": "Each excerpt is cut to its sentences closest to the question, "
+                               "about this many characters (prefill is most of an answer's time on a CPU); 0 keeps whole chunks."})
     max_new_tokens: int = field(default=160, metadata={"help": "Longest generated answer, in tokens."})
     temperature: float = field(default=0.0, metadata={"help": "0 = greedy (repeatable); > 0 samples."})
-    repetition_penalty: float = field(default=1.15, metadata={"help": "Small models loop without it (local backend)."})
+    repetition_penalty: float | None = field(default=None, metadata={"help": "None: the preset's (1.15 for the 135M-270M "
+                                             "models, which loop without it; 1.0 from 0.5B on)."})
     min_evidence: float = field(default=0.2, metadata={"help": "Refuse when the top hit's dense cosine is below this."})
+    min_quote_evidence: float = field(default=0.4, metadata={"help": "When the model's answer fails the fact check, quote "
+                                      "the top excerpt if its cosine reaches this; refuse below."})
     faq_threshold: float = field(default=0.85, metadata={"help": "FAQ question cosine at or above which the vetted answer is used."})
     faq_min_overlap: float = field(default=0.5, metadata={"help": "Share of the FAQ question's content terms the question must contain (guards the embedder on scripts it does not know)."})
     max_question_chars: int = field(default=2000, metadata={"help": "Longer questions are rejected (QuestionError)."})
@@ -101,7 +119,7 @@ class AnswerResult:
     question: str
     answer: str
     language: str
-    outcome: str  # "answered" | "faq" | "refused"
+    outcome: str  # "answered" | "faq" | "quoted" | "refused"
     course: str
     citations: list[Citation] = field(default_factory=list)
     faq: dict | None = None  # {question, answer, score} when the FAQ answered
@@ -112,6 +130,7 @@ class AnswerResult:
     model: str | None = None
     adapter: str | None = None
     top_score: float | None = None
+    grounding: dict = field(default_factory=dict)  # the answer check: raw model text, facts checked, what failed
 
     def to_dict(self) -> dict:
         """What ``tutor ask --json`` prints."""
@@ -137,24 +156,48 @@ def terms(text: str) -> set[str]:
     return out
 
 
-def standalone_query(question: str, history: list[dict], max_words: int = 4) -> str:
+def standalone_query(question: str, history: list[dict], max_words: int = 4, language_config: LanguageConfig | None = None) -> str:
     """The question made self-contained for retrieval, without an LLM call.
 
     A follow-up ("and how is it trained?") retrieves nothing useful alone. Rewriting it with the model
-    would cost a second generation (seconds on 2 cores) and a 135M model rewrites unreliably; prefixing
-    the previous user question is deterministic, free, and keeps its topic words in the query, which is
-    what dense and BM25 retrieval need. It applies only when the question looks like a follow-up: at most
-    ``max_words`` words, or a pronoun ("it", "they", "它") in a question under three times that.
+    would cost a second generation (seconds on 2 cores); prefixing the previous user question is
+    deterministic, free, and keeps its topic words in the query, which is what dense and BM25 retrieval
+    need. A question is a follow-up only when it leans on the previous turn:
+
+    - it is in the same language as the previous question (a switch of language starts a new question:
+      "¿Qué es la tokenización?" after an English question is not about the English one), and
+    - it has a pronoun or opener that points back ("it", "they", "它", "and ...", "what about ..."), in
+      a question under three times ``max_words``, or it is at most ``max_words`` words and names no topic
+      of its own ("Why?", "Give an example").
     """
     previous = [t["content"] for t in history if t.get("role") == "user" and t.get("content")]
     if not previous:
         return question
+    language = detect_language(question, language_config)
+    fallback = (language_config or LanguageConfig()).fallback
+    if language != fallback and language != detect_language(previous[-1], language_config):
+        return question  # a switch of language (short text falls back to English and proves nothing)
     words = [w.lower() for w in _WORD.findall(question)]
     n_words = len(words) + len(_CJK.findall(question)) // 2
-    leans = any(w in _FOLLOWUP_WORDS for w in words) or any(p in question for p in ("它", "这个", "那个"))
-    if n_words <= max_words or (leans and n_words <= 3 * max_words):
+    leans = (any(w in _FOLLOWUP_WORDS for w in words) or any(p in question for p in ("它", "这个", "那个"))
+             or (words[:1] and words[0] in _OPENERS) or " ".join(words[:2]) in _OPENERS)
+    own_topic = bool(terms(question) - _GENERIC_TERMS)
+    if (leans and n_words <= 3 * max_words) or (n_words <= max_words and not own_topic):
         return f"{previous[-1].strip()} {question.strip()}"
     return question
+
+
+def _adapter_base(adapter_dir: Path) -> str | None:
+    """The base model an adapter was trained on, from its ``card.json`` (None when it has no card)."""
+    import json
+
+    card = adapter_dir / "card.json"
+    if not card.is_file():
+        return None
+    try:
+        return json.loads(card.read_text(encoding="utf-8")).get("base")
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{card}: unreadable adapter card ({exc}); retrain or remove the adapter.") from exc
 
 
 class TutorEngine:
@@ -191,16 +234,16 @@ class TutorEngine:
         return self._generator
 
     def _make_generator(self):
-        from tutor.generation import LocalGenerator, RemoteConfig, RemoteGenerator
+        from tutor.backends import create_generator
 
         cfg = self.config
-        if cfg.remote_url:
-            return RemoteGenerator(RemoteConfig(cfg.remote_url, cfg.remote_model, cfg.remote_api_key))
-        from tutor.models import load_model
-
-        adapter = self.adapter_dir(cfg.adapter) if cfg.adapter else None
-        loaded = load_model(cfg.model, cache_dir=self.paths.cache_dir, device=cfg.device, adapter_dir=adapter)
-        return LocalGenerator(loaded, optimize=cfg.optimize, repetition_penalty=cfg.repetition_penalty)
+        adapter = self.adapter_dir(cfg.adapter) if cfg.adapter and not cfg.remote_url else None
+        base = _adapter_base(adapter) if adapter else None
+        model = cfg.model or base or DEFAULT_PRESET
+        if base and model != base:
+            raise ModelError(f"Adapter {cfg.adapter!r} was trained on {base!r} and cannot be loaded onto {model!r}: "
+                             f"leave --model out (the adapter's base is used) or pass --model {base}.")
+        return create_generator(replace(cfg, model=model), self.paths.cache_dir, adapter)
 
     # ------------------------------------------------------------------------------------------ answering
 
@@ -234,7 +277,7 @@ class TutorEngine:
         language = detect_language(question, cfg.language)
         t1 = time.perf_counter()
         timings["language_ms"] = (t1 - t0) * 1000
-        query = standalone_query(question, history, cfg.followup_max_words)
+        query = standalone_query(question, history, cfg.followup_max_words, cfg.language)
         hits = self.kb.search(query, course, k=cfg.k, mode=cfg.search_mode)
         faq = self.kb.match_faq(question, course)
         t2 = time.perf_counter()
@@ -265,17 +308,8 @@ class TutorEngine:
             result.outcome = "refused"
             yield emit(refusal_text(language, self._topics(hits)))
         else:
-            generator = self.generator
-            result.model, result.adapter = generator.name, cfg.adapter
-            # A follow-up is asked as its standalone form: the prompt carries no history by default
-            # (PromptConfig.history_messages), so "what rank is typical for it?" needs its topic spelled out.
-            usable = [h for h in hits if h.dense_score >= cfg.min_evidence]  # the rest is noise to a small model
-            messages, included = build_messages(query, usable, history, language, generator.tokenizer,
-                                                cfg.context_budget_tokens, cfg.prompt)
-            stops = ("\nQuestion:", "\nAnswer:", "\nCourse excerpts:")  # a small model continuing the prompt pattern
             try:
-                for delta in generator.stream(messages, cfg.max_new_tokens, cfg.temperature, stop=stops):
-                    yield emit(delta)
+                yield from self._generate(question, query, hits, history, language, result, emit)
             except Exception:
                 # The backend died mid-answer (a remote server gone, out of memory): the caller shows the
                 # error; the log keeps the question as "error" so instructors see it went unanswered.
@@ -284,12 +318,6 @@ class TutorEngine:
                                          top, (time.perf_counter() - t0) * 1000, result.model, result.adapter)
                 raise
             timings["generation_ms"] = (time.perf_counter() - t2) * 1000
-            text = "".join(pieces)
-            if not text.strip():  # the model said nothing: an honest refusal beats an empty bubble
-                result.outcome = "refused"
-                yield emit(refusal_text(language, self._topics(hits)))
-            else:
-                result.citations = self._citations(text, included)
         result.answer = "".join(pieces).strip()
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
         result.timings = timings
@@ -300,6 +328,65 @@ class TutorEngine:
                 result.model or ("faq" if result.outcome == "faq" else None), result.adapter,
             )
         return result
+
+    def _generate(self, question, query, hits, history, language, result: AnswerResult, emit):
+        """Prompt the model with the excerpts and release its answer one checked sentence at a time.
+
+        Outcomes: ``answered`` (every released sentence's facts are in the excerpts), ``quoted`` (the model's
+        first sentence failed the check, or it replied NOT_IN_COURSE, while the top excerpt is close to the
+        question: the course's own best sentence is shown instead, marked as a quote), ``refused`` (the same
+        on weaker evidence, or an empty answer). A later failing sentence ends the answer there.
+        """
+        cfg = self.config
+        generator = self.generator
+        result.model, result.adapter = generator.name, cfg.adapter
+        # A follow-up is asked as its standalone form: the prompt carries no history by default
+        # (PromptConfig.history_messages), so "what rank is typical for it?" needs its topic spelled out.
+        usable = [h for h in hits if h.dense_score >= cfg.min_evidence][: cfg.max_excerpts]  # the rest is noise
+        if cfg.excerpt_chars and usable:
+            focused = focus_excerpts(query, [h.text for h in usable], self.kb.embedder, cfg.excerpt_chars)
+            usable = [replace(h, text=t) for h, t in zip(usable, focused)]
+        messages, included = build_messages(query, usable, history, language, generator.tokenizer,
+                                            cfg.context_budget_tokens, cfg.prompt)
+        evidence = Evidence([h.text for h in included])
+        premises = premise_terms(question, evidence) if language == "en" else set()
+        evidence = Evidence([h.text for h in included] + [question, query])
+        gate = SentenceGate(evidence, language, premises)
+        raw = ""
+        stops = ("\nQuestion:", "\nAnswer:", "\nCourse excerpts:")  # a small model continuing the prompt pattern
+        for delta in generator.stream(messages, cfg.max_new_tokens, cfg.temperature, stop=stops):
+            if isinstance(delta, QueueWait):
+                yield delta  # "N questions ahead": shown by the chat while the model is busy
+                continue
+            raw += delta
+            if NOT_COVERED in raw:
+                break
+            released = gate.feed(delta)
+            if released:
+                yield emit(released)
+            if gate.failed:
+                break
+        if NOT_COVERED not in raw and not gate.failed:
+            tail = gate.finish()
+            if tail:
+                yield emit(tail)
+        result.grounding = {"raw": raw.strip(), "checked_facts": [f for c in gate.checks for f in c.facts],
+                            "unsupported": gate.failed.unsupported if gate.failed else [],
+                            "dropped": gate.failed_sentence}
+        answer = gate.released.strip()
+        if answer:
+            result.citations = self._citations(answer, included)
+            return
+        if (gate.failed or NOT_COVERED in raw) and included and included[0].dense_score >= cfg.min_quote_evidence:
+            # The model could not answer from strong evidence: the course's own closest sentence, marked as a
+            # quote, is honest and often what the student needed (small models say NOT_IN_COURSE too readily).
+            result.outcome = "quoted"
+            quote = best_passage(query, included[0].text, self.kb.embedder)
+            yield emit(quote_text(language, quote))
+            result.citations = self._citations("[1]", included)
+            return
+        result.outcome = "refused"  # NOT_IN_COURSE, an empty answer, or an unsupported one on weak evidence
+        yield emit(refusal_text(language, self._topics(hits)))
 
     # ------------------------------------------------------------------------------------------ helpers
 
