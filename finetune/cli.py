@@ -85,7 +85,8 @@ def evaluate_cmd(faq_file, course, adapter, compare, model, limit, use_faq, max_
     for system, block in result.metrics["systems"].items():
         click.echo(f"{system:>24}: F1 {_fmt(block['answer_f1'])}  EM {_fmt(block['exact_match'])}  "
                    f"ROUGE-L {_fmt(block['rouge_l'])}  sim {_fmt(block['semantic_similarity'])}  "
-                   f"p50 {_fmt(block['latency_p50_ms'])} ms")
+                   f"correct {_fmt(block['correct'])}  invented facts {block['invented_facts']}  "
+                   f"wrongly refused {_fmt(block['wrongly_refused'])}  p50 {_fmt(block['latency_p50_ms'])} ms")
     click.echo(f"recall@1 {_fmt(result.metrics['retrieval_recall_at_1'])}  recall@5 "
                f"{_fmt(result.metrics['retrieval_recall_at_5'])}  MRR {_fmt(result.metrics['mrr'])}")
     click.echo(f"Report: {Path(out) / 'report.html'}")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -29,16 +28,16 @@ from pathlib import Path
 from finetune import metrics as M
 from tutor.config import Paths
 from tutor.errors import ConfigError
+from tutor.grounding import Evidence, best_passage, check_sentence, split_sentences
 
 log = logging.getLogger(__name__)
 
 RETRIEVAL_ONLY = "retrieval_only"
 METRIC_KEYS = (
     "n", "retrieval_recall_at_1", "retrieval_recall_at_5", "mrr", "answer_f1", "exact_match", "rouge_l",
-    "semantic_similarity", "language_match", "refusal_precision", "refusal_recall", "faq_match_rate",
-    "latency_p50_ms", "latency_p95_ms",
+    "semantic_similarity", "correct", "invented_facts", "wrongly_refused", "language_match", "refusal_precision",
+    "refusal_recall", "faq_match_rate", "latency_p50_ms", "latency_p95_ms",
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])\s*|\n+")
 
 
 @dataclass
@@ -81,18 +80,11 @@ def system_names(config: EvalConfig) -> list[str]:
     return names
 
 
-def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text or "") if s and s.strip()]
-
-
 def retrieval_only_answer(question: str, hits: list, embedder, min_score: float) -> tuple[str, bool]:
     """(answer, refused): the top chunk's sentence closest to the question, or a refusal."""
     if not hits or (hits[0].dense_score is not None and hits[0].dense_score < min_score):
         return "", True
-    sentences = split_sentences(hits[0].text) or [hits[0].text]
-    vecs = embedder.encode([question] + sentences)
-    best = int((vecs[1:] @ vecs[0]).argmax())
-    return sentences[best], False
+    return best_passage(question, hits[0].text, embedder, max_sentences=1), False
 
 
 def _ranked_documents(hits: list) -> list[str]:
@@ -193,6 +185,8 @@ def run_evaluation(faq_path: str | Path, config: EvalConfig, paths: Paths | None
                 "recall_at_1": M.recall_at_k(ranked, entry.source, 1) if entry.source else None,
                 "recall_at_5": M.recall_at_k(ranked, entry.source, 5) if entry.source else None,
                 "reciprocal_rank": M.reciprocal_rank(ranked, entry.source) if entry.source else None,
+                "correct": _correct(entry, answer, fields["refused"]),
+                "invented": _invented(answer, fields["refused"], language, hits, entry),
                 "f1": M.f1_score(answer, entry.answer) if scored else None,
                 "exact_match": M.exact_match(answer, entry.answer) if scored else None,
                 "rouge_l": M.rouge_l(answer, entry.answer) if scored else None,
@@ -215,6 +209,25 @@ def run_evaluation(faq_path: str | Path, config: EvalConfig, paths: Paths | None
 
         result.out_dir = write_report(result, Path(out_dir))
     return result
+
+
+def _correct(entry, answer: str, refused: bool) -> float | None:
+    """1.0 when the answer states every ``must_include`` fact (an unanswerable row: when it refused);
+    None for answerable rows that list no facts."""
+    if not entry.answerable:
+        return float(refused)
+    if not entry.must_include:
+        return None
+    return float(not refused and M.facts_present(answer, entry.must_include))
+
+
+def _invented(answer: str, refused: bool, language: str, hits: list, entry) -> str:
+    """Facts the answer states (numbers, times, codes, names) that neither the retrieved course text,
+    the question nor the reference contains: "|"-joined, "" when none."""
+    if refused or not answer.strip():
+        return ""
+    evidence = Evidence([h.text for h in hits] + [entry.question, entry.answer])
+    return "|".join(f for sentence in split_sentences(answer) for f in check_sentence(sentence, evidence, language).unsupported)
 
 
 def _add_semantic_similarity(rows: list[dict], embedder) -> None:
@@ -242,6 +255,9 @@ def _block(rows: list[dict]) -> dict:
         "exact_match": M.mean(r["exact_match"] for r in rows),
         "rouge_l": M.mean(r["rouge_l"] for r in rows),
         "semantic_similarity": M.mean(r["semantic_similarity"] for r in rows),
+        "correct": M.mean(r["correct"] for r in rows),
+        "invented_facts": sum(len(r["invented"].split("|")) for r in rows if r["invented"]),
+        "wrongly_refused": M.mean(float(r["refused"]) for r in rows if r["answerable"]),
         "language_match": M.mean(r["language_match"] for r in rows),
         "refusal_precision": refusal_p,
         "refusal_recall": refusal_r,

@@ -116,3 +116,16 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 def mean(values: Iterable[float | None]) -> float | None:
     xs = [v for v in values if v is not None]
     return sum(xs) / len(xs) if xs else None
+
+
+def facts_present(answer: str, facts) -> bool:
+    """Whether ``answer`` states every fact, each given as accepted spellings (case-, width- and
+    space-insensitive substring match: "9,216" also matches "9，216" and "9 216" in the answer)."""
+    import unicodedata
+
+    def fold(text: str) -> str:
+        return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+
+    text = fold(answer)
+    squeezed = text.replace(" ", "")
+    return all(any(fold(alt) in text or fold(alt).replace(" ", "") in squeezed for alt in fact) for fact in facts)

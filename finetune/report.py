@@ -19,10 +19,10 @@ log = logging.getLogger(__name__)
 
 ROW_COLUMNS = (
     "system", "row", "language", "question", "reference", "answerable", "source", "answer", "refused",
-    "faq_match", "cited", "retrieved", "recall_at_1", "recall_at_5", "reciprocal_rank", "f1", "exact_match",
+    "faq_match", "cited", "retrieved", "recall_at_1", "recall_at_5", "reciprocal_rank", "correct", "invented", "f1", "exact_match",
     "rouge_l", "semantic_similarity", "answer_language", "language_match", "latency_ms",
 )
-PLOTTED = ("answer_f1", "exact_match", "rouge_l", "semantic_similarity", "language_match")
+PLOTTED = ("answer_f1", "correct", "exact_match", "rouge_l", "semantic_similarity", "language_match")
 
 
 def write_report(result, out_dir: Path) -> Path:
@@ -125,8 +125,9 @@ def render_html(metrics: dict, rows: list[dict]) -> str:
         for title, data in plots(metrics, rows).items()
     )
     primary = metrics["primary"]
-    sample = [r for r in rows if r["system"] == primary][:50]
-    cols = ("row", "language", "question", "reference", "answer", "f1", "refused", "retrieved", "latency_ms")
+    sample = [r for r in rows if r["system"] == primary][:100]
+    cols = ("row", "language", "question", "reference", "answer", "correct", "invented", "f1", "refused", "retrieved",
+            "latency_ms")
     table = "".join("<tr>" + "".join(f"<td>{_cell(r.get(c))}</td>" for c in cols) + "</tr>" for r in sample)
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Evaluation report</title>

@@ -7,14 +7,16 @@ fine-tuning / evaluation (the rows are training targets and test questions). Bot
 Formats (picked by suffix, else by content):
 
 * CSV / TSV (comma, tab or semicolon) with a header: ``question,answer`` required; ``course``, ``source``, ``language``,
-  ``answerable`` optional.
+  ``answerable``, ``must_include`` optional.
 * JSONL, one object per line, with the same keys.
 * JSONL of chat ``messages`` (the format of most fine-tuning sets): optional ``system`` turns first,
   the first ``user`` turn is the question, the last ``assistant`` turn is the answer; the extra keys may
   sit at the top level of the object.
 
 ``answerable: false`` marks a question the tutor should refuse (the expected answer is a refusal), so
-its answer may be empty. Validation never stops at the first problem: an instructor fixing a
+its answer may be empty. ``must_include`` (evaluation only) lists the key facts a correct answer states,
+each with its accepted spellings: in JSON a list of lists (``[["9,216", "9216"], ["B214"]]``), in CSV
+one cell with facts separated by ``;`` and spellings by ``|`` (``9,216|9216; B214``). Validation never stops at the first problem: an instructor fixing a
 spreadsheet wants every bad row at once, so ``load_faq`` collects ``(row, message)`` pairs and raises
 one ``FAQFormatError``. Rows are 1-based data rows: the n-th record after the header in CSV, the n-th
 line in JSONL (so an editor's "go to line" finds it). Row 0 means the whole file.
@@ -40,7 +42,7 @@ from tutor.errors import FAQFormatError
 log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("question", "answer")
-OPTIONAL_COLUMNS = ("course", "source", "language", "answerable")
+OPTIONAL_COLUMNS = ("course", "source", "language", "answerable", "must_include")
 CSV_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 TRUE_WORDS = {"true", "yes", "y", "1"}
@@ -65,6 +67,7 @@ class FAQEntry:
     answerable: bool = True
     row: int = 0
     id: int | None = None
+    must_include: tuple[tuple[str, ...], ...] = ()  # key facts, each with accepted spellings (evaluation)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -304,6 +307,7 @@ def _validate_record(row: int, raw: dict[str, Any], problems: list, limits: FAQL
         question = _text_field(raw, "question", bad)
         answer = _text_field(raw, "answer", bad)
     extras = {key: _text_field(raw, key, bad) for key in ("course", "source", "language")}
+    must_include = _parse_must_include(raw.get("must_include"), bad)
     if len(problems) > before:
         return None
 
@@ -330,7 +334,21 @@ def _validate_record(row: int, raw: dict[str, Any], problems: list, limits: FAQL
         language=language or None,
         answerable=answerable is not False,
         row=row,
+        must_include=must_include,
     )
+
+
+def _parse_must_include(value: Any, bad) -> tuple[tuple[str, ...], ...]:
+    """``[["9,216", "9216"], ["B214"]]`` (JSON) or ``"9,216|9216; B214"`` (CSV) -> tuple of spelling tuples."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        value = [[alt for alt in fact.split("|")] for fact in value.split(";")]
+    if not isinstance(value, list) or not all(isinstance(f, list) and f and all(isinstance(a, str) for a in f) for f in value):
+        bad("'must_include' must be a list of lists of strings (JSON) or 'a|b; c' (CSV)")
+        return ()
+    facts = tuple(tuple(a.strip() for a in fact if a.strip()) for fact in value)
+    return tuple(f for f in facts if f)
 
 
 def _text_field(raw: dict, key: str, bad) -> str | None:
@@ -426,6 +444,8 @@ def _columns_for(entries: list[FAQEntry]) -> list[str]:
             cols.append(c)
     if any(not e.answerable for e in entries):
         cols.append("answerable")
+    if any(e.must_include for e in entries):
+        cols.append("must_include")
     return cols
 
 
@@ -438,8 +458,9 @@ def write_faq_csv(entries: Iterable[FAQEntry], path: str | os.PathLike) -> Path:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(cols)
     for e in entries:
-        writer.writerow([str(e.answerable).lower() if c == "answerable" else (getattr(e, c) or "")
-                         for c in cols])
+        writer.writerow([str(e.answerable).lower() if c == "answerable"
+                         else "; ".join("|".join(f) for f in e.must_include) if c == "must_include"
+                         else (getattr(e, c) or "") for c in cols])
     return _atomic_write(Path(path), buf.getvalue())
 
 
