@@ -34,6 +34,7 @@ import gradio as gr
 
 from tutor.config import DEFAULT_COURSE, Paths
 from tutor.errors import ConfigError, FAQFormatError, TutorError
+from tutor.generation import QueueWait
 from tutor.models import DEFAULT_PRESET
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,8 @@ class AppConfig:
     instructor_user: str | None = field(default=None, metadata={"help": "Instructor login name."})
     instructor_password: str | None = field(default=None, repr=False, metadata={"help": "Instructor password."})
     load_sample_course: bool = field(default=True, metadata={"help": "Load the built-in sample course if absent."})
-    chat_concurrency: int = field(default=2, metadata={"help": "Answers generated at once (more queue; 2 cores)."})
+    chat_concurrency: int = field(default=32, metadata={"help": "Chat requests admitted at once. The model still answers "
+                                  "one at a time, first come first served; admitted requests see their place in line."})
     queue_size: int = field(default=128, metadata={"help": "Requests waiting in the queue before new ones are refused."})
     session_hours: float = field(default=8.0, metadata={"help": "How long an instructor login stays valid."})
     login_failure_delay_s: float = field(default=1.0, metadata={"help": "Pause after a wrong password (slows guessing)."})
@@ -119,6 +121,12 @@ def render_answer(turn: dict) -> str:
     parts = []
     if turn.get("from_faq"):
         parts.append("<span class='faq-mark'>From the instructor's FAQ</span>\n\n")
+    if turn.get("waiting") and not turn.get("answer"):
+        ahead = turn["waiting"]
+        parts.append(f"⏳ {ahead} question{'s' if ahead != 1 else ''} ahead of yours; your answer starts as soon as "
+                     "the tutor is free.")
+    elif turn.get("outcome") == "quoted":
+        parts.append("<span class='faq-mark'>Quoted from the course</span>\n\n")
     parts.append(turn.get("answer") or "")
     for c in turn.get("citations") or []:
         where = ", ".join(x for x in [c.get("section") or "", f"page {c['page']}" if c.get("page") else ""] if x)
@@ -225,7 +233,10 @@ def build_app(config: AppConfig, kb=None, engine=None) -> gr.Blocks:
             stream = engine_now.answer(question, engine_history(turns), course)
             yield chat_messages(turns, pending), turns, "", ""
             for delta in stream:
-                pending["answer"] += delta
+                if isinstance(delta, QueueWait):  # the model is busy with other students' questions
+                    pending["waiting"] = delta.ahead
+                else:
+                    pending["answer"] += delta
                 yield chat_messages(turns, pending), turns, "", ""
             result = stream.result
             pending.update(

@@ -30,16 +30,18 @@ def free_port() -> int:
 
 
 PASSWORD = "correct horse battery staple"
+TEST_MODEL = "qwen2.5-0.5b-instruct"
 QUESTION = "Why do many small models tie the input embedding matrix to the output layer?"
 
 
 @contextlib.contextmanager
 def serve_test_app(data_dir: Path):
-    """The app as the tests run it: an instructor account, no login delay, short answers."""
+    """The app as the tests run it: an instructor account, no login delay, short answers, and the small
+    Qwen preset (the default 1.5B answers the same way, three times slower)."""
     import app
 
     config = app.AppConfig(
-        data_dir=str(data_dir), instructor_user="prof", instructor_password=PASSWORD,
+        data_dir=str(data_dir), instructor_user="prof", instructor_password=PASSWORD, model=TEST_MODEL,
         login_failure_delay_s=0.0, engine_options={"max_new_tokens": 48},
     )
     with serve(config) as served:

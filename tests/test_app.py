@@ -16,7 +16,7 @@ from tutor.models import DEFAULT_PRESET
 def test_defaults_without_flags_or_env():
     config, _ = app.parse_args([], env={})
     assert (config.host, config.port, config.course) == ("127.0.0.1", 7860, "sample")
-    assert config.model == DEFAULT_PRESET == "gemma3-270m" and config.data_dir is None and config.remote_url is None
+    assert config.model == DEFAULT_PRESET == "qwen2.5-1.5b-instruct" and config.data_dir is None and config.remote_url is None
     assert not config.console_enabled
 
 
