@@ -32,14 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("TUTOR_CACHE_DIR", str(ROOT / ".cache" / "test-models"))
-
-from bench.finetune_eval import squad_items  # noqa: E402  (after sys.path)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# finetune_eval sets the offline/cache environment and knows where the shared data lies
+from bench.finetune_eval import ROOT, SHARED, squad_items  # noqa: E402  (after sys.path)
 
 KEYS = ("answer_f1", "correct", "invented_facts", "wrongly_refused", "language_match", "refusal_precision",
         "refusal_recall", "retrieval_recall_at_5", "latency_p50_ms", "latency_p95_ms")
@@ -147,7 +142,7 @@ def cmd_speed(args) -> None:
     gen = engine.generator
     bare = Llama(model_path=str(PRESETS[args.preset].gguf_path(paths.cache_dir)), n_ctx=gen.config.n_ctx,
                  n_threads=os.cpu_count(), n_batch=gen.config.n_batch, seed=0, verbose=False)
-    totals, firsts, ours, theirs, prompts = [], [], [], [], []
+    totals, firsts, ours, theirs, prompts, prefill = [], [], [], [], [], []
     for q in questions:
         t0 = time.perf_counter()
         result = engine.ask(q, [], "sample")
@@ -164,10 +159,12 @@ def cmd_speed(args) -> None:
                 n += 1
                 first = first or time.perf_counter()
             theirs.append((n - 1) / max(time.perf_counter() - first, 1e-9))
+            prefill.append(len(tokens) / max(first - t1, 1e-9))  # from an empty cache: the whole prompt
     print(f"{args.preset}: {len(questions)} questions; prompt tokens p50 {percentile(prompts, 50):.0f}")
     print(f"answer latency p50 {percentile(totals, 50) / 1000:.1f} s, p95 {percentile(totals, 95) / 1000:.1f} s; "
           f"first shown text p50 {percentile(firsts, 50) / 1000:.1f} s")
     mean = lambda xs: sum(xs) / max(len(xs), 1)  # noqa: E731
+    print(f"bare llama-cpp-python prefill {mean(prefill):.0f} tokens/s")
     print(f"decode tokens/s: engine {mean(ours):.1f}, bare llama-cpp-python {mean(theirs):.1f} "
           f"= {mean(ours) / max(mean(theirs), 1e-9):.2f}x ({len(ours)} answers)")
 

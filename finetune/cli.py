@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from knowledge_base.hardware import PRECISIONS
+from tutor.config import DEFAULT_COURSE
 from tutor.options import data_dir_option, json_option, paths_from
 
 
@@ -78,7 +79,14 @@ def evaluate_cmd(faq_file, course, adapter, compare, model, limit, use_faq, max_
     config = EvalConfig(course=course, adapter=adapter, compare=tuple(compare), model=model, limit=limit,
                         use_faq=use_faq, show_progress=not as_json,
                         engine_options={"max_new_tokens": max_new_tokens} if max_new_tokens else {})
-    result = run_evaluation(Path(faq_file), config, paths_from(data_dir), out_dir=Path(out))
+    paths = paths_from(data_dir)
+    kb = None
+    if course == DEFAULT_COURSE:  # the built-in sample course is there on first use, as for `tutor ask`
+        from knowledge_base import KnowledgeBase
+
+        kb = KnowledgeBase(paths)
+        kb.ensure_sample_course()
+    result = run_evaluation(Path(faq_file), config, paths, kb=kb, out_dir=Path(out))
     if as_json:
         click.echo(json.dumps(result.metrics, indent=2, default=str))
         return

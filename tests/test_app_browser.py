@@ -57,7 +57,7 @@ def test_student_sees_streamed_cited_answer_and_rates_it(server, artifacts_dir):
     with chromium_page() as page:
         page.goto(url)
         seen = ask(page, QUESTION)
-        assert len(seen) >= 3, seen  # the answer arrived in pieces, not at once
+        assert len(seen) >= 2, seen  # the answer arrived in pieces (checked sentences), not at once
         answer = page.locator("#chat .bot").last
         citation = answer.locator("details.citation").first
         assert citation.is_visible() and ".md" in citation.locator("summary").inner_text()

@@ -51,9 +51,9 @@ def test_student_answer_streams_and_cites_the_course(client):
     assert [m["role"] for m in chat] == ["user", "assistant"]
     answer = text_of(chat[1])
     assert "<details class='citation'>" in answer and ".md" in answer  # a sample-course page is cited
-    # streamed: the page saw the answer grow over several updates before the citations arrived
+    # streamed: the page saw the answer grow (one checked sentence at a time) before the citations arrived
     partial = [text_of(u[0][-1]) for u in updates if u[0] and u[0][-1]["role"] == "assistant"]
-    assert len(set(partial)) >= 3, partial
+    assert len(set(partial)) >= 2 and "<details" not in partial[0], partial
 
 
 def test_bad_questions_get_clear_messages_and_the_session_goes_on(client):

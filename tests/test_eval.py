@@ -94,7 +94,8 @@ def test_eval_compares_adapter_base_and_baseline_with_faq_leak_reported(setup, t
     from finetune.train import TrainConfig, train_adapter
 
     paths, kb, faq = setup
-    train_adapter(faq, "mini", TrainConfig(max_steps=1, batch_size=4, max_length=192, show_progress=False), paths, kb=kb)
+    train_adapter(faq, "mini", TrainConfig(base="smollm2-135m-instruct", max_steps=1, batch_size=4, max_length=192,
+                                           show_progress=False), paths, kb=kb)
     config = EvalConfig(course="demo", adapter="mini", compare=("base",), limit=3, use_faq=True,
                         engine_options={"max_new_tokens": 16}, show_progress=False)
     result = run_evaluation(faq, config, paths, kb=kb, out_dir=tmp_path / "cmp")

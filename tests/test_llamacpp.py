@@ -117,3 +117,15 @@ def test_a_caller_that_leaves_the_line_does_not_block_the_others():
     queue.done()
     assert queue.waiting == 0
     assert isinstance(QueueWait(2), str) and QueueWait(2) == "" and QueueWait(2).ahead == 2
+
+
+@pytest.mark.slow
+def test_a_gguf_without_a_chat_template_is_refused_unless_the_preset_brings_one():
+    gemma = PRESETS["gemma3-270m"]  # a base model: its GGUF carries no chat template
+    path = str(gemma.gguf_path(MODEL_CACHE))
+    with pytest.raises(ModelError, match="not a chat model"):
+        LlamaCppGenerator(path, "some-base.gguf")
+    gen = LlamaCppGenerator(path, gemma.name, chat_template=gemma.chat_template, stops=gemma.stop,
+                            config=LlamaCppConfig(n_ctx=512))
+    assert gen.formatter(messages=MESSAGES).prompt.startswith("<bos>")  # our plain format, BOS first
+    assert "".join(gen.stream(MESSAGES, max_new_tokens=8)).strip()

@@ -314,7 +314,8 @@ class TutorEngine:
                 # The backend died mid-answer (a remote server gone, out of memory): the caller shows the
                 # error; the log keeps the question as "error" so instructors see it went unanswered.
                 if cfg.log_questions:
-                    records.log_question(self.kb.db, course, question, "error", "".join(pieces).strip(), language, [],
+                    partial = "".join(pieces).strip() or result.grounding.get("raw", "").strip()
+                    records.log_question(self.kb.db, course, question, "error", partial, language, [],
                                          top, (time.perf_counter() - t0) * 1000, result.model, result.adapter)
                 raise
             timings["generation_ms"] = (time.perf_counter() - t2) * 1000
@@ -359,6 +360,7 @@ class TutorEngine:
                 yield delta  # "N questions ahead": shown by the chat while the model is busy
                 continue
             raw += delta
+            result.grounding["raw"] = raw  # kept current: a backend failure mid-answer logs what was generated
             if NOT_COVERED in raw:
                 break
             released = gate.feed(delta)
@@ -377,13 +379,15 @@ class TutorEngine:
         if answer:
             result.citations = self._citations(answer, included)
             return
-        if (gate.failed or NOT_COVERED in raw) and included and included[0].dense_score >= cfg.min_quote_evidence:
+        closest = max(range(len(included)), key=lambda i: included[i].dense_score, default=None)
+        if (gate.failed or NOT_COVERED in raw) and closest is not None \
+                and included[closest].dense_score >= cfg.min_quote_evidence:
             # The model could not answer from strong evidence: the course's own closest sentence, marked as a
             # quote, is honest and often what the student needed (small models say NOT_IN_COURSE too readily).
             result.outcome = "quoted"
-            quote = best_passage(query, included[0].text, self.kb.embedder)
-            yield emit(quote_text(language, quote))
-            result.citations = self._citations("[1]", included)
+            quote = best_passage(query, included[closest].text, self.kb.embedder)
+            yield emit(quote_text(language, quote, closest + 1))
+            result.citations = self._citations(f"[{closest + 1}]", included)
             return
         result.outcome = "refused"  # NOT_IN_COURSE, an empty answer, or an unsupported one on weak evidence
         yield emit(refusal_text(language, self._topics(hits)))

@@ -379,8 +379,8 @@ class LlamaCppGenerator:
             )
             for chunk in chunks:
                 text = chunk["choices"][0].get("text") or ""
-                stats.new_tokens += 1
-                if text:
+                if text:  # the closing chunk carries only the finish reason
+                    stats.new_tokens += 1
                     if stats.first_token_s is None:
                         stats.first_token_s = time.perf_counter() - t0
                     yield text

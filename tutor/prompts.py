@@ -72,11 +72,11 @@ REFUSALS = {
 
 # The fallback when a generated answer fails the fact check: the course's own sentence, marked as a quote.
 QUOTES = {
-    "en": "The course says: \u201c{quote}\u201d [1]",
-    "zh": "课程资料原文：\u201c{quote}\u201d [1]",
-    "es": "El material del curso dice: \u00ab{quote}\u00bb [1]",
-    "fr": "Le cours dit : \u00ab {quote} \u00bb [1]",
-    "de": "Im Kursmaterial steht: \u201e{quote}\u201c [1]",
+    "en": "The course says: \u201c{quote}\u201d [{n}]",
+    "zh": "课程资料原文：\u201c{quote}\u201d [{n}]",
+    "es": "El material del curso dice: \u00ab{quote}\u00bb [{n}]",
+    "fr": "Le cours dit : \u00ab {quote} \u00bb [{n}]",
+    "de": "Im Kursmaterial steht: \u201e{quote}\u201c [{n}]",
 }
 
 _ROLE_MARKERS = re.compile(
@@ -220,6 +220,6 @@ def refusal_text(language: str, topics: list[str]) -> str:
     return f"{head} {tail.format(topics=sep.join(topics))}"
 
 
-def quote_text(language: str, quote: str) -> str:
-    """The course's own sentence, introduced in the student's language and cited as excerpt [1]."""
-    return QUOTES.get(language, QUOTES["en"]).format(quote=quote.strip())
+def quote_text(language: str, quote: str, n: int = 1) -> str:
+    """The course's own sentence, introduced in the student's language and cited as excerpt ``[n]``."""
+    return QUOTES.get(language, QUOTES["en"]).format(quote=quote.strip(), n=n)

@@ -1,6 +1,6 @@
 """The question log and student feedback, in the knowledge base's SQLite file (namespace ``tutor``).
 
-Every question is logged with its outcome (answered / faq / refused / error: the backend failed
+Every question is logged with its outcome (answered / faq / quoted / refused / error: the backend failed
 mid-answer), the sources shown, the top retrieval score and the latency, so the instructor console can
 list what the bot refused, what failed and what students rated down: those are the gaps to fill with
 documents or FAQ entries.
@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from knowledge_base.db import Database, register_migrations
 from tutor.errors import TutorError
 
-OUTCOMES = ("answered", "faq", "refused", "error")
+OUTCOMES = ("answered", "faq", "quoted", "refused", "error")
 
 
 def _m001_questions_feedback(conn: sqlite3.Connection) -> None:
