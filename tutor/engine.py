@@ -10,7 +10,8 @@ Every front end (CLI, Gradio app, ``tutor eval``) calls this; none re-implements
 Outcomes: ``faq`` (an instructor's vetted FAQ answer matched the question closely: it is returned as is),
 ``refused`` (the best course passage is too far from the question: we say the material does not cover it
 and name the nearest topics, instead of letting a small model invent), ``answered`` (generated from the
-numbered excerpts, with citations).
+numbered excerpts, with citations, every sentence through the answer check in ``tutor.grounding``),
+``quoted`` (the model could not answer from strong evidence: the course's closest sentence, marked).
 """
 
 from __future__ import annotations

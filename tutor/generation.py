@@ -102,7 +102,7 @@ class FairQueue:
     def turn(self) -> Iterator[int]:
         """Wait for this caller's turn, yielding the number of requests ahead every ``poll_s`` while waiting.
 
-        Use as ``for ahead in queue.turn(): ...`` then ``queue.done()`` in a ``finally``.
+        Use as ``for ahead in queue.turn(): ...`` then ``queue.done()`` in a ``finally`` (``serve`` does both).
         """
         with self._cond:
             ticket = self._next_ticket
@@ -120,6 +120,19 @@ class FairQueue:
         except GeneratorExit:  # the caller left the line: pass its turn on when it comes
             threading.Thread(target=self._skip, args=(ticket,), daemon=True).start()
             raise
+
+    def serve(self, inner: Iterator[str]) -> Iterator[str]:
+        """Run the generator ``inner`` in this caller's turn, yielding ``QueueWait`` deltas while it waits.
+
+        ``inner`` must be a generator (nothing runs before its first ``next``), so no model work starts
+        before the turn; closing the stream mid-answer closes ``inner`` and passes the turn on.
+        """
+        for ahead in self.turn():
+            yield QueueWait(ahead)
+        try:
+            yield from inner
+        finally:
+            self.done()
 
     def _skip(self, ticket: int) -> None:
         with self._cond:
@@ -220,12 +233,7 @@ class LocalGenerator:
     def stream(self, messages: list[dict], max_new_tokens: int = 256, temperature: float = 0.0, stop: tuple[str, ...] = ()) -> Iterator[str]:
         """Yield text deltas; stops at EOS, a stop string (the preset's and ``stop``), or ``max_new_tokens``."""
         stops = tuple(dict.fromkeys(self.stops + tuple(stop)))
-        for ahead in self.queue.turn():
-            yield QueueWait(ahead)
-        try:
-            yield from self._decode(messages, max_new_tokens, temperature, stops)
-        finally:
-            self.queue.done()
+        yield from self.queue.serve(self._decode(messages, max_new_tokens, temperature, stops))
 
     def _decode(self, messages, max_new_tokens, temperature, stops) -> Iterator[str]:
         import torch
@@ -367,8 +375,9 @@ class LlamaCppGenerator:
         if len(tokens) > room:
             raise ModelError(f"The prompt is {len(tokens)} tokens; with {max_new_tokens} for the answer the model's "
                              f"window of {self.config.n_ctx} is exceeded. Lower context_budget_tokens or raise n_ctx.")
-        for ahead in self.queue.turn():
-            yield QueueWait(ahead)
+        yield from self.queue.serve(self._complete(tokens, max_new_tokens, temperature, stops))
+
+    def _complete(self, tokens: list[int], max_new_tokens: int, temperature: float, stops: list[str]) -> Iterator[str]:
         stats = self.last_stats = GenerationStats(prompt_tokens=len(tokens))
         self.last_prompt = tokens  # for benchmarks that replay the same prompt elsewhere
         t0 = time.perf_counter()
@@ -386,7 +395,6 @@ class LlamaCppGenerator:
                     yield text
         finally:
             stats.total_s = time.perf_counter() - t0
-            self.queue.done()
 
 
 @dataclass
