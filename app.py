@@ -57,6 +57,8 @@ class AppConfig:
     port: int = field(default=7860, metadata={"help": "TCP port."})
     data_dir: str | None = field(default=None, metadata={"help": "Data directory (default: TUTOR_DATA_DIR or per-user)."})
     model: str = field(default=DEFAULT_PRESET, metadata={"help": "Model preset, model directory or HF id."})
+    embedder: str | None = field(default=None, metadata={"help": "Retrieval embedder (default embeddinggemma-300m, "
+                                 "multilingual; all-MiniLM-L6-v2 for English-only courses) or a sentence-transformers path."})
     remote_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible endpoint instead of a local model."})
     remote_model: str | None = field(default=None, metadata={"help": "Model name to request from the remote endpoint."})
     course: str = field(default=DEFAULT_COURSE, metadata={"help": "Course selected when the page opens."})
@@ -193,13 +195,13 @@ def write_exports(turns: list[dict], course: str) -> list[str]:
 def build_app(config: AppConfig, kb=None, engine=None) -> gr.Blocks:
     """Build the whole page. ``kb`` / ``engine`` may be passed in (tests share loaded models that way);
     otherwise they are created here once and shared by every session."""
-    from knowledge_base import KnowledgeBase
+    from knowledge_base import KBConfig, KnowledgeBase
     from tutor import records
     from tutor.engine import EngineConfig, TutorEngine
 
     paths = Paths.from_env(config.data_dir) if kb is None else kb.paths
     if kb is None:
-        kb = KnowledgeBase(paths)
+        kb = KnowledgeBase(paths, KBConfig(embedder=config.embedder) if config.embedder else None)
     if config.load_sample_course:
         kb.ensure_sample_course()
 
@@ -631,6 +633,8 @@ def parse_args(argv: list[str] | None = None, env: dict | None = None) -> tuple[
     p.add_argument("--model", default=env.get("TUTOR_MODEL", d.model), help="preset name, model directory or HF id")
     p.add_argument("--remote-url", default=env.get("TUTOR_REMOTE_URL", d.remote_url), help="OpenAI-compatible endpoint")
     p.add_argument("--remote-model", default=env.get("TUTOR_REMOTE_MODEL", d.remote_model))
+    p.add_argument("--embedder", default=env.get("TUTOR_EMBEDDER", d.embedder),
+                   help="retrieval embedder: embeddinggemma-300m (default), all-MiniLM-L6-v2 or a path")
     p.add_argument("--course", default=env.get("TUTOR_COURSE", d.course))
     p.add_argument("--adapter", default=env.get("TUTOR_ADAPTER", d.adapter))
     p.add_argument("--instructor-user", default=env.get("TUTOR_INSTRUCTOR_USER"))
@@ -652,7 +656,7 @@ def parse_args(argv: list[str] | None = None, env: dict | None = None) -> tuple[
             raise ConfigError(f"--instructor-password-file {f}: the first line is empty.")
     user = a.instructor_user or ("instructor" if password else None)
     config = AppConfig(
-        host=a.host, port=a.port, data_dir=a.data_dir, model=a.model, remote_url=a.remote_url,
+        host=a.host, port=a.port, data_dir=a.data_dir, model=a.model, embedder=a.embedder, remote_url=a.remote_url,
         remote_model=a.remote_model, course=a.course, adapter=a.adapter, instructor_user=user,
         instructor_password=password, load_sample_course=not a.no_sample_course, chat_concurrency=a.concurrency,
     )

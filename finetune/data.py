@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tutor.language import detect_language
+from tutor.language import entry_language
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +61,6 @@ def split_entries(entries: list, val_fraction: float, seed: int, min_val: int = 
     val = [entries[i] for i in sorted(order[:n_val])]
     train = [entries[i] for i in sorted(order[n_val:])]
     return train, val
-
-
-def entry_language(entry) -> str:
-    """The row's language column, else detected from the question."""
-    return entry.language or detect_language(entry.question)
 
 
 def target_answer(entry, language: str) -> str:

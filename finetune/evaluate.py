@@ -132,7 +132,7 @@ def run_evaluation(faq_path: str | Path, config: EvalConfig, paths: Paths | None
     from knowledge_base.faq import load_faq
     from tqdm.auto import tqdm
 
-    from finetune.data import entry_language
+    from tutor.language import entry_language
     from tutor.language import detect_language
     from tutor.models import DEFAULT_PRESET
 
@@ -156,9 +156,7 @@ def run_evaluation(faq_path: str | Path, config: EvalConfig, paths: Paths | None
     languages = [entry_language(e) for e in entries]
     min_score = config.baseline_min_score
     if min_score is None:
-        from tutor.engine import EngineConfig
-
-        min_score = EngineConfig().min_evidence
+        min_score = kb.embedder.spec.min_evidence  # the engine's evidence gate for this embedder
     rows: list[dict] = []
     for system in system_names(config):
         engine = None if system == RETRIEVAL_ONLY else _engine_for(system, config, kb, paths, base)

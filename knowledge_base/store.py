@@ -75,7 +75,20 @@ def _m001_schema(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
-register_migrations("kb", [("001_schema", _m001_schema)])
+def _m002_course_embedder(conn: sqlite3.Connection) -> None:
+    """Each course records the embedder that made its vectors (name and dimension): vectors of two models
+    live in unrelated spaces, so a course is searched only with its own. Courses stored before this
+    migration were built with the then default, all-MiniLM-L6-v2 (384 dimensions = 1,536-byte blobs)."""
+    conn.execute("ALTER TABLE courses ADD COLUMN embedder TEXT")
+    conn.execute("ALTER TABLE courses ADD COLUMN dim INTEGER")
+    conn.execute("UPDATE courses SET embedder = 'all-MiniLM-L6-v2', dim = 384 WHERE id IN "
+                 "(SELECT course_id FROM chunks WHERE length(embedding) = 1536 UNION "
+                 "SELECT course_id FROM faq WHERE length(embedding) = 1536)")
+    conn.execute("UPDATE courses SET embedder = 'unknown' WHERE embedder IS NULL AND id IN "
+                 "(SELECT course_id FROM chunks UNION SELECT course_id FROM faq WHERE embedding IS NOT NULL)")
+
+
+register_migrations("kb", [("001_schema", _m001_schema), ("002_course_embedder", _m002_course_embedder)])
 
 
 def now() -> str:
@@ -101,6 +114,35 @@ def course_id(db: Database, name: str, create: bool = False) -> int | None:
     with db.transaction() as conn:
         conn.execute("INSERT OR IGNORE INTO courses (name, created_at) VALUES (?, ?)", (name, now()))
     return int(db.query("SELECT id FROM courses WHERE name = ?", (name,))[0]["id"])
+
+
+def course_embedder(db: Database, cid: int) -> tuple[str | None, int | None]:
+    """(embedder name, dimension) that made the course's vectors; (None, None) before its first vector."""
+    row = db.query("SELECT embedder, dim FROM courses WHERE id = ?", (cid,))[0]
+    return row["embedder"], row["dim"]
+
+
+def set_course_embedder(conn: sqlite3.Connection, cid: int, name: str, dim: int) -> None:
+    conn.execute("UPDATE courses SET embedder = ?, dim = ? WHERE id = ?", (name, dim, cid))
+
+
+def chunk_texts(db: Database, cid: int) -> tuple[list[int], list[str]]:
+    """(ids, texts) of a course's chunks, for re-embedding them."""
+    rows = db.query("SELECT id, text FROM chunks WHERE course_id = ? ORDER BY id", (cid,))
+    return [r["id"] for r in rows], [r["text"] for r in rows]
+
+
+def faq_questions(db: Database, cid: int) -> tuple[list[int], list[str]]:
+    rows = db.query("SELECT id, question FROM faq WHERE course_id = ? ORDER BY id", (cid,))
+    return [r["id"] for r in rows], [r["question"] for r in rows]
+
+
+def set_embeddings(conn: sqlite3.Connection, table: str, ids: list[int], vectors: np.ndarray) -> None:
+    """Overwrite the stored embeddings of rows ``ids`` of ``table`` (``chunks`` or ``faq``)."""
+    if table not in ("chunks", "faq"):
+        raise ValueError(table)
+    conn.executemany(f"UPDATE {table} SET embedding = ? WHERE id = ?",
+                     [(to_blob(v), int(i)) for i, v in zip(ids, vectors)])
 
 
 def course_names(db: Database) -> list[str]:

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from knowledge_base import KnowledgeBase
+from tutor.config import Paths
 from knowledge_base.lexical import is_cjk, tokenize
 from tests.conftest import SHARED_DATA
 from tests.test_kb_store import write_course
@@ -67,7 +68,7 @@ def cli(paths, embedder, monkeypatch):
     from knowledge_base import cli as kb_cli
     from tutor.cli import main
 
-    monkeypatch.setattr(kb_cli, "_open", lambda data_dir: KnowledgeBase(kb_cli.paths_from(data_dir), embedder=embedder))
+    monkeypatch.setattr(kb_cli, "open_kb", lambda data_dir, name=None: KnowledgeBase(Paths.from_env(data_dir), embedder=embedder))
     runner = CliRunner()
 
     def run(*args: str):

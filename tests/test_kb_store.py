@@ -123,7 +123,8 @@ def test_courses_are_separate_collections(kb, tmp_path):
     assert kb.courses() == ["history", "physics"]
     assert {h.document for h in kb.search("revolution 1789", "physics", k=5)} == {"a.md"}
     assert kb.search("anything", "no-such-course") == []
-    assert (kb.paths.indexes_dir / "physics.faiss").exists() and (kb.paths.indexes_dir / "history.faiss").exists()
+    assert kb.index_path("physics").exists() and kb.index_path("history").exists()
+    assert kb.index_path("physics") == kb.paths.indexes_dir / "all-MiniLM-L6-v2" / "physics.faiss"  # per embedder
 
 
 def test_reopened_store_answers_the_same(kb, tmp_path, embedder):
@@ -140,19 +141,20 @@ def test_reopened_store_answers_the_same(kb, tmp_path, embedder):
 def test_crash_between_commit_and_index_write_is_repaired(kb, tmp_path, embedder, monkeypatch):
     write_course(tmp_path / "course")
     kb.add([tmp_path / "course"], "bio")
+    index_file = kb.index_path("bio")
     extra = tmp_path / "extra.md"
     extra.write_text("# Volcanoes\n\nMagma that reaches the surface is called lava.\n")
     # Simulate kill -9 after the database commit: the index write never happens.
     monkeypatch.setattr("knowledge_base.base.save_index", lambda index, path: None)
     assert kb.add_file(extra, "bio").status == "added"
     monkeypatch.undo()
-    on_disk = kb_index.load_index(kb.paths.indexes_dir / "bio.faiss")
+    on_disk = kb_index.load_index(index_file)
     assert on_disk.ntotal == kb.stats("bio")["courses"]["bio"]["chunks"] - 1  # index is stale on disk
 
     kb2 = reopen(kb, embedder)
     assert kb2.repaired == ["bio"]
     assert kb2.search("What is magma at the surface called?", "bio", mode="dense")[0].document == "extra.md"
-    assert kb_index.load_index(kb.paths.indexes_dir / "bio.faiss").ntotal == on_disk.ntotal + 1
+    assert kb_index.load_index(index_file).ntotal == on_disk.ntotal + 1
     assert len(kb2.list_documents("bio")) == 6  # nothing lost, nothing duplicated
 
     # Same after a delete whose index write was lost: the index has ids the database no longer has.
@@ -164,10 +166,10 @@ def test_crash_between_commit_and_index_write_is_repaired(kb, tmp_path, embedder
     assert all(h.document != "extra.md" for h in kb3.search("lava magma", "bio", k=10, mode="dense"))
 
     # A torn / corrupted index file and a missing one are rebuilt as well.
-    (kb.paths.indexes_dir / "bio.faiss").write_bytes(b"garbage" * 100)
+    (index_file).write_bytes(b"garbage" * 100)
     kb4 = reopen(kb3, embedder)
     assert kb4.repaired == ["bio"] and kb4.search("Rubicon", "bio")[0].document == "history.html"
-    (kb.paths.indexes_dir / "bio.faiss").unlink()
+    (index_file).unlink()
     kb5 = reopen(kb4, embedder)
     assert kb5.repaired == ["bio"] and kb5.search("Rubicon", "bio")[0].document == "history.html"
     assert len(kb5.list_documents("bio")) == 5
@@ -178,14 +180,14 @@ _KILLED_CHILD = """
 import os, signal, sys
 from pathlib import Path
 import knowledge_base.base as base
-from knowledge_base import KnowledgeBase
+from knowledge_base import KBConfig, KnowledgeBase
 from tutor.config import Paths
 
 def die(index, path):  # the process is killed right after the database commit, before the index write
     os.kill(os.getpid(), signal.SIGKILL)
 
 base.save_index = die
-kb = KnowledgeBase(Paths(Path(sys.argv[1]), Path(sys.argv[2])))
+kb = KnowledgeBase(Paths(Path(sys.argv[1]), Path(sys.argv[2])), KBConfig(embedder="all-MiniLM-L6-v2"))
 kb.add_file(Path(sys.argv[3]), "bio")
 """
 
@@ -323,7 +325,7 @@ def test_ensure_sample_course_once(kb):
 def test_query_cache_returns_the_encoded_vector(embedder):
     q = "How are grades computed this term?"
     first = embedder.encode_query(q)
-    assert np.allclose(first, embedder.encode([q], model=embedder.query_model)[0], atol=1e-5)
+    assert np.allclose(first, embedder.encode([q], model=embedder.query_model, kind="query")[0], atol=1e-5)
     assert embedder.encode_query(q) is first and not first.flags.writeable
 
 
@@ -334,16 +336,19 @@ def test_query_vectors_in_bf16_match_fp32_and_documents_stay_fp32(embedder):
     from knowledge_base.hardware import cpu_supports_bf16
 
     questions = ["What does LoRA train?", "什么是注意力机制？", "How many heads does multi-head attention use?"]
-    exact = Embedder(query_precision="fp32", query_cache=0)
-    fast = Embedder(query_precision="bf16", query_cache=0)
-    auto = Embedder(query_cache=0)
-    reference = exact.encode(questions)
+    exact = Embedder("all-MiniLM-L6-v2", query_precision="fp32", query_cache=0)
+    exact._model = embedder.model  # the same weights, loaded once
+    fast = Embedder("all-MiniLM-L6-v2", query_precision="bf16", query_cache=0)
+    fast._model = embedder.model
+    auto = Embedder("all-MiniLM-L6-v2", query_cache=0)
+    auto._model = embedder.model
+    reference = exact.encode(questions, kind="query")
     assert np.allclose(np.stack([exact.encode_query(q) for q in questions]), reference, atol=1e-5)  # batch padding only
     bf16 = np.stack([fast.encode_query(q) for q in questions])
     assert np.allclose(np.linalg.norm(bf16, axis=1), 1.0, atol=1e-5)
     assert (bf16 * reference).sum(axis=1).min() > 0.99
     assert np.abs(bf16 - reference).max() > 1e-4  # really another model's output, not batch-padding noise
-    assert np.array_equal(fast.encode(questions), reference)  # documents: fp32 whatever the query precision
+    assert np.array_equal(fast.encode(questions, kind="query"), reference)  # documents: fp32 whatever the query precision
     assert (auto.query_model is auto.model) == (not cpu_supports_bf16())
     with pytest.raises(ValueError, match="query_precision"):
         Embedder(query_precision="int3")

@@ -13,7 +13,7 @@ import json
 import click
 
 from tutor.config import DEFAULT_COURSE
-from tutor.options import course_option, data_dir_option, json_option, paths_from
+from tutor.options import course_option, data_dir_option, embedder_option, json_option, open_kb, paths_from
 
 
 def engine_options(fn):
@@ -33,18 +33,18 @@ def engine_options(fn):
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ..."),
         click.option("--optimize", type=click.Choice(OPTIMIZATIONS), default=None, help="CPU speed-up of the transformers backend (implies --backend transformers when --backend is auto)."),
         click.option("--max-new-tokens", type=int, default=None, help="Longest answer in tokens."),
+        embedder_option,
     ]):
         fn = option(fn)
     return fn
 
 
 def make_engine(data_dir, course, model, adapter, remote_url, remote_model, remote_api_key, backend, device, optimize,
-                max_new_tokens):
-    from knowledge_base import KnowledgeBase
+                max_new_tokens, embedder=None):
     from tutor.engine import EngineConfig, TutorEngine
 
     paths = paths_from(data_dir)
-    kb = KnowledgeBase(paths)
+    kb = open_kb(data_dir, embedder)
     if course == DEFAULT_COURSE and not kb.list_documents(course):
         kb.ensure_sample_course()
     config = EngineConfig(adapter=adapter, remote_url=remote_url, remote_model=remote_model,

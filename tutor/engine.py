@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Iterator
 
 from tutor import records
 from tutor.errors import ModelError, QuestionError
-from tutor.language import LanguageConfig, detect_language
+from tutor.language import LanguageConfig, detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
 from tutor.generation import QueueWait
 from tutor.grounding import Evidence, SentenceGate, best_passage, focus_excerpts, premise_terms
-from tutor.prompts import NOT_COVERED, PromptConfig, build_messages, quote_text, refusal_text, source_label
+from tutor.prompts import (NOT_COVERED, PromptConfig, build_messages, faq_language_note, quote_text, refusal_text,
+                           source_label)
 
 if TYPE_CHECKING:
     from knowledge_base import Hit, KnowledgeBase
@@ -87,10 +88,12 @@ class EngineConfig:
     temperature: float = field(default=0.0, metadata={"help": "0 = greedy (repeatable); > 0 samples."})
     repetition_penalty: float | None = field(default=None, metadata={"help": "None: the preset's (1.15 for the 135M-270M "
                                              "models, which loop without it; 1.0 from 0.5B on)."})
-    min_evidence: float = field(default=0.2, metadata={"help": "Refuse when the top hit's dense cosine is below this."})
-    min_quote_evidence: float = field(default=0.4, metadata={"help": "When the model's answer fails the fact check, quote "
-                                      "the top excerpt if its cosine reaches this; refuse below."})
-    faq_threshold: float = field(default=0.85, metadata={"help": "FAQ question cosine at or above which the vetted answer is used."})
+    min_evidence: float | None = field(default=None, metadata={"help": "Refuse when the top hit's dense cosine is below "
+                                        "this; None: the embedder's calibrated level (EmbedderSpec.min_evidence)."})
+    min_quote_evidence: float | None = field(default=None, metadata={"help": "When the model's answer fails the fact check, "
+                                              "quote the top excerpt if its cosine reaches this; refuse below. None: the embedder's."})
+    faq_threshold: float | None = field(default=None, metadata={"help": "FAQ question cosine at or above which the vetted "
+                                         "answer is used; None: the embedder's."})
     faq_min_overlap: float = field(default=0.5, metadata={"help": "Share of the FAQ question's content terms the question must contain (guards the embedder on scripts it does not know)."})
     max_question_chars: int = field(default=2000, metadata={"help": "Longer questions are rejected (QuestionError)."})
     followup_max_words: int = field(default=4, metadata={"help": "Questions this short are treated as follow-ups when there is history."})
@@ -201,12 +204,19 @@ def _adapter_base(adapter_dir: Path) -> str | None:
         raise ModelError(f"{card}: unreadable adapter card ({exc}); retrain or remove the adapter.") from exc
 
 
+def with_embedder_thresholds(config: EngineConfig, spec) -> EngineConfig:
+    """``config`` with each cosine threshold left at None filled from the embedder's calibration: cosines
+    of different embedders live on different scales (MiniLM's unrelated text ~0.1, EmbeddingGemma's ~0.3)."""
+    return replace(config, **{name: getattr(spec, name) for name in ("min_evidence", "min_quote_evidence", "faq_threshold")
+                              if getattr(config, name) is None})
+
+
 class TutorEngine:
     """Answers course questions from a ``KnowledgeBase``; one generator, loaded lazily and shared by threads."""
 
     def __init__(self, kb: "KnowledgeBase", config: EngineConfig | None = None, paths: "Paths | None" = None, generator=None):
         self.kb = kb
-        self.config = config or EngineConfig()
+        self.config = with_embedder_thresholds(config or EngineConfig(), kb.embedder.spec)
         self.paths = paths or kb.paths
         self._generator = generator
         self._load_lock = threading.Lock()
@@ -298,13 +308,17 @@ class TutorEngine:
             pieces.append(text)
             return text
 
-        entry = self._faq_hit(question, faq)
+        entry = self._faq_hit(question, faq, language)
         if entry is not None:
             result.outcome = "faq"
-            result.faq = {"question": entry[0].question, "answer": entry[0].answer, "score": entry[1]}
+            faq_language = entry_language(entry[0])
+            result.faq = {"question": entry[0].question, "answer": entry[0].answer, "score": entry[1],
+                          "language": faq_language}
             if entry[0].source:
                 result.citations = [Citation(1, entry[0].source, None, None, self._snippet(entry[0].answer), None, entry[1])]
-            yield emit(entry[0].answer)
+            # The vetted text is shown as the instructor wrote it; in another language, the student is told so.
+            note = faq_language_note(language, faq_language) if faq_language != language else ""
+            yield emit(f"{note}\n\n{entry[0].answer}" if note else entry[0].answer)
         elif top is None or top < cfg.min_evidence:
             result.outcome = "refused"
             yield emit(refusal_text(language, self._topics(hits)))
@@ -395,17 +409,21 @@ class TutorEngine:
 
     # ------------------------------------------------------------------------------------------ helpers
 
-    def _faq_hit(self, question: str, match):
+    def _faq_hit(self, question: str, match, language: str):
         """The FAQ match when it is close enough: cosine >= ``faq_threshold`` and enough shared terms.
 
-        The overlap check exists because MiniLM embeds scripts it was not trained on (Chinese) into one
-        crowded region: two unrelated Chinese questions can score 0.8.
+        The overlap check exists because embedders crowd near-identical questions that differ in the one
+        word that matters ("rank" vs "alpha" of LoRA), and MiniLM embeds scripts it was not trained on
+        (Chinese) into one crowded region. Across languages no words are shared: there a multilingual
+        embedder's cosine decides alone, and an English-only one never matches.
         """
         if match is None:
             return None
         entry, score = match
         if score < self.config.faq_threshold:
             return None
+        if entry_language(entry) != language:
+            return (entry, score) if self.kb.embedder.spec.multilingual else None
         wanted = terms(entry.question)
         if wanted and len(wanted & terms(question)) / len(wanted) < self.config.faq_min_overlap:
             return None

@@ -44,3 +44,16 @@ class ModelError(TutorError):
 
 class QuestionError(TutorError):
     """A student's question is empty, oversized or otherwise unusable."""
+
+
+class EmbedderMismatchError(ConfigError):
+    """A course's vectors were made by another embedder than the one configured: they cannot be mixed."""
+
+    def __init__(self, course: str, stored: str, dim: int | None, configured: str):
+        self.course, self.stored, self.configured = course, stored, configured
+        super().__init__(
+            f"Course {course!r} was indexed with the embedder {stored!r}"
+            f"{f' ({dim} dimensions)' if dim else ''}, but this knowledge base uses {configured!r}; vectors of two "
+            f"embedders cannot be searched together. Re-embed the course with `tutor kb reindex --course {course}` "
+            f"(keeps its documents and FAQ), or use --embedder {stored} to keep the old index."
+        )

@@ -80,3 +80,8 @@ def detect_language(text: str, config: LanguageConfig | None = None) -> str:
             break
     log.debug("language of %r uncertain (%s): using %s", text[:60], guesses, config.fallback)
     return config.fallback
+
+
+def entry_language(entry) -> str:
+    """An FAQ entry's language: the row's language column, else detected from its question."""
+    return entry.language or detect_language(entry.question)

@@ -15,7 +15,23 @@ data_dir_option = click.option(
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 course_option = click.option("--course", default="sample", show_default=True, help="Course (collection) name.")
+embedder_option = click.option(
+    "--embedder",
+    envvar="TUTOR_EMBEDDER",
+    default=None,
+    help="Embedder for retrieval: embeddinggemma-300m (default, multilingual), all-MiniLM-L6-v2 (English, "
+         "faster) or a sentence-transformers path [env TUTOR_EMBEDDER]. A course is searched only with the "
+         "embedder that indexed it (`tutor kb reindex` re-embeds it).",
+)
 
 
 def paths_from(data_dir: str | None) -> Paths:
     return Paths.from_env(data_dir)
+
+
+def open_kb(data_dir: str | None, embedder: str | None = None):
+    """The knowledge base of a data directory, with the chosen embedder (None: the default)."""
+    from knowledge_base import KBConfig, KnowledgeBase
+
+    config = KBConfig(embedder=embedder) if embedder else KBConfig()
+    return KnowledgeBase(paths_from(data_dir), config)

@@ -79,6 +79,18 @@ QUOTES = {
     "de": "Im Kursmaterial steht: \u201e{quote}\u201c [{n}]",
 }
 
+# Before a vetted FAQ answer written in another language than the question (a multilingual embedder matched
+# them): the student learns why the answer is not in their language. {language} is the FAQ's, in its own name.
+FAQ_NOTES = {
+    "en": "The instructor's answer to this question, written in {language}:",
+    "zh": "讲师对这个问题的解答（原文为{language}）：",
+    "es": "Respuesta del profesor a esta pregunta, escrita en {language}:",
+    "fr": "Réponse de l'enseignant à cette question, rédigée en {language} :",
+    "de": "Die Antwort der Lehrkraft auf diese Frage, auf {language} verfasst:",
+}
+NATIVE_NAMES = {"en": "English", "zh": "中文", "es": "español", "fr": "français", "de": "Deutsch", "it": "italiano",
+                "pt": "português", "ja": "日本語", "ko": "한국어", "ru": "русский"}
+
 _ROLE_MARKERS = re.compile(
     r"<\|[^|>]{1,30}\|>"  # <|im_start|>, <|system|>, <|eot_id|> ...
     r"|</?(?:start_of_turn|end_of_turn|s|bos|eos)>"  # gemma / llama style
@@ -218,6 +230,11 @@ def refusal_text(language: str, topics: list[str]) -> str:
         return head
     sep = "、" if language == "zh" else ", "
     return f"{head} {tail.format(topics=sep.join(topics))}"
+
+
+def faq_language_note(language: str, faq_language: str) -> str:
+    """The line before an FAQ answer in another language: in the student's language, naming the FAQ's."""
+    return FAQ_NOTES.get(language, FAQ_NOTES["en"]).format(language=NATIVE_NAMES.get(faq_language, faq_language))
 
 
 def quote_text(language: str, quote: str, n: int = 1) -> str:
