@@ -7,6 +7,9 @@ Three measurements, each printing its figures and the command that reproduces it
   answerable questions wrongly refused, and refusal precision/recall on the unanswerables.
 - ``offcourse``: a course built from half of the dev articles; questions on the covered half (should be
   answered) and on the other half (should be refused): refusal precision and recall.
+- ``crosslingual``: XQuAD's parallel files: a course of English paragraphs asked the Chinese questions
+  (answers scored against the Chinese reference, character-F1), and a course of Chinese paragraphs asked
+  the English ones: language match, F1, wrongly refused, per (question, course) language pair.
 - ``sample``: the regression set on our own sample course (tests/data/sample_course_questions.jsonl):
   share correct (every key fact stated; off-topic refused) and invented facts.
 - ``speed``: answer latency p50/p95 on the sample course, and decode tokens/s through the engine against
@@ -16,6 +19,7 @@ The shared data is read from ../shared/data and written only to a temporary dire
 
     python bench/answers.py quality --preset qwen2.5-1.5b-instruct --en 60 --zh 30 --unanswerable 20
     python bench/answers.py offcourse --preset qwen2.5-1.5b-instruct --questions 100
+    python bench/answers.py crosslingual --preset qwen2.5-1.5b-instruct --questions 30
     python bench/answers.py sample --preset qwen2.5-1.5b-instruct
     python bench/answers.py speed --preset qwen2.5-1.5b-instruct --questions 20
 """
@@ -69,7 +73,7 @@ def evaluate(rows_file: Path, course: str, args, paths, kb, out: Path):
     systems = result.metrics["systems"]
     for system, block in systems.items():
         print(f"\n### {system}")
-        groups = {"all": block, **block["by_language"]}
+        groups = {"all": block, **block["by_language"], **block.get("by_language_pair", {})}
         print("| metric | " + " | ".join(groups) + " |")
         print("|---" * (len(groups) + 1) + "|")
         for k in KEYS:
@@ -116,6 +120,22 @@ def cmd_offcourse(args) -> None:
     print(f"course: {len(covered)} articles, {len(docs)} paragraphs ({time.perf_counter() - t0:.0f} s); "
           f"{args.questions} covered + {args.questions} off-course questions")
     evaluate(write_jsonl(work / "offcourse.jsonl", rows), "half", args, paths, kb, work / "report")
+
+
+def cmd_crosslingual(args) -> None:
+    """Questions in one language on course material in the other (XQuAD en/zh are the same questions)."""
+    work, paths, kb = workspace()
+    for course, doc_lang, q_lang in (("xen", "en", "zh"), ("xzh", "zh", "en")):
+        docs, _ = squad_items(SHARED / "xquad-dev" / f"xquad-dev.{doc_lang}.json", 60, args.seed, "xquad", doc_lang)
+        q_docs, qs = squad_items(SHARED / "xquad-dev" / f"xquad-dev.{q_lang}.json", 60, args.seed, "xquad", q_lang)
+        # The files are parallel and shuffled alike: paragraph i of one is paragraph i of the other.
+        same = {q_name: name for (q_name, _), (name, _) in zip(q_docs, docs)}
+        for q in qs:
+            q["source"] = same[q["source"]]
+        kb.add_texts(course, docs)
+        rows = random.Random(args.seed).sample(qs, args.questions)
+        print(f"\n## {q_lang} questions on {doc_lang} paragraphs ({len(docs)} paragraphs, {len(rows)} questions)")
+        evaluate(write_jsonl(work / f"{course}.jsonl", rows), course, args, paths, kb, work / f"report-{course}")
 
 
 def cmd_sample(args) -> None:
@@ -171,7 +191,7 @@ def cmd_speed(args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=("quality", "offcourse", "sample", "speed"))
+    ap.add_argument("what", choices=("quality", "offcourse", "crosslingual", "sample", "speed"))
     ap.add_argument("--preset", default=None, help="preset, .gguf file, directory or HF id [default: the default preset]")
     ap.add_argument("--paragraphs", type=int, default=64, help="SQuAD paragraphs in the course (quality)")
     ap.add_argument("--zh-paragraphs", type=int, default=24, help="XQuAD zh paragraphs in the course (quality)")
@@ -187,7 +207,8 @@ def main() -> None:
     from tutor.models import DEFAULT_PRESET
 
     args.preset = args.preset or DEFAULT_PRESET
-    {"quality": cmd_quality, "offcourse": cmd_offcourse, "sample": cmd_sample, "speed": cmd_speed}[args.what](args)
+    {"quality": cmd_quality, "offcourse": cmd_offcourse, "crosslingual": cmd_crosslingual, "sample": cmd_sample,
+     "speed": cmd_speed}[args.what](args)
     print("command: python " + " ".join(shlex.quote(a) for a in [str(Path(__file__).relative_to(ROOT))] + sys.argv[1:]))
 
 

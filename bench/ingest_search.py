@@ -33,7 +33,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from retrieval import DATASETS, squad_corpus  # noqa: E402
 
-from knowledge_base.hardware import PRECISIONS  # noqa: E402
+from knowledge_base.hardware import QUERY_PRECISIONS  # noqa: E402
 
 _SENT = re.compile(r"(?<=[.!?])\s+")
 
@@ -57,7 +57,8 @@ def ingest_ratio(kb_factory, embedder, docs, reps: int = 3) -> dict:
                 texts = [r["text"] for r in kb.db.query("SELECT text FROM chunks ORDER BY id")]
             kb.close()
             t0 = time.perf_counter()
-            embedder.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True)
+            embedder.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True,
+                                  prompt=embedder.spec.document_prompt or None)  # what ingest itself asks for
             raw_s.append(time.perf_counter() - t0)
     n = len(texts)
     ratios = sorted(r / i for r, i in zip(raw_s, ingest_s))
@@ -110,7 +111,11 @@ def latency(kb, course: str, questions: list[str], mode: str) -> tuple[float, fl
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--query-precision", default="auto", choices=PRECISIONS,
+    ap.add_argument("--embedder", default=None, help="registered embedder or path (default: the default embedder)")
+    ap.add_argument("--source-paragraphs", type=int, default=0,
+                    help="real squad paragraphs whose embeddings seed the synthetic corpora (0 = all 581)")
+    ap.add_argument("--reps", type=int, default=3, help="ingest / raw-encode pairs for the ingest ratio")
+    ap.add_argument("--query-precision", default="auto", choices=QUERY_PRECISIONS,
                      help="Embedder.query_precision: how questions are embedded (documents: fp32)")
     ap.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000])
     ap.add_argument("--queries", type=int, default=200)
@@ -130,24 +135,31 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    embedder = Embedder(query_cache=0, query_precision=args.query_precision)  # every timed search embeds its query
+    cache = Path(os.environ.get("TUTOR_CACHE_DIR", ROOT / ".cache" / "test-models"))
+    # query_cache=0: every timed search embeds its query
+    embedder = Embedder(args.embedder, query_cache=0, query_precision=args.query_precision, cache_dir=cache)
     embedder.encode(["warm up"])
-    docs, queries = squad_corpus(DATASETS["squad-v2-dev"])
+    kb_config = {"embedder": embedder.name}
+    print(f"embedder: {embedder.name}")
+    docs, queries = squad_corpus(DATASETS["squad-v2-dev"][0])
     questions = [q for q, _ in queries][: args.queries]
     print(f"torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}, load average {os.getloadavg()}")
 
     if not args.skip_ingest:
-        ing = ingest_ratio(lambda d: KnowledgeBase(Paths(d), embedder=embedder), embedder, docs[: args.ingest_docs])
+        ing = ingest_ratio(lambda d: KnowledgeBase(Paths(d, cache), KBConfig(**kb_config), embedder=embedder), embedder,
+                           docs[: args.ingest_docs], args.reps)
         print(f"\ningest: {ing['docs']} files, {ing['chunks']} chunks: {ing['ingest_cps']:.1f} chunks/s end to end "
               f"vs {ing['raw_cps']:.1f} chunks/s raw SentenceTransformer.encode -> ratio {ing['ratio']:.3f} "
               f"(pair ratios {['%.3f' % r for r in ing['ratios']]}; ingest {['%.1f' % s for s in ing['ingest_s']]} s, "
               f"raw {['%.1f' % s for s in ing['raw_s']]} s)")
 
+    if args.source_paragraphs:
+        docs = docs[: args.source_paragraphs]
     para_vecs = embedder.encode([text for _, text in docs])
     print(f"\n{'chunks':>7} {'index':6} {'build s':>7}  {'mode':8} {'p50 ms':>7} {'p95 ms':>7}")
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
-            kb = KnowledgeBase(Paths(Path(tmp)), KBConfig(batch_chunks=4096), embedder=embedder)
+            kb = KnowledgeBase(Paths(Path(tmp), cache), KBConfig(batch_chunks=4096, **kb_config), embedder=embedder)
             corpus, embed = synthetic_corpus(docs, para_vecs, size)
             t0 = time.perf_counter()
             kb.add_texts("big", corpus, embed=embed)
@@ -159,7 +171,7 @@ def main() -> None:
             st = kb.stats("big")["courses"]["big"]
             t0 = time.perf_counter()
             kb.close()
-            kb = KnowledgeBase(Paths(Path(tmp)), embedder=embedder)  # reopen: verify + load from disk
+            kb = KnowledgeBase(Paths(Path(tmp), cache), KBConfig(**kb_config), embedder=embedder)  # reopen: verify + load
             reopen_s = time.perf_counter() - t0
             for mode in ("hybrid", "dense", "lexical"):
                 p50, p95 = latency(kb, "big", questions, mode)
@@ -167,7 +179,7 @@ def main() -> None:
             enc = []
             for q in questions:
                 t0 = time.perf_counter()
-                embedder.encode([q])
+                embedder.encode([q], model=embedder.query_model, kind="query")
                 enc.append(1000 * (time.perf_counter() - t0))
             print(f"{'':7} {'':6} {'':7}  {'(encode)':8} {np.percentile(enc, 50):7.2f} {np.percentile(enc, 95):7.2f}"
                   f"   reopen+verify {reopen_s:.1f} s")

@@ -132,8 +132,7 @@ def run_evaluation(faq_path: str | Path, config: EvalConfig, paths: Paths | None
     from knowledge_base.faq import load_faq
     from tqdm.auto import tqdm
 
-    from tutor.language import entry_language
-    from tutor.language import detect_language
+    from tutor.language import detect_language, entry_language
     from tutor.models import DEFAULT_PRESET
 
     paths = paths or Paths.from_env()
@@ -154,14 +153,16 @@ def run_evaluation(faq_path: str | Path, config: EvalConfig, paths: Paths | None
     # Retrieval is the same for every system: search once per question.
     retrieved = [kb.search(e.question, config.course, k=config.retrieval_k, mode=config.retrieval_mode) for e in entries]
     languages = [entry_language(e) for e in entries]
+    course_languages = [course_language(e, hits) for e, hits in zip(entries, retrieved)]
     min_score = config.baseline_min_score
     if min_score is None:
         min_score = kb.embedder.spec.min_evidence  # the engine's evidence gate for this embedder
     rows: list[dict] = []
     for system in system_names(config):
         engine = None if system == RETRIEVAL_ONLY else _engine_for(system, config, kb, paths, base)
-        bar = tqdm(list(zip(entries, retrieved, languages)), desc=f"eval {system}", disable=not config.show_progress)
-        for entry, hits, language in bar:
+        bar = tqdm(list(zip(entries, retrieved, languages, course_languages)), desc=f"eval {system}",
+                   disable=not config.show_progress)
+        for entry, hits, language, material_language in bar:
             started = time.perf_counter()
             if engine is None:
                 answer, refused = retrieval_only_answer(entry.question, hits, kb.embedder, min_score)
@@ -176,7 +177,8 @@ def run_evaluation(faq_path: str | Path, config: EvalConfig, paths: Paths | None
             answer = fields["answer"]
             scored = entry.answerable  # a refused answerable question scores as a wrong answer
             rows.append({
-                "system": system, "row": entry.row, "language": language, "question": entry.question,
+                "system": system, "row": entry.row, "language": language, "course_language": material_language,
+                "question": entry.question,
                 "reference": entry.answer, "answerable": entry.answerable, "source": entry.source or "",
                 **fields,
                 "retrieved": "|".join(docs),
@@ -207,6 +209,17 @@ def run_evaluation(faq_path: str | Path, config: EvalConfig, paths: Paths | None
 
         result.out_dir = write_report(result, Path(out_dir))
     return result
+
+
+def course_language(entry, hits: list) -> str:
+    """The language of the material a question is about: its gold passage's (or, without one among the
+    hits, the top hit's), detected from the text; "" when nothing was retrieved. A Chinese question on an
+    English course is the pair zh->en in the report."""
+    from tutor.language import detect_language
+
+    gold = [h for h in hits if entry.source and _same_doc(entry.source, [h.document])[:1] == [entry.source]]
+    hit = (gold or hits or [None])[0]
+    return detect_language(hit.text) if hit is not None else ""
 
 
 def _correct(entry, answer: str, refused: bool) -> float | None:
@@ -273,6 +286,10 @@ def summarize(rows: list[dict], systems: list[str]) -> dict:
         block = _block(mine)
         block["by_language"] = {lang: _block([r for r in mine if r["language"] == lang])
                                 for lang in sorted({r["language"] for r in mine})}
+        # question language -> course material language ("zh->en": a Chinese question on English pages)
+        pairs = sorted({(r["language"], r.get("course_language")) for r in mine if r.get("course_language")})
+        block["by_language_pair"] = {f"{q}->{c}": _block([r for r in mine if (r["language"], r.get("course_language")) == (q, c)])
+                                     for q, c in pairs}
         out["systems"][system] = block
     out.update(out["systems"][systems[0]])
     return out

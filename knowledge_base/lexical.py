@@ -1,8 +1,8 @@
 """BM25 (bm25s) over chunks, with language-aware tokenisation.
 
-Why a lexical leg at all: MiniLM is an English model; on Chinese (xquad-dev zh) dense retrieval alone finds
-the right paragraph far less often than on English. BM25 over jieba-segmented words closes most of that gap
-and also rescues English queries with rare exact terms (names, numbers, course codes).
+Why a lexical leg at all: it rescues queries with rare exact terms (names, numbers, course codes), and with an
+English-only embedder (MiniLM) it is what finds Chinese paragraphs at all. It cannot cross languages: with a
+multilingual embedder its weight follows ``coverage``, the share of the query's words the course contains.
 
 Tokenisation: runs of CJK characters are segmented with jieba (search mode, so compound words also yield their
 parts); everything else is lowercased word characters with a light English suffix stemmer. Stop words are
@@ -88,6 +88,11 @@ class LexicalIndex:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def coverage(self, query_tokens: list[str]) -> float:
+        """Share of the query's tokens that occur in the course at all: ~1 for a question in the course's
+        language, ~0 for a Chinese question on English pages (whose only known tokens are names like LoRA)."""
+        return sum(t in self.vocab for t in query_tokens) / len(query_tokens) if query_tokens else 0.0
 
     def search(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
         """Top-k (chunk id, BM25 score) with score > 0."""

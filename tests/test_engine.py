@@ -120,6 +120,29 @@ def test_chinese_question_gets_a_chinese_answer(engine):
     assert result.citations[0].document == "gradient-descent-zh.md"
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("question, language, page", [
+    ("什么是注意力机制？", "zh", "02-embeddings-and-attention.md"),
+    ("¿Qué es la tokenización?", "es", "01-tokenization.md"),
+])
+def test_a_question_in_another_language_on_the_english_course_is_answered_in_its_language(engine, question, language, page):
+    """The multilingual embedder finds the English page; the answer comes in the student's language."""
+    result = engine.ask(question, [], "sample")
+    assert result.outcome in ("answered", "quoted"), result.answer
+    assert result.language == language and detect_language(result.answer) == language, result.answer
+    assert result.retrieval[0]["document"] == page and result.citations[0].document == page
+
+
+def test_an_english_faq_entry_answers_a_chinese_question_with_a_note(engine, kb):
+    """Across languages the FAQ match rests on the multilingual embedder alone (no shared words); the vetted
+    English text is shown as written, after a line in Chinese saying it is the instructor's English answer."""
+    entry = next(e for e in kb.faq("sample") if e.question == "What does the LoRA alpha parameter do?")
+    result = engine.ask("LoRA 的 alpha 参数有什么作用？", [], "sample")
+    assert result.outcome == "faq" and result.faq["question"] == entry.question, (result.outcome, result.faq)
+    assert result.faq["language"] == "en" and result.language == "zh"
+    assert result.answer.startswith("讲师对这个问题的解答（原文为English）") and result.answer.endswith(entry.answer.strip())
+
+
 def test_off_topic_question_is_refused_with_nearest_topics(engine):
     result = engine.ask("Who won the 2018 FIFA World Cup?", [], "sample")
     assert result.outcome == "refused"

@@ -33,6 +33,8 @@ _QUESTION_WORDS = {
     "mean", "means", "meaning", "difference", "different", "between", "explain", "work", "works", "used", "using",
     "need", "give", "example", "tell", "more", "most", "some", "than", "then", "also", "only", "just", "like",
     "course", "important", "happen", "happens", "good", "best", "better", "main", "role", "purpose", "kind",
+    # words that ask about an aspect rather than name a topic ("reduce the *number* of parameters")
+    "number", "amount", "type", "types", "part", "parts", "thing", "things", "value", "values", "ways",
 }
 _FREE_NAMES = {"English", "Chinese", "Spanish", "German", "French", "The", "This", "That", "These", "Yes", "No", "However"}
 
@@ -187,8 +189,7 @@ class SentenceGate:
 def best_passage(question: str, text: str, embedder, max_sentences: int = 2) -> str:
     """The sentence of ``text`` closest to ``question`` (embedder cosine), with its neighbour when short."""
     sentences = split_sentences(text) or [text.strip()]
-    vecs = embedder.encode([question] + sentences)
-    best = int((vecs[1:] @ vecs[0]).argmax())
+    best = int((embedder.encode(sentences) @ embedder.encode_query(question)).argmax())
     chosen = sentences[best]
     if max_sentences > 1 and len(chosen) < 80 and best + 1 < len(sentences):
         chosen = f"{chosen} {sentences[best + 1]}"
@@ -207,8 +208,9 @@ def focus_excerpts(query: str, texts: list[str], embedder, max_chars: int) -> li
     flat = [s for sentences in split for s in sentences]
     if not flat:
         return list(texts)
-    vecs = embedder.encode([query] + flat)
-    scores = iter((vecs[1:] @ vecs[0]).tolist())
+    # The question as a query (the vector retrieval already computed, cached), the sentences as passages:
+    # asymmetric embedders (EmbeddingGemma) are trained on exactly that pairing, across languages too.
+    scores = iter((embedder.encode(flat) @ embedder.encode_query(query)).tolist())
     out = []
     for text, sentences in zip(texts, split):
         if not sentences:
@@ -223,10 +225,21 @@ def focus_excerpts(query: str, texts: list[str], embedder, max_chars: int) -> li
                 keep.add(i)
                 used += len(sentences[i]) + 1
         picked = sorted(keep)
-        parts = []
-        for j, i in enumerate(picked):
-            if j and i != picked[j - 1] + 1:
-                parts.append("...")
-            parts.append(sentences[i])
-        out.append(" ".join(parts))
+        breaks = _line_breaks(text, sentences)
+        out.append("".join(("" if j == 0 else " ... " if i != picked[j - 1] + 1 else "\n" if breaks[i] else " ")
+                           + sentences[i] for j, i in enumerate(picked)))
+    return out
+
+
+def _line_breaks(text: str, sentences: list[str]) -> list[bool]:
+    """For each sentence of ``text``, whether a line break precedes it: a table row or a list item stays on
+    its own line when sentences are cut out (joined by spaces, "| Final project | 35% |" rows ran together)."""
+    out, pos = [], 0
+    for sentence in sentences:
+        start = text.find(sentence, pos)
+        if start < 0:
+            out.append(False)
+            continue
+        out.append("\n" in text[pos:start] and pos > 0)
+        pos = start + len(sentence)
     return out
