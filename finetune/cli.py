@@ -9,7 +9,7 @@ import click
 
 from knowledge_base.hardware import PRECISIONS
 from tutor.config import DEFAULT_COURSE
-from tutor.options import data_dir_option, json_option, paths_from
+from tutor.options import data_dir_option, embedder_option, json_option, open_kb, paths_from
 
 
 @click.command("finetune")
@@ -32,10 +32,11 @@ from tutor.options import data_dir_option, json_option, paths_from
 @click.option("--seed", type=int, default=None, help="Seed for split, init and data order.")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint of this --name.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing adapter with this name.")
+@embedder_option
 @data_dir_option
 @json_option
 def finetune_cmd(faq_file, base, name, epochs, max_steps, lr, rank, alpha, batch_size, grad_accum, max_length,
-                 rag, course, device, precision, seed, resume, overwrite, data_dir, as_json) -> None:
+                 rag, course, device, precision, seed, resume, overwrite, embedder, data_dir, as_json) -> None:
     """Train a LoRA adapter on an FAQ file (CSV or JSONL)."""
     from finetune.train import TrainConfig, train_adapter
 
@@ -49,7 +50,8 @@ def finetune_cmd(faq_file, base, name, epochs, max_steps, lr, rank, alpha, batch
         if not as_json and event["stage"] in ("load", "eval"):
             click.echo("  " + ", ".join(f"{k}={_fmt(v)}" for k, v in event.items()), err=True)
 
-    card = train_adapter(Path(faq_file), name, config, paths_from(data_dir), progress=progress)
+    kb = open_kb(data_dir, embedder) if rag else None  # --rag prompts hold what this course's search returns
+    card = train_adapter(Path(faq_file), name, config, paths_from(data_dir), progress=progress, kb=kb)
     if as_json:
         click.echo(json.dumps(card, indent=2, default=str))
         return
@@ -70,9 +72,11 @@ def finetune_cmd(faq_file, base, name, epochs, max_steps, lr, rank, alpha, batch
 @click.option("--use-faq", is_flag=True, help="Let the engine answer from the course FAQ (leaks gold answers when the FAQ is this file).")
 @click.option("--max-new-tokens", type=int, default=None, help="Longest generated answer [default: the engine's].")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory for metrics.json, rows.csv, report.html.")
+@embedder_option
 @data_dir_option
 @json_option
-def evaluate_cmd(faq_file, course, adapter, compare, model, limit, use_faq, max_new_tokens, out, data_dir, as_json) -> None:
+def evaluate_cmd(faq_file, course, adapter, compare, model, limit, use_faq, max_new_tokens, out, embedder, data_dir,
+                 as_json) -> None:
     """Evaluate the tutor on an FAQ file: metrics.json, rows.csv and report.html in --out."""
     from finetune.evaluate import EvalConfig, run_evaluation
 
@@ -80,11 +84,8 @@ def evaluate_cmd(faq_file, course, adapter, compare, model, limit, use_faq, max_
                         use_faq=use_faq, show_progress=not as_json,
                         engine_options={"max_new_tokens": max_new_tokens} if max_new_tokens else {})
     paths = paths_from(data_dir)
-    kb = None
+    kb = open_kb(data_dir, embedder)
     if course == DEFAULT_COURSE:  # the built-in sample course is there on first use, as for `tutor ask`
-        from knowledge_base import KnowledgeBase
-
-        kb = KnowledgeBase(paths)
         kb.ensure_sample_course()
     result = run_evaluation(Path(faq_file), config, paths, kb=kb, out_dir=Path(out))
     if as_json:

@@ -55,7 +55,7 @@ def test_eval_cli_writes_metrics_rows_and_report(setup, tmp_path):
     paths, kb, faq = setup
     out = tmp_path / "report"
     res = CliRunner().invoke(main, ["eval", str(faq), "--course", "demo", "--out", str(out), "--max-new-tokens", "24",
-                                    "--data-dir", str(paths.data_dir)])
+                                    "--embedder", "all-MiniLM-L6-v2", "--data-dir", str(paths.data_dir)])
     assert res.exit_code == 0, res.output
     metrics = json.loads((out / "metrics.json").read_text())
     for key in METRIC_KEYS:
@@ -63,6 +63,8 @@ def test_eval_cli_writes_metrics_rows_and_report(setup, tmp_path):
     assert metrics["n"] == len(FAQ) and metrics["primary"] == "base"
     assert set(metrics["systems"]) == {"base", "retrieval_only"}
     assert set(metrics["by_language"]) == {"en", "zh"} and metrics["by_language"]["zh"]["n"] == 1
+    # (question language -> language of the course passage it is about): the Chinese page is Chinese
+    assert metrics["by_language_pair"]["zh->zh"]["n"] == 1 and metrics["by_language_pair"]["en->en"]["n"] == 5
     # FAQ matching is off by default: the gold answers sitting in the course FAQ must not be returned.
     assert metrics["faq_match_rate"] == 0.0
     # Retrieval: every answerable question's source document is in the course; most are found first.
@@ -84,7 +86,7 @@ def test_eval_cli_writes_metrics_rows_and_report(setup, tmp_path):
         assert off["answerable"] == "False" and off["f1"] == ""
         assert metrics["systems"][system]["refusal_recall"] == (1.0 if off["refused"] == "True" else 0.0)
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert page.count("data:image/png;base64,") == 3 and "retrieval_only" in page
+    assert page.count("data:image/png;base64,") == 3 and "retrieval_only" in page and "zh-&gt;zh" in page
 
 
 @pytest.mark.slow

@@ -41,3 +41,17 @@ def test_gate_releases_checked_sentences_only():
 
 def test_split_sentences_latin_and_cjk():
     assert split_sentences("One. Two?\n三个。四个！") == ["One.", "Two?", "三个。", "四个！"]
+
+
+def test_a_yes_to_a_question_whose_facts_the_course_lacks_fails():
+    """"Are the lectures in room B305?" in a course whose lectures are in B214: "Yes" affirms the question's
+    room, in any language; a "No" that states the course's room passes; a yes to a true premise passes."""
+    from tutor.grounding import Evidence, check_sentence, premise_facts
+
+    evidence = Evidence(["Lectures are on Tuesdays and Thursdays, 10:00-11:30, in room B214."])
+    premises = premise_facts("Are the lectures in room B305?", evidence)
+    assert premises == {"B305"}
+    assert check_sentence("Yes, the lectures are held there [1].", evidence, "en", premises).unsupported == ["yes: B305"]
+    assert not check_sentence("是的，讲座在那里。", evidence, "zh", premise_facts("讲座在B305教室吗？", evidence)).ok
+    assert check_sentence("No, lectures are in room B214 [1].", evidence, "en", premises).ok
+    assert check_sentence("Yes, on Tuesdays.", evidence, "en", premise_facts("Are lectures on Tuesdays?", evidence)).ok

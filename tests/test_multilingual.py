@@ -110,7 +110,7 @@ def sample_kb(tmp_path_factory, default_embedder):
     ("什么是注意力机制？", "02-embeddings-and-attention.md"),
     ("LoRA 训练哪些参数？", "05-fine-tuning-and-lora.md"),
     ("¿Qué es la tokenización?", "01-tokenization.md"),
-    ("Wie wird das Modell in diesem Kurs bewertet?", "08-course-logistics.md"),
+    ("Wie werden die Studierenden in diesem Kurs benotet?", "08-course-logistics.md"),
     ("Qu'est-ce que la génération augmentée par récupération ?", "07-retrieval-augmented-generation.md"),
 ])
 def test_questions_in_other_languages_find_the_english_page(sample_kb, question, page):

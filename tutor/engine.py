@@ -29,7 +29,7 @@ from tutor.errors import ModelError, QuestionError
 from tutor.language import LanguageConfig, detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
 from tutor.generation import QueueWait
-from tutor.grounding import Evidence, SentenceGate, best_passage, focus_excerpts, premise_terms
+from tutor.grounding import Evidence, SentenceGate, best_passage, focus_excerpts, premise_facts, premise_terms
 from tutor.prompts import (NOT_COVERED, PromptConfig, build_messages, faq_language_note, quote_text, refusal_text,
                            source_label)
 
@@ -365,7 +365,7 @@ class TutorEngine:
         messages, included = build_messages(query, usable, history, language, generator.tokenizer,
                                             cfg.context_budget_tokens, cfg.prompt)
         evidence = Evidence([h.text for h in included])
-        premises = premise_terms(question, evidence) if language == "en" else set()
+        premises = (premise_terms(question, evidence) if language == "en" else set()) | premise_facts(question, evidence)
         evidence = Evidence([h.text for h in included] + [question, query])
         gate = SentenceGate(evidence, language, premises)
         raw = ""

@@ -23,7 +23,10 @@ _MARKER = re.compile(r"\s*\[\d{1,2}(?:\s*[,–-]\s*\d{1,2})*\]")
 _TIME = re.compile(r"\b([01]?\d|2[0-3])[:.h]([0-5]\d)\b")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?(?!\w)")
 _CODE = re.compile(r"\b(?=\w*\d)(?=\w*[^\W\d])\w{2,}\b|\b\w+_\w+\b")  # B214, q_proj, gpt2, 3e-4 stays a number
+_ASCII_CODE = re.compile(_CODE.pattern, re.ASCII)  # "讲座在B305教室吗" -> B305 (CJK is no word character here)
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,}s?\b")
+# An answer that opens by agreeing ("Yes, ...", "是的", "Sí", "Ja", "Oui", "Correct"): it affirms the question.
+_AFFIRMATION = re.compile(r"^\W*(?:yes|yeah|correct|right|indeed|sí|si|ja|oui|是的|是|对|對|没错)(?![a-z])", re.IGNORECASE)
 _CAPITALISED = re.compile(r"(?<=[^.!?:;\n\"'(\[]\s)[A-Z][a-z]{2,}\b")
 # Capitalised words an English answer may use without the excerpts saying them.
 # Words of questions that name no premise ("what does X mean", "explain the difference").
@@ -100,14 +103,27 @@ def premise_terms(question: str, evidence: Evidence) -> set[str]:
     return {w for w in words - _QUESTION_WORDS if not evidence.has_word(w[:-1] if w.endswith("s") else w, whole=True)}
 
 
+def premise_facts(question: str, evidence: Evidence) -> set[str]:
+    """Numbers and codes of a question (any language) that the excerpts do not contain: "Are the lectures in
+    room B305?" in a course whose lectures are in B214. An answer that says yes to it affirms them."""
+    text = unicodedata.normalize("NFKC", question)
+    numbers = {m.group().strip() for m in _NUMBER.finditer(text) if not evidence.has_number(m.group().strip())}
+    codes = {w for w in _ASCII_CODE.findall(text) if not re.fullmatch(r"[\d.,]+\w?", w) and not evidence.has_word(w)}
+    return numbers | codes
+
+
 def check_sentence(sentence: str, evidence: Evidence, language: str, premises: set[str] = frozenset()) -> Check:
     """The checkable facts of one sentence, and which of them ``evidence`` does not contain.
 
-    ``premises`` (from ``premise_terms``) are words of the question the excerpts lack: repeated in an
-    English answer, they fail it too.
+    ``premises`` (from ``premise_terms`` and ``premise_facts``) are words and facts of the question the
+    excerpts lack: repeated in an English answer, or affirmed by an answer that opens with "yes" (in any
+    language), they fail it too.
     """
     text = unicodedata.normalize("NFKC", _MARKER.sub("", sentence))
     check = Check()
+    if premises and _AFFIRMATION.match(text):
+        check.facts.append("yes")
+        check.unsupported.append("yes: " + ", ".join(sorted(premises)))
     if premises and language == "en":
         said = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9-]{3,}", text)}
         for word in sorted(premises & said):
