@@ -33,7 +33,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from retrieval import DATASETS, squad_corpus  # noqa: E402
 
-from knowledge_base.hardware import QUERY_PRECISIONS  # noqa: E402
+from knowledge_base.hardware import PRECISIONS  # noqa: E402
 
 _SENT = re.compile(r"(?<=[.!?])\s+")
 
@@ -115,7 +115,7 @@ def main() -> None:
     ap.add_argument("--source-paragraphs", type=int, default=0,
                     help="real squad paragraphs whose embeddings seed the synthetic corpora (0 = all 581)")
     ap.add_argument("--reps", type=int, default=3, help="ingest / raw-encode pairs for the ingest ratio")
-    ap.add_argument("--query-precision", default="auto", choices=QUERY_PRECISIONS,
+    ap.add_argument("--query-precision", default="auto", choices=PRECISIONS,
                      help="Embedder.query_precision: how questions are embedded (documents: fp32)")
     ap.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000])
     ap.add_argument("--queries", type=int, default=200)

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from knowledge_base.hardware import QUERY_PRECISIONS  # noqa: E402
+from knowledge_base.hardware import PRECISIONS  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 _SQUAD, _XEN, _XZH = (DATA / "squad-v2-dev" / "squad-v2-dev.json", DATA / "xquad-dev" / "xquad-dev.en.json",
@@ -84,7 +84,7 @@ def main() -> None:
     ap.add_argument("--embedder", default=None, help="registered embedder or path (default: the default embedder)")
     ap.add_argument("--cjk-dense-weight", type=float, default=None, help="KBConfig.cjk_dense_weight (None: per embedder)")
     ap.add_argument("--lexical-weight", type=float, default=1.0, help="KBConfig.lexical_weight")
-    ap.add_argument("--query-precision", default="auto", choices=QUERY_PRECISIONS,
+    ap.add_argument("--query-precision", default="auto", choices=PRECISIONS,
                      help="Embedder.query_precision: how questions are embedded (documents: fp32)")
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     ap.add_argument("--max-queries", type=int, default=0, help="evaluate only the first N queries (0 = all)")

@@ -118,16 +118,16 @@ class Embedder:
 
     ``query_precision``: questions are embedded one at a time while a student waits, and that forward pass
     is most of a search's latency. ``auto`` embeds them with a bf16 copy of the model on a CPU with native
-    bf16, fp32 elsewhere; ``int8`` uses a dynamically quantized copy (int8 weights: a quarter of the memory
-    traffic). Documents are always embedded in fp32, so an index never depends on the machine that built it.
+    bf16, fp32 elsewhere (dynamic int8 was measured and rejected: cosine 0.95-0.96 to fp32, docs/benchmarks.md).
+    Documents are always embedded in fp32, so an index never depends on the machine that built it.
     """
 
     def __init__(self, model: str | None = None, device: str = "cpu", batch_size: int = 16, query_cache: int = 512,
                  query_precision: str = "auto", cache_dir: Path | None = None):
-        from knowledge_base.hardware import QUERY_PRECISIONS
+        from knowledge_base.hardware import PRECISIONS
 
-        if query_precision not in QUERY_PRECISIONS:
-            raise ValueError(f"query_precision must be one of {', '.join(QUERY_PRECISIONS)}, got {query_precision!r}")
+        if query_precision not in PRECISIONS:
+            raise ValueError(f"query_precision must be one of {', '.join(PRECISIONS)}, got {query_precision!r}")
         self.spec = embedder_spec(model)
         self.name = self.spec.name
         self.model_name = self.name
@@ -161,7 +161,7 @@ class Embedder:
 
     @property
     def query_model(self):
-        """The model that embeds questions: the fp32 one, or a bf16 / int8 copy (see ``query_precision``)."""
+        """The model that embeds questions: the fp32 one, or its bf16 copy (see ``query_precision``)."""
         if self._query_model is None:
             from knowledge_base.hardware import cpu_supports_bf16
 
@@ -178,11 +178,7 @@ class Embedder:
 
                         import torch
 
-                        if precision == "bf16":
-                            self._query_model = copy.deepcopy(model).to(torch.bfloat16)
-                        else:  # int8: Linear weights quantized per output channel, activations at run time
-                            self._query_model = torch.ao.quantization.quantize_dynamic(
-                                copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
+                        self._query_model = copy.deepcopy(model).to(torch.bfloat16)
         return self._query_model
 
     @property
@@ -209,7 +205,7 @@ class Embedder:
         vecs = (model or self.model).encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                                             convert_to_numpy=True, show_progress_bar=progress, prompt=prompt or None)
         vecs = np.ascontiguousarray(vecs, dtype=np.float32)
-        if model is not None and model is not self.model:  # bf16/int8 rounding: back on the unit sphere
+        if model is not None and model is not self.model:  # bf16 rounding: put the rows back on the unit sphere
             vecs /= np.linalg.norm(vecs, axis=1, keepdims=True).clip(min=1e-12)
         return vecs
 

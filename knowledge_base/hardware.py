@@ -6,7 +6,6 @@ from functools import lru_cache
 from pathlib import Path
 
 PRECISIONS = ("auto", "fp32", "bf16")  # the choices of every precision setting (training, query embedding)
-QUERY_PRECISIONS = PRECISIONS + ("int8",)  # query embedding can also run on int8 weights
 
 
 @lru_cache(maxsize=1)

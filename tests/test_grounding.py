@@ -55,3 +55,15 @@ def test_a_yes_to_a_question_whose_facts_the_course_lacks_fails():
     assert not check_sentence("是的，讲座在那里。", evidence, "zh", premise_facts("讲座在B305教室吗？", evidence)).ok
     assert check_sentence("No, lectures are in room B214 [1].", evidence, "en", premises).ok
     assert check_sentence("Yes, on Tuesdays.", evidence, "en", premise_facts("Are lectures on Tuesdays?", evidence)).ok
+
+
+def test_a_quote_is_a_whole_sentence_across_soft_line_breaks(embedder):
+    """Course pages are wrapped at a fixed width; the quoted sentence must not stop at the wrap, and a
+    heading is never the quote."""
+    from tutor.grounding import best_passage, unwrap
+
+    text = ("## Collaboration\n\nStudents may discuss problem sets in groups, but each student must write and submit "
+            "their own code and\nanswers and list the people they discussed with.\n\n| Part | Weight |\n| Labs | 40% |\n")
+    quote = best_passage("Can my friend and I hand in the same solution?", text, embedder)
+    assert quote.startswith("Students may discuss") and quote.endswith("the people they discussed with.")
+    assert unwrap(text).count("\n") == text.count("\n") - 1  # only the soft break went; table rows stay lines

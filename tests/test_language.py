@@ -18,6 +18,14 @@ from tutor.language import LanguageConfig, detect_language
         ("Comment fonctionne la fusion des rangs réciproques dans la recherche hybride ?", "fr"),
         ("Wie funktioniert die reziproke Rangfusion bei der hybriden Suche?", "de"),
         ("トークナイザーとは何ですか", "ja"),
+        # the topic in the course's (English) terms, the small words in the student's language
+        ("Was misst der Mean Reciprocal Rank (MRR)?", "de"),
+        ("Was ist Grouped-Query Attention?", "de"),
+        ("¿Cuáles son los valores por defecto de BM25?", "es"),
+        ("Qu'est-ce que la retrieval-augmented generation ?", "fr"),
+        ("When was the Transformer introduced?", "en"),
+        ("How does SentencePiece represent spaces?", "en"),  # langdetect alone: Spanish
+        ("What is the difference between a flat index and an HNSW index?", "en"),
         ("", "en"),
     ],
 )

@@ -59,6 +59,28 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text or "") if s and s.strip()]
 
 
+_BLOCK_START = re.compile(r"\s*(?:#|[-*+] |\||>|\d+[.)] |```)")
+
+
+def unwrap(text: str) -> str:
+    """Course text with its soft line breaks joined: Markdown and plain-text pages are often wrapped at a fixed
+    width, and a sentence cut at the wrap became two fragments when quoted ("…their own code and").
+    Headings, list items, table rows, quotes, blank lines and fenced code keep their own lines (a wrapped
+    list item is joined to its item)."""
+    out: list[str] = []
+    fenced = False
+    for line in (text or "").split("\n"):
+        stripped = line.strip()
+        fence = stripped.startswith("```")
+        if (out and out[-1].strip() and stripped and not fenced and not fence and not _BLOCK_START.match(line)
+                and not out[-1].lstrip().startswith(("#", "|", "```"))):
+            out[-1] = f"{out[-1].rstrip()} {stripped}"
+        else:
+            out.append(line)
+        fenced ^= fence
+    return "\n".join(out)
+
+
 def _fold(text: str) -> str:
     """Lower-case, NFKC (full-width digits and colons become ASCII), thin spaces to spaces."""
     return unicodedata.normalize("NFKC", text).lower().replace("\u202f", " ").replace("\u00a0", " ")
@@ -204,7 +226,7 @@ class SentenceGate:
 
 def best_passage(question: str, text: str, embedder, max_sentences: int = 2) -> str:
     """The sentence of ``text`` closest to ``question`` (embedder cosine), with its neighbour when short."""
-    sentences = split_sentences(text) or [text.strip()]
+    sentences = [x for x in split_sentences(unwrap(text)) if not x.startswith("#")] or [text.strip()]  # no headings
     best = int((embedder.encode(sentences) @ embedder.encode_query(question)).argmax())
     chosen = sentences[best]
     if max_sentences > 1 and len(chosen) < 80 and best + 1 < len(sentences):
@@ -220,6 +242,7 @@ def focus_excerpts(query: str, texts: list[str], embedder, max_chars: int) -> li
     sentence embeddings picks them; the neighbours of the best sentence come first so a sentence that
     continues another keeps its subject. Texts already short enough are left as they are.
     """
+    texts = [unwrap(t) if len(t) > max_chars else t for t in texts]
     split = [split_sentences(t) if len(t) > max_chars else [] for t in texts]
     flat = [s for sentences in split for s in sentences]
     if not flat:

@@ -7,7 +7,11 @@ layered, cheapest and surest first:
 1. Script: any CJK ideograph -> ``zh`` (kana -> ``ja``, hangul -> ``ko``); the ideographs alone decide,
    because a Chinese question that names an English term ("什么是 BM25?") is still a Chinese question.
 2. Very short Latin text (fewer than ``min_chars`` letters) -> the fallback (``en``): too little signal.
-3. langdetect, seeded (``DetectorFactory.seed = 0``) so the same question always gets the same answer,
+3. Function words: a question names its topic in the course's terms ("Was misst der Mean Reciprocal Rank
+   (MRR)?" is half English words, and langdetect calls it English), but its small words are the student's
+   language. When at least two function words of one language outnumber the English ones, that language;
+   two English ones and none of another language, English.
+4. langdetect, seeded (``DetectorFactory.seed = 0``) so the same question always gets the same answer,
    restricted to a candidate set of languages we expect in a course; the best candidate must reach
    ``min_probability`` or we fall back to ``en``.
 """
@@ -32,6 +36,33 @@ LANGUAGE_NAMES = {
     "tr": "Turkish", "pl": "Polish", "vi": "Vietnamese", "id": "Indonesian", "hi": "Hindi", "uk": "Ukrainian",
     "sv": "Swedish",
 }
+
+
+# Small words that name no topic; ones shared by two of these languages ("die", "es", "de", "en") are left out
+# ("was" counts for German: an English "was" comes with English words that outvote it).
+FUNCTION_WORDS = {
+    "en": set("the what is are how why when which does do of to a an for with and can i my this that it".split()),
+    "de": set("was der das ist sind wie wann warum welche welcher welches wird werden und nicht ein eine einen mit "
+              "für von im auf den dem des zu bei kann muss wo wer mein meine ich".split()),
+    "es": set("qué cómo cuál cuáles cuándo dónde por para el los las es son del una y se puedo mi cuánto "
+              "cuántos".split()),
+    "fr": set("qu'est-ce est que quel quelle quels quelles les des le du une pour dans comment pourquoi quand où "
+              "avec sur je mon ma puis-je combien".split()),
+}
+_WORDS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?(?:-[^\W\d_]+)*", re.UNICODE)
+
+
+def _by_function_words(text: str, candidates: tuple[str, ...]) -> str | None:
+    words = [w.lower() for w in _WORDS.findall(text)]
+    counts = {lang: sum(w in vocab for w in words) for lang, vocab in FUNCTION_WORDS.items() if lang in candidates}
+    english = counts.pop("en", 0)
+    best = max(counts, key=counts.get, default=None)
+    if best is not None and counts[best] >= 2 and counts[best] > english \
+            and sum(c == counts[best] for c in counts.values()) == 1:
+        return best
+    if english >= 2 and not any(counts.values()) and "en" in candidates:
+        return "en"  # "How does SentencePiece represent spaces?": langdetect said Spanish
+    return None
 
 
 @dataclass
@@ -64,6 +95,9 @@ def detect_language(text: str, config: LanguageConfig | None = None) -> str:
         return "zh"
     if len(_LETTER.findall(text)) < config.min_chars:
         return config.fallback
+    by_words = _by_function_words(text, config.candidates)
+    if by_words:
+        return by_words
     from langdetect import DetectorFactory, detect_langs
     from langdetect.lang_detect_exception import LangDetectException
 

@@ -237,6 +237,10 @@ def faq_language_note(language: str, faq_language: str) -> str:
     return FAQ_NOTES.get(language, FAQ_NOTES["en"]).format(language=NATIVE_NAMES.get(faq_language, faq_language))
 
 
+_MARKUP = re.compile(r"(?m)^\s*(?:#{1,6}|[-*+>])\s+|\*\*|__|`")
+
+
 def quote_text(language: str, quote: str, n: int = 1) -> str:
-    """The course's own sentence, introduced in the student's language and cited as excerpt ``[n]``."""
-    return QUOTES.get(language, QUOTES["en"]).format(quote=quote.strip(), n=n)
+    """The course's own sentence, introduced in the student's language and cited as excerpt ``[n]``; Markdown
+    marks (headings, bullets, bold, code ticks) are dropped, since the chat shows the quote as plain text."""
+    return QUOTES.get(language, QUOTES["en"]).format(quote=_MARKUP.sub("", quote).strip(), n=n)
