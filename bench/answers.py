@@ -126,6 +126,8 @@ def cmd_crosslingual(args) -> None:
     """Questions in one language on course material in the other (XQuAD en/zh are the same questions)."""
     work, paths, kb = workspace()
     for course, doc_lang, q_lang in (("xen", "en", "zh"), ("xzh", "zh", "en")):
+        if f"{q_lang}->{doc_lang}" not in args.pairs:
+            continue
         docs, _ = squad_items(SHARED / "xquad-dev" / f"xquad-dev.{doc_lang}.json", 60, args.seed, "xquad", doc_lang)
         q_docs, qs = squad_items(SHARED / "xquad-dev" / f"xquad-dev.{q_lang}.json", 60, args.seed, "xquad", q_lang)
         # The files are parallel and shuffled alike: paragraph i of one is paragraph i of the other.
@@ -200,6 +202,8 @@ def main() -> None:
     ap.add_argument("--unanswerable", type=int, default=20, help="SQuAD 2.0 unanswerable questions (quality)")
     ap.add_argument("--questions", type=int, default=100, help="covered and off-course questions each (offcourse); "
                     "questions timed (speed)")
+    ap.add_argument("--pairs", nargs="+", default=["zh->en", "en->zh"], choices=["zh->en", "en->zh"],
+                    help="question -> course languages (crosslingual)")
     ap.add_argument("--max-new-tokens", type=int, default=160)
     ap.add_argument("--min-evidence", type=float, default=None, help="override the engine's evidence gate")
     ap.add_argument("--seed", type=int, default=0)

@@ -67,3 +67,30 @@ def test_a_quote_is_a_whole_sentence_across_soft_line_breaks(embedder):
     quote = best_passage("Can my friend and I hand in the same solution?", text, embedder)
     assert quote.startswith("Students may discuss") and quote.endswith("the people they discussed with.")
     assert unwrap(text).count("\n") == text.count("\n") - 1  # only the soft break went; table rows stay lines
+
+
+def test_a_sentence_denying_the_premise_may_name_it():
+    """"When is the final exam?" in a course with a final project: repeating "exam" as a fact fails, saying
+    the course has none passes (its other facts are still checked)."""
+    from tutor.grounding import Evidence, check_sentence, premise_terms
+
+    evidence = Evidence(["Grading: labs 40%, final project 35%, presented in week 12."])
+    premises = premise_terms("When is the final exam?", evidence)
+    assert premises == {"exam"}
+    assert not check_sentence("The final exam is in week 12.", evidence, "en", premises).ok
+    assert check_sentence("The course material does not mention a final exam; there is a final project in week 12.",
+                          evidence, "en", premises).ok
+    assert not check_sentence("There is no exam, only a test in week 14.", evidence, "en", premises).ok  # 14 invented
+
+
+def test_an_english_answer_from_chinese_excerpts_is_checked_by_its_numbers_only():
+    """English words and names are not spelled in Latin letters on a Chinese page (哈佛 for Harvard): there
+    the premise words and the capitalised names are not checked, numbers and codes still are."""
+    from tutor.grounding import Evidence, check_sentence, premise_terms
+
+    evidence = Evidence(["在 20世纪80年代末 的南非撤资运动中，学生活动人士在哈佛校园竖起了一座象征性的棚子城。1998 年推出 Astra 2A。"])
+    assert not evidence.latin and premise_terms("When was the divestment from South Africa movement?", evidence) == set()
+    assert check_sentence("The divestment movement at Harvard began in the late 1980s [1].", evidence, "en").ok
+    assert not check_sentence("It started in 1975 [1].", evidence, "en").ok
+    assert check_sentence("Sky Digital used Astra 2A from 1998.", evidence, "en").ok
+    assert not check_sentence("Sky Digital used Astra 2A from 1999.", evidence, "en").ok

@@ -25,6 +25,9 @@ _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?(?!\w)")
 _CODE = re.compile(r"\b(?=\w*\d)(?=\w*[^\W\d])\w{2,}\b|\b\w+_\w+\b")  # B214, q_proj, gpt2, 3e-4 stays a number
 _ASCII_CODE = re.compile(_CODE.pattern, re.ASCII)  # "讲座在B305教室吗" -> B305 (CJK is no word character here)
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,}s?\b")
+_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|isn't|aren't|doesn't|don't|didn't|cannot|can't)\b|n't\b",
+                       re.IGNORECASE)
 # An answer that opens by agreeing ("Yes, ...", "是的", "Sí", "Ja", "Oui", "Correct"): it affirms the question.
 _AFFIRMATION = re.compile(r"^\W*(?:yes|yeah|correct|right|indeed|sí|si|ja|oui|是的|是|对|對|没错)(?![a-z])", re.IGNORECASE)
 _CAPITALISED = re.compile(r"(?<=[^.!?:;\n\"'(\[]\s)[A-Z][a-z]{2,}\b")
@@ -104,6 +107,9 @@ class Evidence:
         for m in _NUMBER.finditer(self.text):
             self.numbers |= _number_forms(m.group().strip())
         self.times = {f"{int(h)}:{mm}" for h, mm in _TIME.findall(self.text)}
+        # Excerpts in a CJK script spell English words and names their own way ("哈佛" for Harvard): the checks
+        # of English words (names, premise words) only apply to excerpts written in Latin script.
+        self.latin = len(_CJK_CHAR.findall(self.text)) < 0.3 * max(1, len(re.findall(r"\w", self.text)))
 
     def has_number(self, token: str) -> bool:
         return bool(_number_forms(token) & self.numbers)
@@ -121,6 +127,8 @@ class Evidence:
 def premise_terms(question: str, evidence: Evidence) -> set[str]:
     """Content words of an English question that the excerpts never use ("final exam" in a course with
     only a final project). An answer that repeats one asserts the question's premise, not the course."""
+    if not evidence.latin:
+        return set()  # an English question on Chinese pages shares no words with them, by design
     words = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9-]{3,}", question)}
     return {w for w in words - _QUESTION_WORDS if not evidence.has_word(w[:-1] if w.endswith("s") else w, whole=True)}
 
@@ -146,7 +154,8 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
     if premises and _AFFIRMATION.match(text):
         check.facts.append("yes")
         check.unsupported.append("yes: " + ", ".join(sorted(premises)))
-    if premises and language == "en":
+    if premises and language == "en" and not _NEGATION.search(text):
+        # A sentence that denies the premise ("The course does not mention a final exam; ...") may name it.
         said = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9-]{3,}", text)}
         for word in sorted(premises & said):
             check.facts.append(word)
@@ -164,7 +173,7 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
         if not evidence.has_number(token):
             check.unsupported.append(token)
     words = set(_CODE.findall(rest)) | set(_ACRONYM.findall(rest))
-    if language == "en":
+    if language == "en" and evidence.latin:
         words |= {w for w in _CAPITALISED.findall(rest) if w not in _FREE_NAMES}
     for word in sorted(words):
         if re.fullmatch(r"[\d.,]+\w?", word):
