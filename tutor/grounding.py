@@ -29,7 +29,8 @@ _CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]"
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|isn't|aren't|doesn't|don't|didn't|cannot|can't)\b|n't\b",
                        re.IGNORECASE)
 # An answer that opens by agreeing ("Yes, ...", "是的", "Sí", "Ja", "Oui", "Correct"): it affirms the question.
-_AFFIRMATION = re.compile(r"^\W*(?:yes|yeah|correct|right|indeed|sí|si|ja|oui|是的|是|对|對|没错)(?![a-z])", re.IGNORECASE)
+_AFFIRMATION = re.compile(r"^\W*(?:(?:yes|yeah|correct|indeed|sí|ja|oui)(?![a-z])|(?:是的|没错|是|对|對)(?=[，,。！!\s]|$))",
+                          re.IGNORECASE)  # "对于…" (regarding) and "Si el…" (if) are no yes
 _CAPITALISED = re.compile(r"(?<=[^.!?:;\n\"'(\[]\s)[A-Z][a-z]{2,}\b")
 # Capitalised words an English answer may use without the excerpts saying them.
 # Words of questions that name no premise ("what does X mean", "explain the difference").
