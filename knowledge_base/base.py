@@ -299,7 +299,7 @@ class KnowledgeBase:
     def _embed_and_commit(self, course: str, batch: list[_Prepared], results: list,
                           embed: Callable[[list[str]], np.ndarray] | None, progress: bool = False) -> None:
         texts = [ch.text for item in batch for ch in item.chunks]
-        # Embedding is most of an ingest's time (EmbeddingGemma: ~2.6 chunks/s on 2 cores): its own bar.
+        # Embedding is most of an ingest's time (EmbeddingGemma: ~4 chunks/s on 2 cores): its own bar.
         vecs = embed(texts) if embed else self.embedder.encode(texts, progress=progress)
         pos = 0
         for item in batch:
