@@ -57,6 +57,28 @@ def test_a_yes_to_a_question_whose_facts_the_course_lacks_fails():
     assert check_sentence("Yes, on Tuesdays.", evidence, "en", premise_facts("Are lectures on Tuesdays?", evidence)).ok
 
 
+def test_a_yes_that_moves_a_course_fact_to_another_subject_fails():
+    """B305 is in the course, as the office-hours room: "Yes" to "Are the lectures in room B305?" would move
+    the lectures there. A code or number of the question must share a sentence (or table row) with one of
+    its subject words; the word naming its kind ("room", "week") does not count."""
+    from tutor.grounding import Evidence, check_sentence, premise_facts
+
+    evidence = Evidence([
+        "Lectures take place on Tuesdays from 10:00 to 11:30 in room B214. Labs run\non Mondays in room C3.",
+        "- **Instructor office hours:** Wednesdays from 14:00 to 16:00 in room B305.",
+        "| Four problem sets | 40% (10% each) |\n| Final project | 35% |",
+    ])
+    assert premise_facts("Are the lectures in room B305?", evidence) == {"B305"}
+    assert premise_facts("Are the office hours in room B214?", evidence) == {"B214"}
+    assert premise_facts("Is the final project worth 40%?", evidence) == {"40"}
+    for true in ("Are the office hours in room B305?", "Are the lectures in room B214?", "Are the labs in room C3?",
+                 "Is the final project worth 35%?"):
+        assert premise_facts(true, evidence) == set(), true
+    premises = premise_facts("Are the lectures in room B305?", evidence)
+    assert not check_sentence("Yes, the lectures are in room B305 [1].", evidence, "en", premises).ok
+    assert check_sentence("No, the lectures are in room B214 [1].", evidence, "en", premises).ok
+
+
 def test_a_quote_is_a_whole_sentence_across_soft_line_breaks(embedder):
     """Course pages are wrapped at a fixed width; the quoted sentence must not stop at the wrap, and a
     heading is never the quote."""

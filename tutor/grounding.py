@@ -104,6 +104,7 @@ class Evidence:
 
     def __init__(self, texts: list[str]):
         self.text = _fold("\n".join(texts))
+        self.sentences = [_fold(s) for t in texts for s in split_sentences(unwrap(t))]
         self.numbers: set[str] = set()
         for m in _NUMBER.finditer(self.text):
             self.numbers |= _number_forms(m.group().strip())
@@ -140,7 +141,30 @@ def premise_facts(question: str, evidence: Evidence) -> set[str]:
     text = unicodedata.normalize("NFKC", question)
     numbers = {m.group().strip() for m in _NUMBER.finditer(text) if not evidence.has_number(m.group().strip())}
     codes = {w for w in _ASCII_CODE.findall(text) if not re.fullmatch(r"[\d.,]+\w?", w) and not evidence.has_word(w)}
-    return numbers | codes
+    return numbers | codes | _detached_facts(text, evidence)
+
+
+def _detached_facts(question: str, evidence: Evidence) -> set[str]:
+    """Codes and numbers of an English question that the excerpts contain, but never in a sentence about the question's
+    subject: in "Are the lectures in room B305?" B305 is the office-hours room, and a "yes" would move the
+    lectures there. The subject is the question's content words other than the word naming the code's kind
+    ("room", "week"); one of them must share a sentence (or table row) with the code."""
+    if not evidence.latin:
+        return set()
+    out = set()
+    for m in re.finditer(r"\b(?=[A-Za-z_]*\d)[A-Za-z0-9_]+\b", question):
+        code = m.group()
+        before = re.findall(r"[A-Za-z]+", question[: m.start()])
+        kind = before[-1].lower() if before else ""
+        subject = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z-]{3,}", question)} - _QUESTION_WORDS - {kind}
+        if not subject or not evidence.has_word(code):
+            continue
+        stems = [re.escape(w[:-1] if w.endswith("s") else w) for w in subject]
+        about = re.compile(r"(?<!\w)(?:" + "|".join(stems) + r")")
+        needle = re.compile(r"(?<!\w)" + re.escape(code.lower()) + r"(?!\w)")
+        if not any(needle.search(s) and about.search(s) for s in evidence.sentences):
+            out.add(code)
+    return out
 
 
 def check_sentence(sentence: str, evidence: Evidence, language: str, premises: set[str] = frozenset()) -> Check:
