@@ -6,7 +6,9 @@ import pytest
 
 from knowledge_base import Hit
 from tutor.engine import standalone_query
-from tutor.generation import GenerationStats, _holdback, chat_completions_url
+from tutor.generators.base import GenerationStats
+from tutor.generators.remote import chat_completions_url
+from tutor.generators.transformers import _holdback
 from tutor.prompts import REMOVED_MARK, build_messages, count_tokens, refusal_text, sanitize
 
 from conftest import MODEL_CACHE
@@ -117,7 +119,7 @@ def test_optimize_auto_picks_bf16_only_on_a_cpu_with_native_bf16():
     from finetune.train import _use_bf16
     from tutor.errors import ConfigError
     from knowledge_base.hardware import cpu_supports_bf16
-    from tutor.generation import resolve_optimize
+    from tutor.generators.transformers import resolve_optimize
 
     native = cpu_supports_bf16()
     assert native == ("avx512_bf16" in open("/proc/cpuinfo").read() or "amx_bf16" in open("/proc/cpuinfo").read())
@@ -133,7 +135,7 @@ def test_optimize_auto_picks_bf16_only_on_a_cpu_with_native_bf16():
 
 @pytest.mark.slow
 def test_local_generator_streams_and_stops():
-    from tutor.generation import LocalGenerator
+    from tutor.generators.transformers import LocalGenerator
     from tutor.models import load_model
 
     gen = LocalGenerator(load_model("smollm2-135m-instruct", cache_dir=MODEL_CACHE))
@@ -175,7 +177,7 @@ def test_int4_linear_recovers_weights_shipped_on_a_4bit_grid():
 
 @pytest.mark.slow
 def test_int4_generator_answers_like_full_precision():
-    from tutor.generation import LocalGenerator
+    from tutor.generators.transformers import LocalGenerator
     from tutor.models import load_model
 
     messages = [{"role": "user", "content": "Count from one to ten in words, separated by commas."}]

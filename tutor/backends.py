@@ -50,7 +50,9 @@ def pick_backend(backend: str, model: str, device: str) -> str:
 
 def create_generator(cfg, cache_dir: Path, adapter_dir: Path | None = None):
     """The backend for an ``EngineConfig``; ``adapter_dir`` is the resolved adapter directory, if any."""
-    from tutor.generation import LlamaCppConfig, LlamaCppGenerator, LocalGenerator, RemoteConfig, RemoteGenerator
+    from tutor.generators.llamacpp import LlamaCppConfig, LlamaCppGenerator
+    from tutor.generators.remote import RemoteConfig, RemoteGenerator
+    from tutor.generators.transformers import LocalGenerator
     from tutor.models import PRESETS, load_model
 
     if cfg.remote_url:
