@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import pytest
 
 from knowledge_base import Hit
 from tutor.engine import standalone_query
-from tutor.generation import GenerationStats, _holdback, chat_completions_url
+from tutor.generators.base import FairQueue, GenerationStats
+from tutor.generators.remote import chat_completions_url
+from tutor.generators.transformers import _holdback
 from tutor.prompts import REMOVED_MARK, build_messages, count_tokens, refusal_text, sanitize
 
 from conftest import MODEL_CACHE
@@ -117,7 +121,7 @@ def test_optimize_auto_picks_bf16_only_on_a_cpu_with_native_bf16():
     from finetune.train import _use_bf16
     from tutor.errors import ConfigError
     from knowledge_base.hardware import cpu_supports_bf16
-    from tutor.generation import resolve_optimize
+    from tutor.generators.transformers import resolve_optimize
 
     native = cpu_supports_bf16()
     assert native == ("avx512_bf16" in open("/proc/cpuinfo").read() or "amx_bf16" in open("/proc/cpuinfo").read())
@@ -133,7 +137,7 @@ def test_optimize_auto_picks_bf16_only_on_a_cpu_with_native_bf16():
 
 @pytest.mark.slow
 def test_local_generator_streams_and_stops():
-    from tutor.generation import LocalGenerator
+    from tutor.generators.transformers import LocalGenerator
     from tutor.models import load_model
 
     gen = LocalGenerator(load_model("smollm2-135m-instruct", cache_dir=MODEL_CACHE))
@@ -175,7 +179,7 @@ def test_int4_linear_recovers_weights_shipped_on_a_4bit_grid():
 
 @pytest.mark.slow
 def test_int4_generator_answers_like_full_precision():
-    from tutor.generation import LocalGenerator
+    from tutor.generators.transformers import LocalGenerator
     from tutor.models import load_model
 
     messages = [{"role": "user", "content": "Count from one to ten in words, separated by commas."}]
@@ -184,3 +188,87 @@ def test_int4_generator_answers_like_full_precision():
     assert not any(isinstance(m, __import__("torch").nn.Linear) for m in int4.model.modules())
     text = "".join(int4.stream(messages, 16))
     assert text.lower().split()[:4] == full.lower().split()[:4], (text, full)
+
+
+class EchoGenerator:
+    """A real tiny backend: streams the last user message back word by word, taking turns like a local model."""
+
+    tokenizer = None
+
+    def __init__(self, name: str = "echo"):
+        self.name = name
+        self.queue = FairQueue()
+
+    def stream(self, messages: list[dict], max_new_tokens: int = 256, temperature: float = 0.0,
+               stop: tuple[str, ...] = ()) -> Iterator[str]:
+        question = next(m["content"] for m in reversed(messages) if m["role"] == "user")
+
+        def words() -> Iterator[str]:
+            for i, word in enumerate(question.split(" ")[:max_new_tokens]):
+                yield (" " if i else "") + word
+
+        yield from self.queue.serve(words())
+
+
+@pytest.fixture
+def echo_backend():
+    """Registers ``echo`` for one test; yields the (cfg, cache_dir, adapter_dir) of each factory call."""
+    from tutor.backends import register_backend, unregister_backend
+
+    calls: list[tuple] = []
+
+    def factory(cfg, cache_dir, adapter_dir):
+        calls.append((cfg, cache_dir, adapter_dir))
+        return EchoGenerator()
+
+    register_backend("echo", factory, "repeats the question")
+    try:
+        yield calls
+    finally:
+        unregister_backend("echo")
+
+
+def test_a_registered_backend_is_chosen_by_name(echo_backend, tmp_path):
+    from tutor.backends import BACKENDS, backend_names, create_generator, pick_backend, register_backend
+    from tutor.engine import EngineConfig
+
+    cfg = EngineConfig(model="smollm2-135m-instruct", backend="echo")
+    gen = create_generator(cfg, tmp_path, None)
+    assert isinstance(gen, EchoGenerator) and echo_backend == [(cfg, tmp_path, None)]
+    messages = [{"role": "system", "content": "rules"}, {"role": "user", "content": "What does LoRA train?"}]
+    deltas = list(gen.stream(messages, max_new_tokens=16))
+    assert deltas == ["What", " does", " LoRA", " train?"]  # streamed, not one blob
+    assert backend_names() == ("auto", "llamacpp", "transformers", "echo")
+    assert pick_backend("auto", "smollm2-135m-instruct", "cpu") == "llamacpp"  # auto still picks among the built-ins
+    assert BACKENDS == ("auto", "llamacpp", "transformers")  # the --backend names users type are unchanged
+    with pytest.raises(ValueError, match="already registered"):
+        register_backend("echo", lambda *a: EchoGenerator("other"))
+    with pytest.raises(ValueError, match="rule that picks one"):
+        register_backend("auto", lambda *a: EchoGenerator("auto"))
+
+
+def test_an_unknown_backend_is_a_config_error_naming_the_known_ones(echo_backend, tmp_path):
+    from tutor.backends import create_generator
+    from tutor.engine import EngineConfig
+    from tutor.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        create_generator(EngineConfig(model="smollm2-135m-instruct", backend="onnx"), tmp_path)
+    assert str(err.value) == "Unknown backend 'onnx': use one of auto, llamacpp, transformers, echo."
+    with pytest.raises(ConfigError, match="Unknown backend 'remote'"):  # remote is chosen by remote_url, not by name
+        create_generator(EngineConfig(model="smollm2-135m-instruct", backend="remote"), tmp_path)
+    assert echo_backend == []
+
+
+def test_remote_url_picks_the_remote_backend_and_llamacpp_by_name_needs_a_gguf(tmp_path):
+    """The choice rules that need no model: remote_url wins over --backend; llamacpp refuses a non-GGUF."""
+    from tutor.backends import create_generator
+    from tutor.engine import EngineConfig
+    from tutor.errors import ModelError
+    from tutor.generators.remote import RemoteGenerator
+
+    gen = create_generator(EngineConfig(remote_url="http://127.0.0.1:9/v1", adapter="tiny", backend="transformers"), tmp_path)
+    assert isinstance(gen, RemoteGenerator) and gen.name == "remote:tiny@http://127.0.0.1:9/v1"  # adapter = served model
+    assert gen.endpoint == "http://127.0.0.1:9/v1/chat/completions"
+    with pytest.raises(ModelError, match="needs a GGUF"):
+        create_generator(EngineConfig(model=str(tmp_path / "hf-dir"), backend="llamacpp"), tmp_path)

@@ -1,5 +1,5 @@
-"""The llama.cpp backend (tutor/generation.py LlamaCppGenerator) on the real bundled GGUFs, the backend
-choice (tutor/backends.py) and the fair queue that makes waiting visible."""
+"""The llama.cpp backend (LlamaCppGenerator, tutor/generators/llamacpp.py) on the real bundled GGUFs, the
+backend choice (tutor/backends.py) and the fair queue that makes waiting visible (tutor/generators/base.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 
 from tutor.backends import pick_backend
 from tutor.errors import ConfigError, ModelError
-from tutor.generation import FairQueue, LlamaCppConfig, LlamaCppGenerator, QueueWait
+from tutor.generators.base import FairQueue, QueueWait
+from tutor.generators.llamacpp import LlamaCppConfig, LlamaCppGenerator
 from tutor.models import PRESETS
 
 from conftest import MODEL_CACHE

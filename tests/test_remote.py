@@ -15,7 +15,7 @@ import pytest
 
 from tutor.engine import EngineConfig, TutorEngine
 from tutor.errors import ModelError
-from tutor.generation import RemoteConfig, RemoteGenerator
+from tutor.generators.remote import RemoteConfig, RemoteGenerator
 
 from conftest import MODEL_CACHE
 
