@@ -72,12 +72,14 @@ class Scripted:
     tokenizer = None
     name = "scripted"
 
-    def __init__(self, text: str):
-        self.text = text
+    def __init__(self, text: str, *more: str):
+        self.texts = [text, *more]  # one per call; the last repeats
+        self.calls: list[list[dict]] = []
 
     def stream(self, messages, max_new_tokens, temperature, stop=()):
         self.messages = messages
-        for word in self.text.split(" "):
+        self.calls.append(messages)
+        for word in self.texts[min(len(self.calls), len(self.texts)) - 1].split(" "):
             yield word + " "
 
 
@@ -189,8 +191,43 @@ def test_question_log_and_feedback(engine, kb):
     assert {r["outcome"] for r in list_questions(kb.db, outcome="refused")} == {"refused"}
 
 
-def scripted_engine(kb, text: str) -> TutorEngine:
-    return TutorEngine(kb, EngineConfig(log_questions=False, faq_threshold=1.01), kb.paths, generator=Scripted(text))
+def scripted_engine(kb, text: str, *more: str, **config) -> TutorEngine:
+    return TutorEngine(kb, EngineConfig(log_questions=False, faq_threshold=1.01, **config), kb.paths,
+                       generator=Scripted(text, *more))
+
+
+def test_an_faq_entry_about_another_symbol_does_not_answer(kb):
+    """"Why is the LoRA matrix A initialised to zero?" embeds next to the FAQ's question about B (cosine above
+    the FAQ level) but asks something else (a trap: A is random): the vetted answer is for B only."""
+    engine = TutorEngine(kb, EngineConfig(log_questions=False), kb.paths, generator=Scripted("NOT_IN_COURSE"))
+    assert engine.ask("Why is the LoRA matrix B initialised to zero?", [], "sample").outcome == "faq"
+    match = kb.match_faq("Why is the LoRA matrix A initialised to zero?", "sample")
+    assert match and match[1] >= engine.config.faq_threshold and "matrix B" in match[0].question
+    assert engine.ask("Why is the LoRA matrix A initialised to zero?", [], "sample").outcome != "faq"
+
+
+def test_an_answer_that_fails_the_check_is_generated_once_more_told_what_was_wrong(kb):
+    """The 1.5B answers "When is the final exam?" with "The final exam is due at the end of week 12." (the
+    course has a final project, no exam). Nothing is shown yet, so the model gets one more turn naming what the
+    excerpts never say; its corrected answer passes the check and is what the student reads."""
+    first = "The final exam is due at the end of week 12."
+    second = "The course material does not mention a final exam: the final project is presented in week 12 [1]."
+    engine = scripted_engine(kb, first, second)
+    stream = engine.answer("When is the final exam?", [], "sample")
+    shown = "".join(stream)
+    result = stream.result
+    assert result.outcome == "answered" and shown.strip() == result.answer == second
+    retry = engine.generator.calls[1]
+    assert retry[:-2] == engine.generator.calls[0] and retry[-2] == {"role": "assistant", "content": first}
+    assert retry[-1]["role"] == "user" and "\u201cexam\u201d" in retry[-1]["content"]
+    assert retry[-1]["content"].endswith("Answer in English.")
+    assert result.grounding["first_try"] == {"raw": first, "unsupported": ["exam"]}
+
+    # Still wrong the second time, or retries switched off: the course is quoted or the question refused.
+    for engine in (scripted_engine(kb, first), scripted_engine(kb, first, second, correct_once=False)):
+        result = engine.ask("When is the final exam?", [], "sample")
+        assert result.outcome in ("quoted", "refused") and "exam is due" not in result.answer
+    assert len(engine.generator.calls) == 1
 
 
 def test_invented_logistics_never_reach_the_student(kb):

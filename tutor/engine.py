@@ -30,8 +30,8 @@ from tutor.language import LanguageConfig, detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
 from tutor.generation import QueueWait
 from tutor.grounding import Evidence, SentenceGate, best_passage, focus_excerpts, premise_facts, premise_terms
-from tutor.prompts import (NOT_COVERED, PromptConfig, build_messages, faq_language_note, quote_text, refusal_text,
-                           source_label)
+from tutor.prompts import (NOT_COVERED, PromptConfig, build_messages, correction_messages, faq_language_note,
+                           quote_text, refusal_text, source_label)
 
 if TYPE_CHECKING:
     from knowledge_base import Hit, KnowledgeBase
@@ -100,6 +100,8 @@ class EngineConfig:
     nearest_topics: int = field(default=3, metadata={"help": "Topics named in a refusal."})
     citation_min_overlap: float = field(default=0.25, metadata={"help": "Without [n] markers, cite hits sharing this share of the answer's terms."})
     snippet_chars: int = field(default=220, metadata={"help": "Length of a citation snippet."})
+    correct_once: bool = field(default=True, metadata={"help": "When the first sentence of an answer fails the fact "
+                               "check, generate once more, told what the excerpts do not say, before quoting or refusing."})
     log_questions: bool = field(default=True, metadata={"help": "Write each question to the question log."})
     language: LanguageConfig = field(default_factory=LanguageConfig)
     prompt: PromptConfig = field(default_factory=PromptConfig)
@@ -158,6 +160,17 @@ def terms(text: str) -> set[str]:
     for run in re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff]+", text):
         out.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
     return out
+
+
+# The symbols of a question: a lone capital letter (matrix A), a number, a code (q_proj, B214). Two questions
+# that differ in one of them ask different things however close their embeddings ("Why is the LoRA matrix A
+# initialised to zero?" is a trap; the FAQ answers it for B).
+_SYMBOL = re.compile(r"(?<![A-Za-z0-9_.])(?:[A-Z]|\d+(?:[.,]\d+)?|(?=[A-Za-z_]*\d)[A-Za-z0-9_]+)(?![A-Za-z0-9_])")
+
+
+def symbols(text: str) -> set[str]:
+    """Lone capital letters, numbers and codes of ``text`` ("I" and a sentence-opening "A" are words)."""
+    return {m.group() for m in _SYMBOL.finditer(text.strip()) if m.group() != "I" and (m.start() or len(m.group()) > 1)}
 
 
 def standalone_query(question: str, history: list[dict], max_words: int = 4, language_config: LanguageConfig | None = None) -> str:
@@ -368,28 +381,19 @@ class TutorEngine:
         premises = (premise_terms(question, evidence) if language == "en" else set()) | premise_facts(question, evidence)
         evidence = Evidence([h.text for h in included] + [question, query])
         gate = SentenceGate(evidence, language, premises)
-        raw = ""
-        stops = ("\nQuestion:", "\nAnswer:", "\nCourse excerpts:")  # a small model continuing the prompt pattern
-        for delta in generator.stream(messages, cfg.max_new_tokens, cfg.temperature, stop=stops):
-            if isinstance(delta, QueueWait):
-                yield delta  # "N questions ahead": shown by the chat while the model is busy
-                continue
-            raw += delta
-            result.grounding["raw"] = raw  # kept current: a backend failure mid-answer logs what was generated
-            if NOT_COVERED in raw:
-                break
-            released = gate.feed(delta)
-            if released:
-                yield emit(released)
-            if gate.failed:
-                break
-        if NOT_COVERED not in raw and not gate.failed:
-            tail = gate.finish()
-            if tail:
-                yield emit(tail)
+        raw = yield from self._stream_checked(generator, messages, gate, emit, result)
+        first_try = None
+        if gate.failed and not gate.released.strip() and cfg.correct_once:
+            # Nothing shown yet: one more try, told what the excerpts do not say (CORRECTION in prompts.py).
+            first_try = {"raw": raw.strip(), "unsupported": gate.failed.unsupported}
+            messages = correction_messages(messages, gate.failed_sentence, gate.failed.unsupported, language)
+            gate = SentenceGate(evidence, language, premises)
+            raw = yield from self._stream_checked(generator, messages, gate, emit, result)
         result.grounding = {"raw": raw.strip(), "checked_facts": [f for c in gate.checks for f in c.facts],
                             "unsupported": gate.failed.unsupported if gate.failed else [],
                             "dropped": gate.failed_sentence}
+        if first_try:
+            result.grounding["first_try"] = first_try
         answer = gate.released.strip()
         if answer:
             result.citations = self._citations(answer, included)
@@ -409,18 +413,44 @@ class TutorEngine:
 
     # ------------------------------------------------------------------------------------------ helpers
 
+    def _stream_checked(self, generator, messages: list[dict], gate: SentenceGate, emit, result: AnswerResult):
+        """Stream one generation through ``gate``: yields queue notices and checked text, returns the raw
+        answer. Stops at NOT_IN_COURSE or at the first sentence that fails the check."""
+        cfg = self.config
+        raw = ""
+        stops = ("\nQuestion:", "\nAnswer:", "\nCourse excerpts:")  # a small model continuing the prompt pattern
+        for delta in generator.stream(messages, cfg.max_new_tokens, cfg.temperature, stop=stops):
+            if isinstance(delta, QueueWait):
+                yield delta  # "N questions ahead": shown by the chat while the model is busy
+                continue
+            raw += delta
+            result.grounding["raw"] = raw  # kept current: a backend failure mid-answer logs what was generated
+            if NOT_COVERED in raw:
+                break
+            released = gate.feed(delta)
+            if released:
+                yield emit(released)
+            if gate.failed:
+                break
+        if NOT_COVERED not in raw and not gate.failed:
+            tail = gate.finish()
+            if tail:
+                yield emit(tail)
+        return raw
+
     def _faq_hit(self, question: str, match, language: str):
         """The FAQ match when it is close enough: cosine >= ``faq_threshold`` and enough shared terms.
 
         The overlap check exists because embedders crowd near-identical questions that differ in the one
         word that matters ("rank" vs "alpha" of LoRA), and MiniLM embeds scripts it was not trained on
         (Chinese) into one crowded region. Across languages no words are shared: there a multilingual
-        embedder's cosine decides alone, and an English-only one never matches.
+        embedder's cosine decides alone, and an English-only one never matches. In any language the two must
+        name the same symbols (matrix A vs B, rank 8 vs 16).
         """
         if match is None:
             return None
         entry, score = match
-        if score < self.config.faq_threshold:
+        if score < self.config.faq_threshold or symbols(entry.question) != symbols(question):
             return None
         if entry_language(entry) != language:
             return (entry, score) if self.kb.embedder.spec.multilingual else None

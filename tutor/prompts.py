@@ -58,6 +58,12 @@ LANGUAGE_INSTRUCTIONS = {
     "ru": "Отвечай по-русски.",
 }
 
+
+def language_instruction(language: str) -> str:
+    """The last line of a user turn: "Answer in X." written in X."""
+    return LANGUAGE_INSTRUCTIONS.get(language, f"Answer in {language_name(language)}.")
+
+
 REFUSALS = {
     "en": ("The course material does not cover this question, so I cannot answer it reliably.",
            "Nearest topics in the course: {topics}."),
@@ -78,6 +84,27 @@ QUOTES = {
     "fr": "Le cours dit : \u00ab {quote} \u00bb [{n}]",
     "de": "Im Kursmaterial steht: \u201e{quote}\u201c [{n}]",
 }
+
+# After a first answer that failed the answer check, one more try that says what was wrong. The 1.5B model
+# accepts a question's false premise ("When is the final exam?" in a course with a final project); told that
+# the excerpts never say it, it mostly answers what they do say.
+CORRECTION = ("That is not what the excerpts say: {problem}. Answer the "
+              "question again from the excerpts only. If the question assumes something the excerpts do not say, "
+              "say so first, then give what they say instead.")
+
+
+def correction_messages(messages: list[dict], sentence: str, unsupported: list[str], language: str) -> list[dict]:
+    """``messages`` plus the failed sentence as the assistant's turn and a user turn naming what it got wrong
+    (``Check.unsupported``); the turns alternate, as every chat template requires."""
+    problems = []
+    for item in unsupported:
+        if item.startswith("yes: "):
+            problems.append(f"they do not say that about {item[5:]}")
+        else:
+            problems.append(f"they never say \u201c{item}\u201d")
+    note = CORRECTION.format(problem="; ".join(problems) or "it is not supported") + "\n" + language_instruction(language)
+    return [*messages, {"role": "assistant", "content": sentence.strip()}, {"role": "user", "content": note}]
+
 
 # Before a vetted FAQ answer written in another language than the question (a multilingual embedder matched
 # them): the student learns why the answer is not in their language. {language} is the FAQ's, in its own name.
@@ -218,8 +245,7 @@ def build_messages(
         messages.pop()
     context, included = format_context(hits, tokenizer, budget_tokens, config)
     messages[0]["content"] = f"{system}\n\nCourse excerpts:\n\n{context}"
-    instruction = LANGUAGE_INSTRUCTIONS.get(language, f"Answer in {language_name(language)}.")
-    messages.append({"role": "user", "content": f"Question: {question.strip()}\n{instruction}"})
+    messages.append({"role": "user", "content": f"Question: {question.strip()}\n{language_instruction(language)}"})
     return messages, included
 
 
