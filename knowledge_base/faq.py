@@ -21,12 +21,14 @@ spreadsheet wants every bad row at once, so ``load_faq`` collects ``(row, messag
 one ``FAQFormatError``. Rows are 1-based data rows: the n-th record after the header in CSV, the n-th
 line in JSONL (so an editor's "go to line" finds it). Row 0 means the whole file.
 
+Files are decoded by ``loaders.read_text``, the one text decoder of the package (byte-order marks, UTF-8,
+legacy code pages, binary files in disguise), with FAQ advice in its messages.
+
 Cells are data, never code: nothing here evaluates or templates what a row says.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import json
@@ -37,7 +39,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from tutor.errors import FAQFormatError
+from knowledge_base.loaders import read_text
+from tutor.errors import FAQFormatError, IngestError
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ BINARY_HINTS = {
     b"%PDF": "it looks like a PDF: add it as a course document, or write the FAQ as CSV",
     b"\xd0\xcf\x11\xe0": "it looks like an old Excel/Word file: save the sheet as 'CSV UTF-8'",
 }
+TEXT_ADVICE = "save the FAQ as CSV UTF-8 or JSONL"
 
 
 @dataclass
@@ -120,7 +124,7 @@ def load_faq(path: str | os.PathLike, limits: FAQLimits = FAQLimits()) -> list[F
 
 
 def _read_text(path: Path, limits: FAQLimits) -> str:
-    """The file as text: UTF-8 (BOM or not), UTF-16/32 with a BOM, else what charset-normalizer finds."""
+    """The file as text (``loaders.read_text``), after the FAQ's own checks: a regular file, not too big."""
     if not path.is_file():
         raise FAQFormatError(str(path), [(0, "file not found (or not a regular file)")])
     size = path.stat().st_size
@@ -131,49 +135,10 @@ def _read_text(path: Path, limits: FAQLimits) -> str:
             [(0, f"file is too big: {size / 1e6:.1f} MB, the limit is {limits.max_file_mb} MB "
                  "(FAQLimits.max_file_mb); split it into several files")],
         )
-    data = path.read_bytes()
-    if not data.strip():
-        raise FAQFormatError(str(path), [(0, "file is empty")])
-
-    for bom, codec in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-                       (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-                       (codecs.BOM_UTF16_BE, "utf-16")):
-        if data.startswith(bom):
-            try:
-                return _check_printable(path, data.decode(codec), limits)
-            except UnicodeDecodeError as exc:
-                raise FAQFormatError(str(path), [(0, f"file starts with a {codec} byte-order mark "
-                                                     f"but is not valid {codec}: {exc.reason}")]) from exc
-
-    for magic, hint in BINARY_HINTS.items():
-        if data.startswith(magic):
-            raise FAQFormatError(str(path), [(0, f"not a text file: {hint}")])
-    if b"\x00" in data[:8192]:
-        raise FAQFormatError(str(path), [(0, "not a text file (it contains NUL bytes): "
-                                             "save the FAQ as CSV UTF-8 or JSONL")])
     try:
-        return _check_printable(path, data.decode("utf-8"), limits)
-    except UnicodeDecodeError:
-        pass
-
-    from charset_normalizer import from_bytes  # only needed for legacy encodings
-
-    best = from_bytes(data).best()
-    if best is None:
-        raise FAQFormatError(str(path), [(0, "not a text file (no text encoding fits): "
-                                             "save the FAQ as CSV UTF-8 or JSONL")])
-    log.warning("%s is not UTF-8; reading it as %s", path, best.encoding)
-    return _check_printable(path, str(best), limits)
-
-
-def _check_printable(path: Path, text: str, limits: FAQLimits) -> str:
-    """Reject text that decoded but is mostly control characters (a binary file in disguise)."""
-    sample = text[:65536]
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r")
-    if sample and controls / len(sample) > limits.control_char_ratio:
-        raise FAQFormatError(str(path), [(0, "not a text file (too many control characters): "
-                                             "save the FAQ as CSV UTF-8 or JSONL")])
-    return text
+        return read_text(path, hints=BINARY_HINTS, advice=TEXT_ADVICE, max_control_ratio=limits.control_char_ratio)
+    except IngestError as exc:
+        raise FAQFormatError(str(path), [(0, exc.reason)]) from None
 
 
 def _detect_format(path: Path, text: str) -> tuple[str, str]:

@@ -6,10 +6,13 @@ Loaders are a registry keyed by file suffix: adding a format is adding one entry
 
 Bad files raise ``IngestError(path, reason)`` with a reason the instructor can act on (empty, binary,
 corrupt, no extractable text); nothing here writes to the store, so a failure never touches stored data.
+
+``read_text`` is the one text decoder of the package: FAQ files are decoded by it too.
 """
 
 from __future__ import annotations
 
+import codecs
 import logging
 import re
 from dataclasses import dataclass, field
@@ -68,41 +71,67 @@ def assemble(path: Path, title: str, blocks: list[Block]) -> LoadedDocument:
 
 CHARSET_TOLERANCE = 0.05  # charset-normalizer "chaos" difference under which candidates count as equal
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+# Byte-order marks, the UTF-32 ones first: a UTF-32-LE mark starts with the UTF-16-LE one.
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 
-def read_text(path: Path, data: bytes | None = None) -> str:
-    """Decode a text file: UTF-8 (with or without BOM) first, else the encoding charset-normalizer detects.
+def read_text(path: Path, data: bytes | None = None, *, hints: dict[bytes, str] | None = None,
+              advice: str = "check its type", max_control_ratio: float = 0.01) -> str:
+    """Decode a text file: by its byte-order mark (UTF-8/16/32), else UTF-8, else the encoding
+    charset-normalizer detects. Line ends come back as LF (CRLF and CR converted).
 
-    Rejects files that are binary in disguise (a PNG named ``.md``): NUL bytes outside UTF-16, or more than
-    1% control characters after decoding.
+    Rejects files that are binary in disguise (a PNG named ``.md``): NUL bytes without a UTF-16/32 mark, or
+    more than ``max_control_ratio`` control characters after decoding. ``hints`` maps magic numbers of
+    formats people save by mistake to what to do instead (FAQ files: an Excel sheet); ``advice`` ends the
+    binary-file messages. Both exist so that documents and FAQ files share this one decoder while each
+    tells its user what to do.
     """
     data = path.read_bytes() if data is None else data
     if not data.strip():
         raise IngestError(str(path), "the file is empty")
-    is_utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
-    if b"\x00" in data[:65536] and not is_utf16:
-        raise IngestError(str(path), "the file looks binary (contains NUL bytes), not text; check its type")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        from charset_normalizer import from_bytes
-
-        matches = list(from_bytes(data))
-        if not matches:
-            raise IngestError(str(path), "could not detect the text encoding (binary or corrupt file?)") from None
-        # charset-normalizer often ranks a Baltic/Central-European code page first for plain French or
-        # German Latin-1 text (all score about the same); Windows-1252 is by far the most common legacy
-        # encoding of course material, so it wins among near-equal candidates.
-        best = matches[0]
-        for m in matches:
-            if m.chaos <= best.chaos + CHARSET_TOLERANCE and "cp1252" in m.could_be_from_charset:
-                best = m
-                break
-        log.info("%s: decoded as %s", path, best.encoding)
-        text = data.decode("cp1252" if "cp1252" in best.could_be_from_charset else best.encoding)
-    if len(_CONTROL.findall(text)) > 0.01 * max(len(text), 1):
-        raise IngestError(str(path), "the file looks binary (many control characters), not text")
+    text = None
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data.decode(codec)
+            except UnicodeDecodeError as exc:
+                raise IngestError(str(path), f"the file starts with a {codec} byte-order mark but is not valid "
+                                             f"{codec}: {exc.reason}") from None
+            break
+    if text is None:
+        for magic, hint in (hints or {}).items():
+            if data.startswith(magic):
+                raise IngestError(str(path), f"not a text file: {hint}")
+        if b"\x00" in data[:65536]:
+            raise IngestError(str(path), f"the file looks binary (contains NUL bytes), not a text file; {advice}")
+        text = _decode_without_bom(path, data, advice)
+    if len(_CONTROL.findall(text)) > max_control_ratio * max(len(text), 1):
+        raise IngestError(str(path), f"the file looks binary (many control characters), not a text file; {advice}")
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _decode_without_bom(path: Path, data: bytes, advice: str) -> str:
+    """UTF-8, else the legacy encoding charset-normalizer finds (Windows-1252 among near-equal ones)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes  # only needed for legacy encodings
+
+    matches = list(from_bytes(data))
+    if not matches:
+        raise IngestError(str(path), f"could not detect the text encoding (binary or corrupt file?); {advice}")
+    # charset-normalizer often ranks a Baltic/Central-European code page first for plain French or
+    # German Latin-1 text (all score about the same); Windows-1252 is by far the most common legacy
+    # encoding of course material, so it wins among near-equal candidates.
+    best = matches[0]
+    for m in matches:
+        if m.chaos <= best.chaos + CHARSET_TOLERANCE and "cp1252" in m.could_be_from_charset:
+            best = m
+            break
+    log.info("%s: decoded as %s", path, best.encoding)
+    return data.decode("cp1252" if "cp1252" in best.could_be_from_charset else best.encoding)
 
 
 # ---------------------------------------------------------------------------------------------- formats
