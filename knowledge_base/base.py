@@ -28,7 +28,7 @@ from knowledge_base.db import Database
 from knowledge_base.embedder import DEFAULT_EMBEDDER, Embedder
 from knowledge_base.index import build_index, index_ids, is_hnsw, load_index, save_index, search_index
 from knowledge_base.lexical import LexicalIndex, is_cjk, tokenize
-from knowledge_base.loaders import LOADERS, LoadedDocument, assemble, load_document
+from knowledge_base.loaders import LOADERS, LoadedDocument, assemble, load_document, read_document_bytes
 from knowledge_base.search import MODES, Hit, rrf_fuse
 from tutor.config import DEFAULT_COURSE, Paths
 from tutor.errors import ConfigError, EmbedderMismatchError, FAQFormatError, IngestError, TutorError
@@ -353,11 +353,12 @@ class KnowledgeBase:
         return results
 
     def _file_source(self, path: Path, name: str):
+        """A file on disk, read once when loaded: the hash and the parser see the same bytes."""
         max_bytes = int(self.config.max_file_mb * 2**20)
 
         def load() -> tuple[LoadedDocument, str]:
-            doc = load_document(path, max_bytes)
-            return doc, hashlib.sha256(path.read_bytes()).hexdigest()
+            data = read_document_bytes(path, max_bytes)
+            return load_document(path, data=data), hashlib.sha256(data).hexdigest()
 
         return (str(path.resolve()), name, load)
 

@@ -7,12 +7,15 @@ Loaders are a registry keyed by file suffix: adding a format is adding one entry
 Bad files raise ``IngestError(path, reason)`` with a reason the instructor can act on (empty, binary,
 corrupt, no extractable text); nothing here writes to the store, so a failure never touches stored data.
 
-``read_text`` is the one text decoder of the package: FAQ files are decoded by it too.
+A file is read once: ``read_document_bytes`` checks it and returns its bytes, and each loader takes those
+bytes (``load_document(path, data=...)``), so the content hash the store records is the hash of exactly
+what was parsed. ``read_text`` is the one text decoder of the package: FAQ files are decoded by it too.
 """
 
 from __future__ import annotations
 
 import codecs
+import io
 import logging
 import re
 from dataclasses import dataclass, field
@@ -173,21 +176,21 @@ def markdown_blocks(text: str) -> tuple[str | None, list[Block]]:
     return title, blocks
 
 
-def load_markdown(path: Path) -> LoadedDocument:
-    title, blocks = markdown_blocks(read_text(path))
+def load_markdown(path: Path, data: bytes | None = None) -> LoadedDocument:
+    title, blocks = markdown_blocks(read_text(path, data))
     return assemble(path, title or path.stem, blocks)
 
 
-def load_text(path: Path) -> LoadedDocument:
-    return assemble(path, path.stem, [(None, None, read_text(path))])
+def load_text(path: Path, data: bytes | None = None) -> LoadedDocument:
+    return assemble(path, path.stem, [(None, None, read_text(path, data))])
 
 
-def load_html(path: Path) -> LoadedDocument:
+def load_html(path: Path, data: bytes | None = None) -> LoadedDocument:
     """Main content via trafilatura (as Markdown, so headings survive); plain lxml text as a fallback
     for short pages trafilatura judges to be boilerplate."""
     import trafilatura
 
-    html = read_text(path)
+    html = read_text(path, data)
     md = trafilatura.extract(html, output_format="markdown", include_formatting=True, favor_recall=True,
                              include_tables=True)
     meta = trafilatura.extract_metadata(html)
@@ -206,13 +209,13 @@ def load_html(path: Path) -> LoadedDocument:
     return assemble(path, title, [(None, None, root.text_content())])
 
 
-def load_pdf(path: Path) -> LoadedDocument:
+def load_pdf(path: Path, data: bytes | None = None) -> LoadedDocument:
     """One block per page, so every chunk keeps its page number (1-based)."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
     try:
-        reader = PdfReader(str(path))
+        reader = PdfReader(io.BytesIO(data) if data is not None else str(path))
         if reader.is_encrypted:
             raise IngestError(str(path), "the PDF is encrypted; remove the password and add it again")
         blocks: list[Block] = [(None, i + 1, page.extract_text() or "") for i, page in enumerate(reader.pages)]
@@ -224,7 +227,7 @@ def load_pdf(path: Path) -> LoadedDocument:
     return assemble(path, str(title), blocks)
 
 
-def load_docx(path: Path) -> LoadedDocument:
+def load_docx(path: Path, data: bytes | None = None) -> LoadedDocument:
     """Paragraphs in order; ``Heading N`` styles build the heading path, ``Title`` the title; tables follow."""
     import zipfile
 
@@ -232,7 +235,7 @@ def load_docx(path: Path) -> LoadedDocument:
     from docx.opc.exceptions import PackageNotFoundError
 
     try:
-        document = docx.Document(str(path))
+        document = docx.Document(io.BytesIO(data) if data is not None else str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise IngestError(str(path), f"corrupt or unreadable DOCX ({type(exc).__name__}: {exc})") from None
     stack: list[tuple[int, str]] = []
@@ -267,7 +270,7 @@ def load_docx(path: Path) -> LoadedDocument:
     return assemble(path, title or path.stem, blocks)
 
 
-Loader = Callable[[Path], LoadedDocument]
+Loader = Callable[[Path, bytes | None], LoadedDocument]  # (path, its bytes or None: read them)
 LOADERS: dict[str, Loader] = {
     ".pdf": load_pdf,
     ".md": load_markdown,
@@ -280,13 +283,20 @@ LOADERS: dict[str, Loader] = {
 }
 
 
-def load_document(path: Path, max_bytes: int | None = None) -> LoadedDocument:
-    """Pick the loader by suffix; check existence, size and emptiness first with clear messages."""
-    path = Path(path)
+def _loader_for(path: Path) -> Loader:
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         raise IngestError(str(path), f"unsupported file type {path.suffix or '(none)'!r}; supported: "
                                      f"{', '.join(sorted(LOADERS))}")
+    return loader
+
+
+def read_document_bytes(path: Path, max_bytes: int | None = None) -> bytes:
+    """The file's bytes, after the checks that need no parsing (a supported suffix, a regular file, not
+    empty, not over ``max_bytes``) so each failure has its own clear message. The size is checked before
+    reading, so a mistaken multi-GB upload is never read into memory."""
+    path = Path(path)
+    _loader_for(path)
     if not path.is_file():
         raise IngestError(str(path), "no such file")
     size = path.stat().st_size
@@ -295,4 +305,15 @@ def load_document(path: Path, max_bytes: int | None = None) -> LoadedDocument:
     if max_bytes is not None and size > max_bytes:
         raise IngestError(str(path), f"the file is {size / 2**20:.1f} MB, over the limit of "
                                      f"{max_bytes / 2**20:.1f} MB (KBConfig.max_file_mb)")
-    return loader(path)
+    return path.read_bytes()
+
+
+def load_document(path: Path, max_bytes: int | None = None, data: bytes | None = None) -> LoadedDocument:
+    """Pick the loader by suffix and parse the file. ``data``: its bytes, already read (and checked) by
+    ``read_document_bytes``, so a caller that also hashes them reads the file once; without it the
+    file is checked and read here."""
+    path = Path(path)
+    loader = _loader_for(path)
+    if data is None:
+        data = read_document_bytes(path, max_bytes)
+    return loader(path, data)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -264,6 +267,33 @@ def test_bad_inputs_never_lose_stored_data(kb, tmp_path):
         assert name in str(err.value)
     assert sorted(d.name for d in kb.list_documents("c")) == ["good.md", "latin.txt"]
     assert kb.search("osmosis membrane", "c")[0].document == "good.md"
+
+
+def test_an_added_file_is_read_once(kb, tmp_path, monkeypatch):
+    """The bytes that are hashed (duplicate detection) are the bytes that are parsed: one read per file,
+    whatever its format (text formats through read_text, PDF and DOCX from the same bytes)."""
+    import builtins
+    import io
+
+    folder = tmp_path / "course"
+    write_course(folder)
+    opened = []
+    real_open = io.open
+
+    def counting_open(file, mode="r", *args, **kwargs):
+        if "r" in mode and str(file).startswith(str(folder)):
+            opened.append(Path(file).name)
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", counting_open)  # pathlib reads and zipfile open through io.open
+    monkeypatch.setattr(builtins, "open", counting_open)  # pypdf through open
+    results = kb.add([folder], "bio")
+    monkeypatch.undo()
+    assert sorted(r.status for r in results) == ["added"] * 5
+    assert sorted(opened) == sorted(r.name for r in results)
+    for r in results:
+        stored = kb.db.query("SELECT hash FROM documents WHERE id = ?", (r.doc_id,))[0][0]
+        assert stored == hashlib.sha256((folder / r.name).read_bytes()).hexdigest()
 
 
 def test_upload_names_are_sanitised(kb, tmp_path):
