@@ -24,19 +24,18 @@ import numpy as np
 
 from knowledge_base import store
 from knowledge_base.chunking import Chunk, chunk_document
-from knowledge_base.db import Database
 from knowledge_base.embedder import DEFAULT_EMBEDDER, Embedder
 from knowledge_base.index import build_index, index_ids, is_hnsw, load_index, save_index, search_index
 from knowledge_base.lexical import LexicalIndex, is_cjk, tokenize
 from knowledge_base.loaders import LOADERS, LoadedDocument, assemble, load_document, read_document_bytes
 from knowledge_base.search import MODES, Hit, rrf_fuse
+from knowledge_base.store import DocumentInfo
 from tutor.config import DEFAULT_COURSE, Paths
-from tutor.errors import ConfigError, EmbedderMismatchError, FAQFormatError, IngestError, TutorError
+from tutor.errors import ConfigError, FAQFormatError, IngestError, TutorError
 
 log = logging.getLogger(__name__)
 
 SAMPLE_COURSE_DIR = Path(__file__).resolve().parent / "sample_course"
-_COURSE_NAME = re.compile(r"^\w[\w.-]{0,63}$")
 
 
 @dataclass
@@ -80,22 +79,6 @@ class AddResult:
 
 
 @dataclass
-class DocumentInfo:
-    doc_id: int
-    course: str
-    name: str
-    title: str | None
-    path: str | None
-    hash: str
-    version: int
-    added_at: str
-    chunks: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
 class _Prepared:
     """A loaded and chunked document waiting for its embeddings and its transaction."""
 
@@ -124,24 +107,13 @@ def safe_name(name: str, path: str = "") -> str:
     return clean[:255]
 
 
-def check_course(course: str) -> str:
-    if not isinstance(course, str) or not _COURSE_NAME.match(course):
-        raise ConfigError(f"course name {course!r} is not valid: use letters, digits, '_', '-' or '.' "
-                          f"(at most 64, starting with a letter or digit)")
-    return course
-
-
 class KnowledgeBase:
     """Documents, chunks, per-course FAISS + BM25 indexes and FAQs over one SQLite database."""
 
     def __init__(self, paths: Paths, config: KBConfig | None = None, embedder: Embedder | None = None):
         self.paths = paths
         self.config = config or KBConfig()
-        self.db = Database(paths.db_path)
-        # WAL + synchronous=NORMAL: still atomic and crash-safe for the application (a kill -9 loses no
-        # committed transaction); only a power cut may lose the last commits. Saves an fsync per document.
-        self.db.conn.execute("PRAGMA synchronous=NORMAL")
-        self.db.migrate("kb")
+        self.db = store.open_database(paths.db_path)
         self._embedder = embedder
         self._dense_cache: dict[str, object] = {}
         self._lexical_cache: dict[str, LexicalIndex] = {}
@@ -169,18 +141,7 @@ class KnowledgeBase:
 
     def check_embedder(self, course: str, cid: int | None = None) -> None:
         """Raise ``EmbedderMismatchError`` when the course's vectors were made by another embedder."""
-        cid = store.course_id(self.db, course) if cid is None else cid
-        if cid is None:
-            return
-        stored, dim = store.course_embedder(self.db, cid)
-        if stored is not None and stored != self.embedder.name:
-            raise EmbedderMismatchError(course, stored, dim, self.embedder.name)
-
-    def _claim_course(self, conn, cid: int, dim: int) -> None:
-        """Record the configured embedder on a course's first vectors (in the transaction that stores them)."""
-        stored, _ = store.course_embedder(self.db, cid)
-        if stored is None:
-            store.set_course_embedder(conn, cid, self.embedder.name, dim)
+        store.check_embedder(self.db, course, self.embedder.name, cid)
 
     def _dense(self, course: str):
         """The course's FAISS index (None when it has no chunks), verified against the database once."""
@@ -275,19 +236,12 @@ class KnowledgeBase:
                     old = store.find_document(self.db, cid, item.name)
                     if old is not None:
                         doc_id = int(old["id"])
-                        removed += [r[0] for r in conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
-                        conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
-                        conn.execute("UPDATE documents SET title = ?, path = ?, hash = ?, version = version + 1, "
-                                     "added_at = ? WHERE id = ?", (item.title, item.path, item.digest, store.now(),
-                                                                   doc_id))
+                        removed += store.replace_document(conn, doc_id, item.title, item.path, item.digest)
                         status = "replaced"
                     else:
-                        cur = conn.execute("INSERT INTO documents (course_id, name, title, path, hash, added_at) "
-                                           "VALUES (?, ?, ?, ?, ?, ?)",
-                                           (cid, item.name, item.title, item.path, item.digest, store.now()))
-                        doc_id = int(cur.lastrowid)
+                        doc_id = store.insert_document(conn, cid, item.name, item.title, item.path, item.digest)
                         status = "added"
-                    self._claim_course(conn, cid, int(item.vectors.shape[1]))
+                    store.claim_course(conn, cid, self.embedder.name, int(item.vectors.shape[1]))
                     ids = store.insert_chunks(conn, cid, doc_id, item.chunks, item.lex_tokens, item.vectors)
                 added_ids += ids
                 added_vecs.append(item.vectors)
@@ -311,7 +265,7 @@ class KnowledgeBase:
                 progress: bool, embed: Callable[[list[str]], np.ndarray] | None = None) -> list[AddResult]:
         """Shared by ``add``, ``add_file`` and ``add_texts``: ``sources`` are (path, name, load) where
         ``load()`` returns the document and its content hash (or raises ``IngestError``)."""
-        check_course(course)
+        store.check_course(course)
         cid = store.course_id(self.db, course)
         self.check_embedder(course, cid)  # before any work: the whole call would fail at its first commit
         results: list[AddResult | None] = [None] * len(sources)
@@ -412,8 +366,7 @@ class KnowledgeBase:
                 row = store.find_document(self.db, cid, name)
                 if row is None:
                     return False
-                removed = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (row["id"],))]
-                conn.execute("DELETE FROM documents WHERE id = ?", (row["id"],))
+                removed = store.delete_document(conn, int(row["id"]))
             self._update_index(course, index, removed, [], [])
             self._flush(course)
             log.info("deleted %s from course %r", name, course)
@@ -425,15 +378,7 @@ class KnowledgeBase:
         return store.course_names(self.db)
 
     def list_documents(self, course: str | None = None) -> list[DocumentInfo]:
-        sql = ("SELECT d.*, c.name AS course, (SELECT COUNT(*) FROM chunks WHERE doc_id = d.id) AS n "
-               "FROM documents d JOIN courses c ON c.id = d.course_id")
-        params: tuple = ()
-        if course is not None:
-            sql += " WHERE c.name = ?"
-            params = (course,)
-        rows = self.db.query(sql + " ORDER BY c.name, d.name", params)
-        return [DocumentInfo(r["id"], r["course"], r["name"], r["title"], r["path"], r["hash"], r["version"],
-                             r["added_at"], r["n"]) for r in rows]
+        return store.list_documents(self.db, course)
 
     def stats(self, course: str | None = None) -> dict:
         out = {}
@@ -443,14 +388,10 @@ class KnowledgeBase:
                 out[name] = {"documents": 0, "chunks": 0, "faq": 0, "embedder": None, "dim": None, "index": None,
                              "index_vectors": 0}
                 continue
-            docs, chunks, tokens = self.db.query(
-                "SELECT (SELECT COUNT(*) FROM documents WHERE course_id = ?), COUNT(*), COALESCE(SUM(n_tokens), 0) "
-                "FROM chunks WHERE course_id = ?", (cid, cid))[0]
-            faq = self.db.query("SELECT COUNT(*) FROM faq WHERE course_id = ?", (cid,))[0][0]
+            counts = store.course_counts(self.db, cid)
             index = self._dense(name)
             embedder, dim = store.course_embedder(self.db, cid)
-            out[name] = {"documents": docs, "chunks": chunks, "tokens": tokens, "faq": faq, "embedder": embedder,
-                         "dim": dim,
+            out[name] = {**counts, "embedder": embedder, "dim": dim,
                          "index": None if index is None else ("hnsw" if is_hnsw(index) else "flat"),
                          "index_vectors": 0 if index is None else int(index.ntotal)}
         return {"courses": out, "embedder": self.embedder.name, "db": str(self.paths.db_path)}
@@ -466,7 +407,7 @@ class KnowledgeBase:
         after it leaves a database that the next open repairs the index from. Chunks keep their text and
         boundaries (they were cut for the old tokenizer's limit, within the new one's for our embedders).
         """
-        check_course(course)
+        store.check_course(course)
         cid = store.course_id(self.db, course)
         if cid is None:
             raise ConfigError(f"no course {course!r}; courses: {', '.join(self.courses()) or 'none'}")
@@ -554,7 +495,7 @@ class KnowledgeBase:
 
     def set_faq(self, course: str, entries: list) -> int:
         """Replace the course's FAQ with ``entries`` (FAQEntry); question embeddings are stored with them."""
-        check_course(course)
+        store.check_course(course)
         self.check_embedder(course)
         # FAQ questions are matched against student questions: both are embedded as queries.
         vecs = self.embedder.encode([e.question for e in entries], kind="query") if entries else []
@@ -562,19 +503,14 @@ class KnowledgeBase:
             cid = store.course_id(self.db, course, create=True)
             with self.db.transaction() as conn:
                 if entries:
-                    self._claim_course(conn, cid, int(vecs.shape[1]))
-                conn.execute("DELETE FROM faq WHERE course_id = ?", (cid,))
-                for e, v in zip(entries, vecs):
-                    conn.execute("INSERT INTO faq (course_id, question, answer, language, source, answerable, row, "
-                                 "embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                 (cid, e.question, e.answer, e.language, e.source, int(bool(e.answerable)), e.row,
-                                  store.to_blob(v)))
+                    store.claim_course(conn, cid, self.embedder.name, int(vecs.shape[1]))
+                store.replace_faq(conn, cid, entries, vecs)
             self._faq_cache.pop(course, None)
         return len(entries)
 
     def add_faq_entry(self, course: str, question: str, answer: str, language: str | None = None) -> int:
         """Append one entry (from the instructor console); returns its id."""
-        check_course(course)
+        store.check_course(course)
         problems = [(0, f"{what} is empty") for what, v in (("question", question), ("answer", answer))
                     if not v or not v.strip()]
         if problems:
@@ -584,12 +520,10 @@ class KnowledgeBase:
         with self.db.lock:
             cid = store.course_id(self.db, course, create=True)
             with self.db.transaction() as conn:
-                self._claim_course(conn, cid, len(vec))
-            cur = self.db.execute("INSERT INTO faq (course_id, question, answer, language, embedding) "
-                                  "VALUES (?, ?, ?, ?, ?)", (cid, question.strip(), answer.strip(), language,
-                                                             store.to_blob(vec)))
+                store.claim_course(conn, cid, self.embedder.name, len(vec))
+                entry_id = store.insert_faq(conn, cid, question.strip(), answer.strip(), language, vec)
             self._faq_cache.pop(course, None)
-            return int(cur.lastrowid)
+            return entry_id
 
     def faq(self, course: str) -> list:
         return self._faq(course)[0]
@@ -601,19 +535,17 @@ class KnowledgeBase:
         cached = self._faq_cache.get(course)
         if cached is not None:
             return cached
-        rows = self.db.query("SELECT f.* FROM faq f JOIN courses c ON c.id = f.course_id WHERE c.name = ? "
-                             "ORDER BY f.id", (course,))
+        rows = store.faq_rows(self.db, course)
         entries = [FAQEntry(r["question"], r["answer"], course, r["source"], r["language"], bool(r["answerable"]),
                             r["row"], r["id"]) for r in rows]
-        missing = [i for i, r in enumerate(rows) if r["embedding"] is None]
+        blobs = [r["embedding"] for r in rows]
+        missing = [i for i, b in enumerate(blobs) if b is None]
         if missing:
             vecs = self.embedder.encode([rows[i]["question"] for i in missing], kind="query")
             with self.db.transaction() as conn:
-                for i, v in zip(missing, vecs):
-                    conn.execute("UPDATE faq SET embedding = ? WHERE id = ?", (store.to_blob(v), rows[i]["id"]))
-            rows = self.db.query("SELECT f.embedding FROM faq f JOIN courses c ON c.id = f.course_id "
-                                 "WHERE c.name = ? ORDER BY f.id", (course,))
-        matrix = store.from_blobs([r["embedding"] for r in rows])
+                store.set_embeddings(conn, "faq", [rows[i]["id"] for i in missing], vecs)
+            blobs = store.faq_embeddings(self.db, course)
+        matrix = store.from_blobs(blobs)
         self._faq_cache[course] = (entries, matrix)
         return entries, matrix
 
