@@ -16,7 +16,7 @@ import hashlib
 import logging
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -24,7 +24,8 @@ import numpy as np
 
 from knowledge_base import store
 from knowledge_base.chunking import Chunk, chunk_document
-from knowledge_base.embedder import DEFAULT_EMBEDDER, Embedder
+from knowledge_base.config import KBConfig
+from knowledge_base.embedder import Embedder
 from knowledge_base.index import build_index, index_ids, is_hnsw, load_index, save_index, search_index
 from knowledge_base.lexical import LexicalIndex, is_cjk, tokenize
 from knowledge_base.loaders import LOADERS, LoadedDocument, assemble, load_document, read_document_bytes
@@ -36,33 +37,6 @@ from tutor.errors import ConfigError, FAQFormatError, IngestError, TutorError
 log = logging.getLogger(__name__)
 
 SAMPLE_COURSE_DIR = Path(__file__).resolve().parent / "sample_course"
-
-
-@dataclass
-class KBConfig:
-    """Knowledge-base settings. Thresholds live here, not in the code."""
-
-    embedder: str = field(default=DEFAULT_EMBEDDER, metadata={
-        "help": "registered embedder name (embeddinggemma-300m, all-MiniLM-L6-v2) or a sentence-transformers path"})
-    device: str = field(default="cpu", metadata={"help": "torch device for the embedder"})
-    chunk_tokens: int = field(default=200, metadata={"help": "max tokens per chunk, in the embedder's tokens"})
-    chunk_overlap: int = field(default=32, metadata={"help": "tokens shared by consecutive chunks of a section"})
-    hnsw_threshold: int = field(default=20_000, metadata={"help": "chunks per course above which FAISS uses HNSW"})
-    hnsw_m: int = 32
-    hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 64
-    search_threads: int = field(default=1, metadata={"help": "faiss OpenMP threads per query (see index.py)"})
-    candidates: int = field(default=50, metadata={"help": "results each leg (dense, BM25) feeds into RRF"})
-    rrf_k: int = field(default=20, metadata={"help": "RRF constant: weight / (rrf_k + rank)"})
-    dense_weight: float = field(default=1.0, metadata={"help": "RRF weight of the dense leg"})
-    lexical_weight: float = field(default=1.0, metadata={"help": "RRF weight of the BM25 leg"})
-    cjk_dense_weight: float | None = field(default=None, metadata={
-        "help": "RRF weight of the dense leg for Chinese/Japanese queries; None: 2.0 with a multilingual "
-                "embedder (EmbeddingGemma finds the right xquad-dev zh paragraph first for 92% of questions, "
-                "BM25 over jieba for 85%), 0.1 with an English one (MiniLM: 22%)"})
-    max_file_mb: float = field(default=50.0, metadata={"help": "files larger than this are rejected"})
-    batch_chunks: int = field(default=512, metadata={"help": "chunks embedded per encode call during ingest"})
-    verify_on_open: bool = field(default=True, metadata={"help": "check index/database agreement when opened"})
 
 
 @dataclass
