@@ -26,10 +26,10 @@ from knowledge_base import store
 from knowledge_base.chunking import Chunk, chunk_document
 from knowledge_base.config import KBConfig
 from knowledge_base.embedder import Embedder
-from knowledge_base.index import build_index, index_ids, is_hnsw, load_index, save_index, search_index
-from knowledge_base.lexical import LexicalIndex, is_cjk, tokenize
+from knowledge_base.index import build_index, index_ids, is_hnsw, load_index, save_index
+from knowledge_base.lexical import LexicalIndex, tokenize
 from knowledge_base.loaders import LOADERS, LoadedDocument, assemble, load_document, read_document_bytes
-from knowledge_base.search import MODES, Hit, rrf_fuse
+from knowledge_base.search import MODES, Hit, rank, to_hits
 from knowledge_base.store import DocumentInfo
 from tutor.config import DEFAULT_COURSE, Paths
 from tutor.errors import ConfigError, FAQFormatError, IngestError, TutorError
@@ -435,35 +435,12 @@ class KnowledgeBase:
         self.check_embedder(course, cid)
         qvec = self.embedder.encode_query(query)
         n = max(k, self.config.candidates)
-        c = self.config
-        multilingual = self.embedder.spec.multilingual
-        lexical_weight = c.lexical_weight
-        with self.db.lock:
-            dense = search_index(self._dense(course), qvec, n, self.config.hnsw_ef_search,
-                                 self.config.search_threads) if mode != "lexical" else []
-            lexical = []
-            if mode != "dense":
-                lex, tokens = self._lexical(course, cid), tokenize(query)
-                lexical = lex.search(tokens, n)
-                if multilingual:  # a question in another language than the course: BM25 sees only its names
-                    lexical_weight *= lex.coverage(tokens)
-        dense_weight = c.dense_weight
-        if is_cjk(query):
-            dense_weight = c.cjk_dense_weight if c.cjk_dense_weight is not None else (2.0 if multilingual else 0.1)
-        fused = rrf_fuse(dense, lexical, c.rrf_k, mode, dense_weight, lexical_weight)[:k]
-        rows = store.chunk_rows(self.db, [i for i, _ in fused])
-        dense_map, lex_map = dict(dense), dict(lexical)
-        hits = []
-        for i, score in fused:
-            r = rows.get(i)
-            if r is None:  # deleted between the index lookup and now
-                continue
-            cos = dense_map.get(i)
-            if cos is None:
-                cos = float(np.frombuffer(r["embedding"], dtype=np.float32) @ qvec)
-            hits.append(Hit(r["chunk_key"], r["doc_id"], r["document"], r["title"], r["section"], r["page"],
-                            r["text"], r["start"], r["end"], float(score), float(cos), lex_map.get(i)))
-        return hits
+        with self.db.lock:  # writers change the FAISS and BM25 objects in place under this lock
+            index = self._dense(course) if mode != "lexical" else None
+            lexical = self._lexical(course, cid) if mode != "dense" else None
+            ranked = rank(query, qvec, mode, n, index, lexical, self.config, self.embedder.spec.multilingual)
+        ids = [i for i, _ in ranked.fused[:k]]
+        return to_hits(ranked, ids, store.chunk_rows(self.db, ids), qvec)
 
     # ------------------------------------------------------------------------------------------ FAQ
 
