@@ -481,7 +481,7 @@ class KnowledgeBase:
 
     def _faq(self, course: str) -> tuple[list, np.ndarray]:
         """Entries and their question embeddings; rows without a stored embedding are embedded and saved."""
-        from knowledge_base.faq import FAQEntry
+        from knowledge_base.faq_entries import FAQEntry
 
         cached = self._faq_cache.get(course)
         if cached is not None:
@@ -519,7 +519,7 @@ class KnowledgeBase:
             if store.course_embedder(self.db, cid)[0] != self.embedder.name:
                 self.reindex(DEFAULT_COURSE)  # our own course follows the configured embedder by itself
             return
-        from knowledge_base.faq import load_faq
+        from knowledge_base.faq_files import load_faq
 
         pages = sorted(p for p in SAMPLE_COURSE_DIR.glob("*.md") if p.name[:1].isdigit())
         results = self.add(pages, DEFAULT_COURSE)

@@ -31,7 +31,7 @@ from tutor.errors import ConfigError, EmbedderMismatchError
 
 if TYPE_CHECKING:
     from knowledge_base.chunking import Chunk
-    from knowledge_base.faq import FAQEntry
+    from knowledge_base.faq_entries import FAQEntry
 
 
 def _m001_schema(conn: sqlite3.Connection) -> None:
