@@ -4,7 +4,7 @@ Public API (see docs/architecture.md): ``KnowledgeBase, KBConfig, Hit, AddResult
 load_faq``. Importing the package loads no model; the embedder is created on first use.
 """
 
-from knowledge_base.base import AddResult, DocumentInfo, KBConfig, KnowledgeBase
+from knowledge_base.facade import AddResult, DocumentInfo, KBConfig, KnowledgeBase
 from knowledge_base.embedder import Embedder
 from knowledge_base.search import Hit
 

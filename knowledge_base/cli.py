@@ -1,4 +1,5 @@
-"""``tutor kb ...``: add, list, rm, stats, search. Parses arguments and prints; the work is in ``base.py``."""
+"""``tutor kb ...``: add, list, rm, faq, reindex, stats, search. Parses arguments and prints; the work is in
+``facade.py`` (``KnowledgeBase``) and the modules it composes."""
 
 from __future__ import annotations
 

@@ -148,7 +148,7 @@ def test_crash_between_commit_and_index_write_is_repaired(kb, tmp_path, embedder
     extra = tmp_path / "extra.md"
     extra.write_text("# Volcanoes\n\nMagma that reaches the surface is called lava.\n")
     # Simulate kill -9 after the database commit: the index write never happens.
-    monkeypatch.setattr("knowledge_base.base.save_index", lambda index, path: None)
+    monkeypatch.setattr("knowledge_base.facade.save_index", lambda index, path: None)
     assert kb.add_file(extra, "bio").status == "added"
     monkeypatch.undo()
     on_disk = kb_index.load_index(index_file)
@@ -161,7 +161,7 @@ def test_crash_between_commit_and_index_write_is_repaired(kb, tmp_path, embedder
     assert len(kb2.list_documents("bio")) == 6  # nothing lost, nothing duplicated
 
     # Same after a delete whose index write was lost: the index has ids the database no longer has.
-    monkeypatch.setattr("knowledge_base.base.save_index", lambda index, path: None)
+    monkeypatch.setattr("knowledge_base.facade.save_index", lambda index, path: None)
     kb2.delete("bio", "extra.md")
     monkeypatch.undo()
     kb3 = reopen(kb2, embedder)
@@ -182,14 +182,14 @@ def test_crash_between_commit_and_index_write_is_repaired(kb, tmp_path, embedder
 _KILLED_CHILD = """
 import os, signal, sys
 from pathlib import Path
-import knowledge_base.base as base
+import knowledge_base.facade as facade
 from knowledge_base import KBConfig, KnowledgeBase
 from tutor.config import Paths
 
 def die(index, path):  # the process is killed right after the database commit, before the index write
     os.kill(os.getpid(), signal.SIGKILL)
 
-base.save_index = die
+facade.save_index = die
 kb = KnowledgeBase(Paths(Path(sys.argv[1]), Path(sys.argv[2])), KBConfig(embedder="all-MiniLM-L6-v2"))
 kb.add_file(Path(sys.argv[3]), "bio")
 """
