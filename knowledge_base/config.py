@@ -1,8 +1,8 @@
 """``KBConfig``: every setting of the knowledge base, with its default and a help text.
 
-Its own module because every part reads it (the facade, search, the CLI and the UI that fill it) and none
-of them should have to import the facade for it. Thresholds and weights live here, not as numbers in the
-code.
+Its own module because every part reads it (the facade, ingest, the course indexes, search, the CLI and the
+UI that fill it) and none of them should have to import the facade for it. Thresholds and weights live
+here, not as numbers in the code.
 """
 
 from __future__ import annotations

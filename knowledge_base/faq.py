@@ -1,14 +1,13 @@
 """The FAQ names other packages import (``from knowledge_base.faq import load_faq, FAQEntry, ...``).
 
-The FAQ lives in modules of one idea each:
+The FAQ lives in three modules, one idea each:
 
 * ``faq_files.py``: the file formats (CSV / TSV / JSONL / chat-messages JSONL), ``load_faq`` and the
   writers symmetric with it (``write_faq_csv``, ``write_faq_jsonl``);
-* ``faq_entries.py``: ``FAQEntry``, ``FAQLimits`` and the validation of one record, problem by row.
+* ``faq_entries.py``: ``FAQEntry``, ``FAQLimits`` and the validation of one record, problem by row;
+* ``faq_match.py``: a course's FAQ in the database with its question embeddings, and the nearest match.
 
-Matching a question against a course's FAQ is ``KnowledgeBase.match_faq``.
-
-This module only re-exports them, so ``tutor/``, ``finetune/``, ``app.py`` and the benchmarks
+This module only re-exports the first two, so ``tutor/``, ``finetune/``, ``app.py`` and the benchmarks
 keep their imports; new code inside ``knowledge_base`` imports from the modules above.
 """
 

@@ -1,5 +1,5 @@
 """Hybrid search: dense (FAISS) + BM25 candidates fused with reciprocal rank fusion (RRF).
-``KnowledgeBase.search`` runs these steps; each is a plain function.
+``HybridSearch.search`` is what ``KnowledgeBase.search`` runs; the steps are plain functions.
 
 RRF (Cormack et al. 2009) adds ``weight / (rrf_k + rank)`` from each ranked list; it needs no score
 calibration between cosine and BM25, which live on unrelated scales. Each leg contributes ``candidates``
@@ -20,13 +20,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from knowledge_base import store
 from knowledge_base.index import search_index
 from knowledge_base.lexical import LexicalIndex, is_cjk, tokenize
+from tutor.errors import ConfigError
 
 if TYPE_CHECKING:
     import faiss
 
     from knowledge_base.config import KBConfig
+    from knowledge_base.course_indexes import CourseIndexes
+    from knowledge_base.db import Database
+    from knowledge_base.embedder import Embedder
 
 MODES = ("hybrid", "dense", "lexical")
 
@@ -122,3 +127,30 @@ def to_hits(ranked: Ranked, ids: list[int], rows: dict, qvec: np.ndarray) -> lis
         hits.append(Hit(r["chunk_key"], r["doc_id"], r["document"], r["title"], r["section"], r["page"],
                         r["text"], r["start"], r["end"], float(scores[i]), float(cos), ranked.lexical.get(i)))
     return hits
+
+
+class HybridSearch:
+    """Searches the courses of one knowledge base: its database, its course indexes and its embedder."""
+
+    def __init__(self, db: Database, indexes: CourseIndexes, config: KBConfig, embedder: Embedder):
+        self.db = db
+        self.indexes = indexes
+        self.config = config
+        self.embedder = embedder
+
+    def search(self, query: str, course: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
+        """Top-k chunks of ``course`` for ``query``: [] for an unknown course, an empty query or k <= 0."""
+        if mode not in MODES:
+            raise ConfigError(f"search mode {mode!r} is not one of {', '.join(MODES)}")
+        cid = store.course_id(self.db, course)
+        if cid is None or not query or not query.strip() or k <= 0:
+            return []
+        store.check_embedder(self.db, course, self.embedder.name, cid)
+        qvec = self.embedder.encode_query(query)
+        n = max(k, self.config.candidates)
+        with self.db.lock:  # writers change the FAISS and BM25 objects in place under this lock
+            index = self.indexes.dense(course) if mode != "lexical" else None
+            lexical = self.indexes.lexical(course, cid) if mode != "dense" else None
+            ranked = rank(query, qvec, mode, n, index, lexical, self.config, self.embedder.spec.multilingual)
+        ids = [i for i, _ in ranked.fused[:k]]
+        return to_hits(ranked, ids, store.chunk_rows(self.db, ids), qvec)

@@ -99,7 +99,7 @@ def test_duplicates_skipped_replace_and_delete_reach_both_stores(kb, tmp_path, e
     assert info.version == 2 and info.chunks == replaced.chunks
     hits = kb.search("When does the lab open?", "c1", k=5)
     assert all("nine" not in h.text for h in hits) and "eleven" in hits[0].text
-    ids = set(kb_index.index_ids(kb._dense("c1")).tolist())
+    ids = set(kb_index.index_ids(kb.indexes.dense("c1")).tolist())
     assert ids == set(store.chunk_ids(kb.db, store.course_id(kb.db, "c1")).tolist())
 
     other = tmp_path / "other.md"
@@ -109,7 +109,7 @@ def test_duplicates_skipped_replace_and_delete_reach_both_stores(kb, tmp_path, e
     assert kb.delete("c1", "notes.md") is False
     assert [d.name for d in kb.list_documents("c1")] == ["other.md"]
     assert all(h.document == "other.md" for h in kb.search("lab goggles", "c1", k=5))
-    assert kb._dense("c1").ntotal == kb.stats("c1")["courses"]["c1"]["chunks"]
+    assert kb.indexes.dense("c1").ntotal == kb.stats("c1")["courses"]["c1"]["chunks"]
 
     kb2 = reopen(kb, embedder)
     assert kb2.repaired == []
@@ -148,7 +148,7 @@ def test_crash_between_commit_and_index_write_is_repaired(kb, tmp_path, embedder
     extra = tmp_path / "extra.md"
     extra.write_text("# Volcanoes\n\nMagma that reaches the surface is called lava.\n")
     # Simulate kill -9 after the database commit: the index write never happens.
-    monkeypatch.setattr("knowledge_base.facade.save_index", lambda index, path: None)
+    monkeypatch.setattr("knowledge_base.course_indexes.save_index", lambda index, path: None)
     assert kb.add_file(extra, "bio").status == "added"
     monkeypatch.undo()
     on_disk = kb_index.load_index(index_file)
@@ -161,7 +161,7 @@ def test_crash_between_commit_and_index_write_is_repaired(kb, tmp_path, embedder
     assert len(kb2.list_documents("bio")) == 6  # nothing lost, nothing duplicated
 
     # Same after a delete whose index write was lost: the index has ids the database no longer has.
-    monkeypatch.setattr("knowledge_base.facade.save_index", lambda index, path: None)
+    monkeypatch.setattr("knowledge_base.course_indexes.save_index", lambda index, path: None)
     kb2.delete("bio", "extra.md")
     monkeypatch.undo()
     kb3 = reopen(kb2, embedder)
@@ -182,14 +182,14 @@ def test_crash_between_commit_and_index_write_is_repaired(kb, tmp_path, embedder
 _KILLED_CHILD = """
 import os, signal, sys
 from pathlib import Path
-import knowledge_base.facade as facade
+import knowledge_base.course_indexes as course_indexes
 from knowledge_base import KBConfig, KnowledgeBase
 from tutor.config import Paths
 
 def die(index, path):  # the process is killed right after the database commit, before the index write
     os.kill(os.getpid(), signal.SIGKILL)
 
-facade.save_index = die
+course_indexes.save_index = die
 kb = KnowledgeBase(Paths(Path(sys.argv[1]), Path(sys.argv[2])), KBConfig(embedder="all-MiniLM-L6-v2"))
 kb.add_file(Path(sys.argv[3]), "bio")
 """
@@ -332,7 +332,7 @@ def test_faq_set_match_add_and_persist(kb, embedder):
     assert [e.question for e in kb2.faq("c")][-1] == "Where is office hour?"
     assert kb2.match_faq("what day is the exam", "c")[1] == pytest.approx(cos, abs=1e-5)
     kb2.db.execute("UPDATE faq SET embedding = NULL")  # embeddings recomputed when missing
-    kb2._faq_cache.clear()
+    kb2.faqs.forget("c")
     assert kb2.match_faq("what day is the exam", "c")[1] == pytest.approx(cos, abs=1e-5)
     assert kb2.set_faq("c", []) == 0 and kb2.match_faq("exam", "c") is None
     kb2.close()
