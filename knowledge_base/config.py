@@ -34,6 +34,9 @@ class KBConfig:
         "help": "RRF weight of the dense leg for Chinese/Japanese queries; None: 2.0 with a multilingual "
                 "embedder (EmbeddingGemma finds the right xquad-dev zh paragraph first for 92% of questions, "
                 "BM25 over jieba for 85%), 0.1 with an English one (MiniLM: 22%)"})
+    rerank: str | None = field(default=None, metadata={
+        "help": "reranker (registered with knowledge_base.rerank.register_reranker) that reorders the top "
+                "`candidates` fused hits before the top k are kept; None: the RRF order as is"})
     max_file_mb: float = field(default=50.0, metadata={"help": "files larger than this are rejected"})
     batch_chunks: int = field(default=512, metadata={"help": "chunks embedded per encode call during ingest"})
     verify_on_open: bool = field(default=True, metadata={"help": "check index/database agreement when opened"})

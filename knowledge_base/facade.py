@@ -6,7 +6,7 @@ It composes the parts and holds little logic of its own, so each part can be rea
 * ``course_indexes.py``: each course's FAISS + BM25 index in memory, verified against SQLite and repaired;
 * ``ingest.py``: the write path (files, folders, texts -> chunks -> vectors -> one transaction per
   document -> index update) and delete;
-* ``search.py``: hybrid search (dense + BM25, weights, RRF, evidence cosines);
+* ``search.py``: hybrid search (dense + BM25, weights, RRF, evidence cosines), then ``rerank.py``;
 * ``faq_match.py``: the FAQ of each course with its question embeddings, and the nearest match.
 
 What stays here is what spans them: ``reindex`` (chunks, FAQ and index of a course swapped to another
@@ -31,6 +31,7 @@ from knowledge_base.faq_entries import FAQEntry
 from knowledge_base.faq_match import CourseFAQs
 from knowledge_base.index import is_hnsw
 from knowledge_base.ingest import AddResult, Ingest, file_source, file_sources, safe_name, text_source
+from knowledge_base.rerank import get_reranker
 from knowledge_base.search import Hit, HybridSearch
 from knowledge_base.store import DocumentInfo
 from tutor.config import DEFAULT_COURSE, Paths
@@ -51,6 +52,7 @@ class KnowledgeBase:
     def __init__(self, paths: Paths, config: KBConfig | None = None, embedder: Embedder | None = None):
         self.paths = paths
         self.config = config or KBConfig()
+        get_reranker(self.config.rerank)  # a misspelt reranker fails when opened, not at the first question
         self.db = store.open_database(paths.db_path)
         if embedder is None:
             embedder = Embedder(self.config.embedder, device=self.config.device, cache_dir=paths.cache_dir)

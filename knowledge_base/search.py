@@ -1,5 +1,5 @@
-"""Hybrid search: dense (FAISS) + BM25 candidates fused with reciprocal rank fusion (RRF).
-``HybridSearch.search`` is what ``KnowledgeBase.search`` runs; the steps are plain functions.
+"""Hybrid search: dense (FAISS) + BM25 candidates fused with reciprocal rank fusion (RRF), then an optional
+reranker. ``HybridSearch.search`` is what ``KnowledgeBase.search`` runs; the steps are plain functions.
 
 RRF (Cormack et al. 2009) adds ``weight / (rrf_k + rank)`` from each ranked list; it needs no score
 calibration between cosine and BM25, which live on unrelated scales. Each leg contributes ``candidates``
@@ -10,7 +10,8 @@ contains (``LexicalIndex.coverage``); for a Chinese/Japanese question the dense 
 
 Every hit gets its cosine to the query (``dense_score``) even when only BM25 found it, from the embedding
 stored with the chunk: the engine uses it as an absolute evidence threshold when deciding to refuse, and
-RRF scores are only relative.
+RRF scores are only relative. A reranker (``rerank.py``, ``KBConfig.rerank``) may then reorder the top
+``candidates`` fused hits before the top k are kept; without one the RRF order is the answer.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 from knowledge_base import store
 from knowledge_base.index import search_index
 from knowledge_base.lexical import LexicalIndex, is_cjk, tokenize
+from knowledge_base.rerank import get_reranker
 from tutor.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -38,7 +40,7 @@ MODES = ("hybrid", "dense", "lexical")
 
 @dataclass
 class Hit:
-    """One retrieved chunk. ``score``: fused (RRF); ``dense_score``: cosine(query, chunk) in
+    """One retrieved chunk. ``score``: fused (RRF, or the reranker's); ``dense_score``: cosine(query, chunk) in
     [-1, 1], always set; ``lexical_score``: BM25, or None when the lexical leg did not find the chunk."""
 
     chunk_id: str
@@ -146,11 +148,15 @@ class HybridSearch:
         if cid is None or not query or not query.strip() or k <= 0:
             return []
         store.check_embedder(self.db, course, self.embedder.name, cid)
+        reranker = get_reranker(self.config.rerank)  # an unknown name fails before the model runs
         qvec = self.embedder.encode_query(query)
         n = max(k, self.config.candidates)
         with self.db.lock:  # writers change the FAISS and BM25 objects in place under this lock
             index = self.indexes.dense(course) if mode != "lexical" else None
             lexical = self.indexes.lexical(course, cid) if mode != "dense" else None
             ranked = rank(query, qvec, mode, n, index, lexical, self.config, self.embedder.spec.multilingual)
-        ids = [i for i, _ in ranked.fused[:k]]
-        return to_hits(ranked, ids, store.chunk_rows(self.db, ids), qvec)
+        ids = [i for i, _ in ranked.fused[:k if reranker is None else n]]
+        hits = to_hits(ranked, ids, store.chunk_rows(self.db, ids), qvec)
+        if reranker is not None:
+            hits = list(reranker(query, hits))[:k]
+        return hits

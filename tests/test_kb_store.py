@@ -352,6 +352,52 @@ def test_ensure_sample_course_once(kb):
     assert kb.search("SmolLM2 vocabulary size", "sample")[0].document == "01-tokenization.md"
 
 
+def test_reranker_reorders_the_fused_candidates(paths, embedder, tmp_path, monkeypatch):
+    """KBConfig.rerank: the named reranker sees the question and the top `candidates` fused hits (not only
+    the top k) and its order is the answer; without one (the default) the RRF order is kept."""
+    from knowledge_base import rerank
+
+    monkeypatch.setattr(rerank, "RERANKERS", {})  # what this test registers does not outlive it
+    seen = []
+
+    def by_bm25(question, hits):
+        seen.append((question, [h.chunk_id for h in hits]))
+        return sorted(hits, key=lambda h: -(h.lexical_score or 0.0))
+
+    assert rerank.register_reranker("by-bm25", by_bm25) is by_bm25
+    write_course(tmp_path / "course")
+    plain = KnowledgeBase(paths, embedder=embedder)
+    plain.add([tmp_path / "course"], "bio")
+    question = "Who crossed the Rubicon, and what does chlorophyll reflect?"
+    pool = plain.search(question, "bio", k=plain.config.candidates)
+    assert plain.search(question, "bio", k=3) == pool[:3]  # no reranker: the fused order
+    plain.close()
+
+    kb = KnowledgeBase(paths, KBConfig(rerank="by-bm25"), embedder=embedder)
+    hits = kb.search(question, "bio", k=3)
+    expected = sorted(pool, key=lambda h: -(h.lexical_score or 0.0))[:3]
+    assert [h.chunk_id for h in hits] == [h.chunk_id for h in expected]
+    assert seen == [(question, [h.chunk_id for h in pool])] and len(pool) > 3
+    assert [h.lexical_score or 0.0 for h in hits] == sorted((h.lexical_score or 0.0 for h in hits), reverse=True)
+    assert all(-1 <= h.dense_score <= 1 for h in hits)  # evidence cosines as without a reranker
+
+    rerank.register_reranker("reverse", lambda question, hits: hits[::-1])
+    kb.config.rerank = "reverse"
+    assert [h.chunk_id for h in kb.search(question, "bio", k=2)] == [h.chunk_id for h in pool[::-1][:2]]
+    kb.close()
+
+
+def test_unknown_reranker_is_a_config_error(paths, embedder):
+    with pytest.raises(ConfigError, match=r"unknown reranker 'no-such'.*KBConfig.rerank.*register_reranker"):
+        KnowledgeBase(paths, KBConfig(rerank="no-such"), embedder=embedder)
+    kb = KnowledgeBase(paths, embedder=embedder)
+    kb.add_texts("c", [("a.md", "# A\n\nThe lab opens at nine.\n")])
+    kb.config.rerank = "no-such"  # changed after opening: the search says so
+    with pytest.raises(ConfigError, match="unknown reranker 'no-such'"):
+        kb.search("When does the lab open?", "c")
+    kb.close()
+
+
 def test_query_cache_returns_the_encoded_vector(embedder):
     q = "How are grades computed this term?"
     first = embedder.encode_query(q)
