@@ -1,19 +1,22 @@
 """The course knowledge base: documents, chunks, a FAISS index per course and SQLite metadata.
 
 Public API (see docs/architecture.md): ``KnowledgeBase, KBConfig, Hit, AddResult, DocumentInfo, FAQEntry,
-load_faq``. Importing the package loads no model; the embedder is created on first use.
+load_faq``. Importing the package loads no model; the embedder's weights load on first use.
 """
 
-from knowledge_base.base import AddResult, DocumentInfo, KBConfig, KnowledgeBase
+from knowledge_base.config import KBConfig
 from knowledge_base.embedder import Embedder
+from knowledge_base.facade import KnowledgeBase
+from knowledge_base.ingest import AddResult
 from knowledge_base.search import Hit
+from knowledge_base.store import DocumentInfo
 
 __all__ = ["KnowledgeBase", "KBConfig", "Hit", "AddResult", "DocumentInfo", "Embedder", "FAQEntry", "load_faq"]
 
 
 def __getattr__(name: str):
-    """``FAQEntry`` / ``load_faq`` come from ``faq.py``; imported lazily so this package never depends on it
-    at import time."""
+    """``FAQEntry`` / ``load_faq`` come from the FAQ modules; imported lazily so importing this package
+    never loads the FAQ file parsers."""
     if name in ("FAQEntry", "load_faq"):
         from knowledge_base import faq
 

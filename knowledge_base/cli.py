@@ -1,4 +1,5 @@
-"""``tutor kb ...``: add, list, rm, stats, search. Parses arguments and prints; the work is in ``base.py``."""
+"""``tutor kb ...``: add, list, rm, faq, reindex, stats, search. Parses arguments and prints; the work is in
+``facade.py`` (``KnowledgeBase``) and the modules it composes."""
 
 from __future__ import annotations
 
@@ -95,7 +96,7 @@ def faq_cmd(faq_file: Path, course: str, data_dir: str | None, as_json: bool) ->
 
     The FAQ answers close questions with the instructor's vetted text; the same file trains adapters
     (`tutor finetune`) and evaluates the tutor (`tutor eval`). A file with problems changes nothing."""
-    from knowledge_base.faq import load_faq
+    from knowledge_base.faq_files import load_faq
 
     entries = load_faq(faq_file)  # raises FAQFormatError naming every bad row before anything is stored
     count = _open(data_dir).set_faq(course, entries)

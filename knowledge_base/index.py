@@ -1,4 +1,4 @@
-"""One FAISS index per course on disk: ``indexes/COURSE.faiss``, ids = chunk row ids (``IndexIDMap2``).
+"""One FAISS index per course on disk: ``indexes/EMBEDDER/COURSE.faiss``, ids = chunk row ids (``IndexIDMap2``).
 
 Flat (exact inner product) below ``hnsw_threshold`` vectors, HNSW above it: flat search is exact and
 ~2 ms at 10k vectors, but grows linearly; HNSW stays about a millisecond at 100k. HNSW cannot remove ids,
@@ -6,7 +6,8 @@ so a delete on an HNSW index rebuilds it from the embeddings kept in SQLite (see
 
 Writes are atomic: the index is written to a temp file in the same directory, fsynced, then renamed over
 the old one, so a crash leaves either the old or the new index, never a torn file. Whether that file
-agrees with the database is checked by ``KnowledgeBase`` on open (ids compared) and repaired from SQLite.
+agrees with the database is checked by ``CourseIndexes`` (``course_indexes.py``: ids compared on open and on
+a course's first use) and repaired from SQLite.
 """
 
 from __future__ import annotations

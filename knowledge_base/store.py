@@ -1,4 +1,8 @@
-"""SQLite tables of the knowledge base (courses, documents, chunks, faq) and the queries on them.
+"""SQLite tables of the knowledge base (courses, documents, chunks, faq) and every query on them.
+
+Every SQL statement of the knowledge base is here (the facade, ingest, the course indexes, search and the
+FAQ call these functions), so a schema change is made and reviewed in one file. Functions that write take
+the ``conn`` of the caller's ``Database.transaction()``: the caller decides what one transaction holds.
 
 Chunk embeddings are stored in the ``chunks`` table as float32 blobs. Why keep them next to the FAISS index:
 the FAISS file is a derived cache that can be rebuilt from the database at any time without re-embedding.
@@ -13,12 +17,21 @@ Every write is one transaction (``Database.transaction``): a document and all it
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
 from knowledge_base.db import Database, register_migrations
+from tutor.errors import ConfigError, EmbedderMismatchError
+
+if TYPE_CHECKING:
+    from knowledge_base.chunking import Chunk
+    from knowledge_base.faq_entries import FAQEntry
 
 
 def _m001_schema(conn: sqlite3.Connection) -> None:
@@ -91,8 +104,47 @@ def _m002_course_embedder(conn: sqlite3.Connection) -> None:
 register_migrations("kb", [("001_schema", _m001_schema), ("002_course_embedder", _m002_course_embedder)])
 
 
+def open_database(path: Path) -> Database:
+    """The knowledge base's database, migrated. WAL + synchronous=NORMAL: still atomic and crash-safe for the
+    application (a kill -9 loses no committed transaction); only a power cut may lose the last commits.
+    Saves an fsync per document."""
+    db = Database(path)
+    db.conn.execute("PRAGMA synchronous=NORMAL")
+    db.migrate("kb")
+    return db
+
+
+@dataclass
+class DocumentInfo:
+    """One stored document as ``list_documents`` shows it (``chunks``: how many it was cut into)."""
+
+    doc_id: int
+    course: str
+    name: str
+    title: str | None
+    path: str | None
+    hash: str
+    version: int
+    added_at: str
+    chunks: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+_COURSE_NAME = re.compile(r"^\w[\w.-]{0,63}$")
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def check_course(course: str) -> str:
+    """``course`` if it is a usable course name (it names the course's index file), else ``ConfigError``."""
+    if not isinstance(course, str) or not _COURSE_NAME.match(course):
+        raise ConfigError(f"course name {course!r} is not valid: use letters, digits, '_', '-' or '.' "
+                          f"(at most 64, starting with a letter or digit)")
+    return course
 
 
 def to_blob(vec: np.ndarray) -> bytes:
@@ -124,6 +176,32 @@ def course_embedder(db: Database, cid: int) -> tuple[str | None, int | None]:
 
 def set_course_embedder(conn: sqlite3.Connection, cid: int, name: str, dim: int) -> None:
     conn.execute("UPDATE courses SET embedder = ?, dim = ? WHERE id = ?", (name, dim, cid))
+
+
+def claim_course(conn: sqlite3.Connection, cid: int, name: str, dim: int) -> None:
+    """Record embedder ``name`` on a course's first vectors (in the transaction that stores them); a course
+    that already has an embedder keeps it (``check_embedder`` refused a mismatch before any work)."""
+    conn.execute("UPDATE courses SET embedder = ?, dim = ? WHERE id = ? AND embedder IS NULL", (name, dim, cid))
+
+
+def check_embedder(db: Database, course: str, embedder: str, cid: int | None = None) -> None:
+    """Raise ``EmbedderMismatchError`` when the course's vectors were made by another embedder than
+    ``embedder``: vectors of two models live in unrelated spaces and cannot be searched together."""
+    cid = course_id(db, course) if cid is None else cid
+    if cid is None:
+        return
+    stored, dim = course_embedder(db, cid)
+    if stored is not None and stored != embedder:
+        raise EmbedderMismatchError(course, stored, dim, embedder)
+
+
+def course_counts(db: Database, cid: int) -> dict[str, int]:
+    """Documents, chunks, tokens (of all chunks) and FAQ entries of one course, for ``stats``."""
+    docs, chunks, tokens = db.query(
+        "SELECT (SELECT COUNT(*) FROM documents WHERE course_id = ?), COUNT(*), COALESCE(SUM(n_tokens), 0) "
+        "FROM chunks WHERE course_id = ?", (cid, cid))[0]
+    faq = db.query("SELECT COUNT(*) FROM faq WHERE course_id = ?", (cid,))[0][0]
+    return {"documents": docs, "chunks": chunks, "tokens": tokens, "faq": faq}
 
 
 def chunk_texts(db: Database, cid: int) -> tuple[list[int], list[str]]:
@@ -159,8 +237,49 @@ def find_by_hash(db: Database, cid: int, digest: str) -> sqlite3.Row | None:
     return rows[0] if rows else None
 
 
-def insert_chunks(conn: sqlite3.Connection, cid: int, doc_id: int, chunks, lex_tokens: list[list[str]],
-                  vectors: np.ndarray) -> list[int]:
+def list_documents(db: Database, course: str | None = None) -> list[DocumentInfo]:
+    """Documents of one course (all courses when None), by course then name, with their chunk counts."""
+    sql = ("SELECT d.*, c.name AS course, (SELECT COUNT(*) FROM chunks WHERE doc_id = d.id) AS n "
+           "FROM documents d JOIN courses c ON c.id = d.course_id")
+    params: tuple = ()
+    if course is not None:
+        sql += " WHERE c.name = ?"
+        params = (course,)
+    rows = db.query(sql + " ORDER BY c.name, d.name", params)
+    return [DocumentInfo(r["id"], r["course"], r["name"], r["title"], r["path"], r["hash"], r["version"],
+                         r["added_at"], r["n"]) for r in rows]
+
+
+def insert_document(conn: sqlite3.Connection, cid: int, name: str, title: str, path: str, digest: str) -> int:
+    """A new document row (version 1); returns its id."""
+    cur = conn.execute("INSERT INTO documents (course_id, name, title, path, hash, added_at) VALUES (?, ?, ?, ?, ?, ?)",
+                       (cid, name, title, path, digest, now()))
+    return int(cur.lastrowid)
+
+
+def replace_document(conn: sqlite3.Connection, doc_id: int, title: str, path: str, digest: str) -> list[int]:
+    """New content for a document of the same name: its chunks go, its version goes up (the caller inserts
+    the new chunks in the same transaction). Returns the removed chunk ids, to take out of the index."""
+    removed = _document_chunk_ids(conn, doc_id)
+    conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+    conn.execute("UPDATE documents SET title = ?, path = ?, hash = ?, version = version + 1, added_at = ? "
+                 "WHERE id = ?", (title, path, digest, now(), doc_id))
+    return removed
+
+
+def delete_document(conn: sqlite3.Connection, doc_id: int) -> list[int]:
+    """Delete a document (its chunks go with it: ON DELETE CASCADE); returns the removed chunk ids."""
+    removed = _document_chunk_ids(conn, doc_id)
+    conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+    return removed
+
+
+def _document_chunk_ids(conn: sqlite3.Connection, doc_id: int) -> list[int]:
+    return [r[0] for r in conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
+
+
+def insert_chunks(conn: sqlite3.Connection, cid: int, doc_id: int, chunks: list[Chunk],
+                  lex_tokens: list[list[str]], vectors: np.ndarray) -> list[int]:
     """Insert chunk rows; returns their row ids (the FAISS ids) in order."""
     ids = []
     for chunk, toks, vec in zip(chunks, lex_tokens, vectors):
@@ -201,3 +320,36 @@ def chunk_rows(db: Database, ids: list[int]) -> dict[int, sqlite3.Row]:
         tuple(ids),
     )
     return {int(r["id"]): r for r in rows}
+
+
+# ---------------------------------------------------------------------------------------------- faq
+
+
+def replace_faq(conn: sqlite3.Connection, cid: int, entries: list[FAQEntry], vectors: Iterable[np.ndarray]) -> None:
+    """The course's FAQ becomes ``entries``, each stored with its question's embedding."""
+    conn.execute("DELETE FROM faq WHERE course_id = ?", (cid,))
+    for e, v in zip(entries, vectors):
+        conn.execute("INSERT INTO faq (course_id, question, answer, language, source, answerable, row, embedding) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     (cid, e.question, e.answer, e.language, e.source, int(bool(e.answerable)), e.row, to_blob(v)))
+
+
+def insert_faq(conn: sqlite3.Connection, cid: int, question: str, answer: str, language: str | None,
+               vector: np.ndarray) -> int:
+    """One more FAQ entry; returns its id."""
+    cur = conn.execute("INSERT INTO faq (course_id, question, answer, language, embedding) VALUES (?, ?, ?, ?, ?)",
+                       (cid, question, answer, language, to_blob(vector)))
+    return int(cur.lastrowid)
+
+
+def faq_rows(db: Database, course: str) -> list[sqlite3.Row]:
+    """The course's FAQ rows in insertion order (``embedding`` may be NULL: not embedded yet)."""
+    return db.query("SELECT f.* FROM faq f JOIN courses c ON c.id = f.course_id WHERE c.name = ? ORDER BY f.id",
+                    (course,))
+
+
+def faq_embeddings(db: Database, course: str) -> list[bytes | None]:
+    """The stored question embeddings of the course's FAQ, in the order of ``faq_rows``."""
+    rows = db.query("SELECT f.embedding FROM faq f JOIN courses c ON c.id = f.course_id WHERE c.name = ? "
+                    "ORDER BY f.id", (course,))
+    return [r["embedding"] for r in rows]

@@ -81,6 +81,15 @@ def test_latin1_text_is_decoded(tmp_path):
     assert "café" in doc.text and "bibliothèque" in doc.text
 
 
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-32"])
+def test_byte_order_marks_and_line_ends(tmp_path, encoding):
+    """The one text decoder (FAQ files use it too): a byte-order mark picks the codec, CRLF becomes LF."""
+    p = tmp_path / "notes.md"
+    p.write_bytes("# Übung\r\n\r\n注意力 weighs tokens.\r\n".encode(encoding))
+    doc = load_document(p)
+    assert doc.title == "Übung" and "注意力 weighs tokens." in doc.text and "\r" not in doc.text
+
+
 @pytest.mark.parametrize(
     "name, content, reason",
     [

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -96,7 +99,7 @@ def test_duplicates_skipped_replace_and_delete_reach_both_stores(kb, tmp_path, e
     assert info.version == 2 and info.chunks == replaced.chunks
     hits = kb.search("When does the lab open?", "c1", k=5)
     assert all("nine" not in h.text for h in hits) and "eleven" in hits[0].text
-    ids = set(kb_index.index_ids(kb._dense("c1")).tolist())
+    ids = set(kb_index.index_ids(kb.indexes.dense("c1")).tolist())
     assert ids == set(store.chunk_ids(kb.db, store.course_id(kb.db, "c1")).tolist())
 
     other = tmp_path / "other.md"
@@ -106,7 +109,7 @@ def test_duplicates_skipped_replace_and_delete_reach_both_stores(kb, tmp_path, e
     assert kb.delete("c1", "notes.md") is False
     assert [d.name for d in kb.list_documents("c1")] == ["other.md"]
     assert all(h.document == "other.md" for h in kb.search("lab goggles", "c1", k=5))
-    assert kb._dense("c1").ntotal == kb.stats("c1")["courses"]["c1"]["chunks"]
+    assert kb.indexes.dense("c1").ntotal == kb.stats("c1")["courses"]["c1"]["chunks"]
 
     kb2 = reopen(kb, embedder)
     assert kb2.repaired == []
@@ -145,7 +148,7 @@ def test_crash_between_commit_and_index_write_is_repaired(kb, tmp_path, embedder
     extra = tmp_path / "extra.md"
     extra.write_text("# Volcanoes\n\nMagma that reaches the surface is called lava.\n")
     # Simulate kill -9 after the database commit: the index write never happens.
-    monkeypatch.setattr("knowledge_base.base.save_index", lambda index, path: None)
+    monkeypatch.setattr("knowledge_base.course_indexes.save_index", lambda index, path: None)
     assert kb.add_file(extra, "bio").status == "added"
     monkeypatch.undo()
     on_disk = kb_index.load_index(index_file)
@@ -158,7 +161,7 @@ def test_crash_between_commit_and_index_write_is_repaired(kb, tmp_path, embedder
     assert len(kb2.list_documents("bio")) == 6  # nothing lost, nothing duplicated
 
     # Same after a delete whose index write was lost: the index has ids the database no longer has.
-    monkeypatch.setattr("knowledge_base.base.save_index", lambda index, path: None)
+    monkeypatch.setattr("knowledge_base.course_indexes.save_index", lambda index, path: None)
     kb2.delete("bio", "extra.md")
     monkeypatch.undo()
     kb3 = reopen(kb2, embedder)
@@ -179,14 +182,14 @@ def test_crash_between_commit_and_index_write_is_repaired(kb, tmp_path, embedder
 _KILLED_CHILD = """
 import os, signal, sys
 from pathlib import Path
-import knowledge_base.base as base
+import knowledge_base.course_indexes as course_indexes
 from knowledge_base import KBConfig, KnowledgeBase
 from tutor.config import Paths
 
 def die(index, path):  # the process is killed right after the database commit, before the index write
     os.kill(os.getpid(), signal.SIGKILL)
 
-base.save_index = die
+course_indexes.save_index = die
 kb = KnowledgeBase(Paths(Path(sys.argv[1]), Path(sys.argv[2])), KBConfig(embedder="all-MiniLM-L6-v2"))
 kb.add_file(Path(sys.argv[3]), "bio")
 """
@@ -266,6 +269,33 @@ def test_bad_inputs_never_lose_stored_data(kb, tmp_path):
     assert kb.search("osmosis membrane", "c")[0].document == "good.md"
 
 
+def test_an_added_file_is_read_once(kb, tmp_path, monkeypatch):
+    """The bytes that are hashed (duplicate detection) are the bytes that are parsed: one read per file,
+    whatever its format (text formats through read_text, PDF and DOCX from the same bytes)."""
+    import builtins
+    import io
+
+    folder = tmp_path / "course"
+    write_course(folder)
+    opened = []
+    real_open = io.open
+
+    def counting_open(file, mode="r", *args, **kwargs):
+        if "r" in mode and str(file).startswith(str(folder)):
+            opened.append(Path(file).name)
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", counting_open)  # pathlib reads and zipfile open through io.open
+    monkeypatch.setattr(builtins, "open", counting_open)  # pypdf through open
+    results = kb.add([folder], "bio")
+    monkeypatch.undo()
+    assert sorted(r.status for r in results) == ["added"] * 5
+    assert sorted(opened) == sorted(r.name for r in results)
+    for r in results:
+        stored = kb.db.query("SELECT hash FROM documents WHERE id = ?", (r.doc_id,))[0][0]
+        assert stored == hashlib.sha256((folder / r.name).read_bytes()).hexdigest()
+
+
 def test_upload_names_are_sanitised(kb, tmp_path):
     f = tmp_path / "upload.tmp.md"
     f.write_text("# Upload\n\nEnzymes lower activation energy.\n")
@@ -302,7 +332,7 @@ def test_faq_set_match_add_and_persist(kb, embedder):
     assert [e.question for e in kb2.faq("c")][-1] == "Where is office hour?"
     assert kb2.match_faq("what day is the exam", "c")[1] == pytest.approx(cos, abs=1e-5)
     kb2.db.execute("UPDATE faq SET embedding = NULL")  # embeddings recomputed when missing
-    kb2._faq_cache.clear()
+    kb2.faqs.forget("c")
     assert kb2.match_faq("what day is the exam", "c")[1] == pytest.approx(cos, abs=1e-5)
     assert kb2.set_faq("c", []) == 0 and kb2.match_faq("exam", "c") is None
     kb2.close()
@@ -320,6 +350,52 @@ def test_ensure_sample_course_once(kb):
     entry, _ = kb.match_faq("How large is the SmolLM2-135M vocabulary?", "sample")
     assert "49,152" in entry.answer
     assert kb.search("SmolLM2 vocabulary size", "sample")[0].document == "01-tokenization.md"
+
+
+def test_reranker_reorders_the_fused_candidates(paths, embedder, tmp_path, monkeypatch):
+    """KBConfig.rerank: the named reranker sees the question and the top `candidates` fused hits (not only
+    the top k) and its order is the answer; without one (the default) the RRF order is kept."""
+    from knowledge_base import rerank
+
+    monkeypatch.setattr(rerank, "RERANKERS", {})  # what this test registers does not outlive it
+    seen = []
+
+    def by_bm25(question, hits):
+        seen.append((question, [h.chunk_id for h in hits]))
+        return sorted(hits, key=lambda h: -(h.lexical_score or 0.0))
+
+    assert rerank.register_reranker("by-bm25", by_bm25) is by_bm25
+    write_course(tmp_path / "course")
+    plain = KnowledgeBase(paths, embedder=embedder)
+    plain.add([tmp_path / "course"], "bio")
+    question = "Who crossed the Rubicon, and what does chlorophyll reflect?"
+    pool = plain.search(question, "bio", k=plain.config.candidates)
+    assert plain.search(question, "bio", k=3) == pool[:3]  # no reranker: the fused order
+    plain.close()
+
+    kb = KnowledgeBase(paths, KBConfig(rerank="by-bm25"), embedder=embedder)
+    hits = kb.search(question, "bio", k=3)
+    expected = sorted(pool, key=lambda h: -(h.lexical_score or 0.0))[:3]
+    assert [h.chunk_id for h in hits] == [h.chunk_id for h in expected]
+    assert seen == [(question, [h.chunk_id for h in pool])] and len(pool) > 3
+    assert [h.lexical_score or 0.0 for h in hits] == sorted((h.lexical_score or 0.0 for h in hits), reverse=True)
+    assert all(-1 <= h.dense_score <= 1 for h in hits)  # evidence cosines as without a reranker
+
+    rerank.register_reranker("reverse", lambda question, hits: hits[::-1])
+    kb.config.rerank = "reverse"
+    assert [h.chunk_id for h in kb.search(question, "bio", k=2)] == [h.chunk_id for h in pool[::-1][:2]]
+    kb.close()
+
+
+def test_unknown_reranker_is_a_config_error(paths, embedder):
+    with pytest.raises(ConfigError, match=r"unknown reranker 'no-such'.*KBConfig.rerank.*register_reranker"):
+        KnowledgeBase(paths, KBConfig(rerank="no-such"), embedder=embedder)
+    kb = KnowledgeBase(paths, embedder=embedder)
+    kb.add_texts("c", [("a.md", "# A\n\nThe lab opens at nine.\n")])
+    kb.config.rerank = "no-such"  # changed after opening: the search says so
+    with pytest.raises(ConfigError, match="unknown reranker 'no-such'"):
+        kb.search("When does the lab open?", "c")
+    kb.close()
 
 
 def test_query_cache_returns_the_encoded_vector(embedder):
