@@ -32,8 +32,8 @@ from typing import Any
 
 import gradio as gr
 
-from tutor.config import DEFAULT_COURSE, Paths
-from tutor.errors import ConfigError, FAQFormatError, TutorError
+from basics.config import DEFAULT_COURSE, Paths
+from basics.errors import ConfigError, FAQFormatError, TutorError
 from tutor.generation import QueueWait
 from tutor.models import DEFAULT_PRESET
 

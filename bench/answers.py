@@ -46,7 +46,7 @@ KEYS = ("answer_f1", "correct", "invented_facts", "wrongly_refused", "language_m
 
 def workspace():
     from knowledge_base import KnowledgeBase
-    from tutor.config import Paths
+    from basics.config import Paths
 
     work = Path(tempfile.mkdtemp(prefix="bench-answers-"))
     paths = Paths(work / "data", Path(os.environ["TUTOR_CACHE_DIR"]))

@@ -58,7 +58,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from knowledge_base import KBConfig, KnowledgeBase
-    from tutor.config import Paths
+    from basics.config import Paths
     import os
 
     config = KBConfig(embedder=args.embedder) if args.embedder else KBConfig()

@@ -103,7 +103,7 @@ def main() -> None:
     from finetune.evaluate import EvalConfig
     from finetune.train import TrainConfig, train_adapter
     from knowledge_base import KnowledgeBase
-    from tutor.config import Paths
+    from basics.config import Paths
 
     docs, questions = squad_items(SHARED / "squad-v2-dev" / "squad-v2-dev.json", args.paragraphs, args.seed, "squad", "en")
     if args.zh_paragraphs:

@@ -33,7 +33,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from retrieval import DATASETS, squad_corpus  # noqa: E402
 
-from knowledge_base.hardware import PRECISIONS  # noqa: E402
+from basics.hardware import PRECISIONS  # noqa: E402
 
 _SENT = re.compile(r"(?<=[.!?])\s+")
 
@@ -131,7 +131,7 @@ def main() -> None:
 
     from knowledge_base import KBConfig, KnowledgeBase
     from knowledge_base.embedder import Embedder
-    from tutor.config import Paths
+    from basics.config import Paths
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from knowledge_base.hardware import PRECISIONS  # noqa: E402
+from basics.hardware import PRECISIONS  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 _SQUAD, _XEN, _XZH = (DATA / "squad-v2-dev" / "squad-v2-dev.json", DATA / "xquad-dev" / "xquad-dev.en.json",
@@ -98,7 +98,7 @@ def main() -> None:
 
     from knowledge_base import KBConfig, KnowledgeBase
     from knowledge_base.embedder import Embedder
-    from tutor.config import Paths
+    from basics.config import Paths
 
     cache = Path(os.environ.get("TUTOR_CACHE_DIR", ROOT / ".cache" / "test-models"))
     embedder = Embedder(args.embedder, query_precision=args.query_precision, cache_dir=cache)

@@ -75,7 +75,7 @@ def main() -> None:
 
     from finetune.train import TrainConfig, train_adapter
     from knowledge_base.faq import load_faq, write_faq_csv
-    from tutor.config import Paths
+    from basics.config import Paths
 
     work = Path(tempfile.mkdtemp(prefix="bench-train-"))
     rows = [e for e in load_faq(ROOT / "knowledge_base" / "sample_course" / "faq.csv") if e.language == "en"]

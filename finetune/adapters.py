@@ -15,8 +15,8 @@ import re
 import shutil
 from pathlib import Path
 
-from tutor.config import Paths
-from tutor.errors import ConfigError, ModelError
+from basics.config import Paths
+from basics.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
 

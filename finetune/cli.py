@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from knowledge_base.hardware import PRECISIONS
-from tutor.config import DEFAULT_COURSE
-from tutor.options import data_dir_option, embedder_option, json_option, open_kb, paths_from
+from basics.hardware import PRECISIONS
+from basics.config import DEFAULT_COURSE
+from knowledge_base import KnowledgeBase
+from basics.cli_options import data_dir_option, embedder_option, json_option, paths_from
 
 
 @click.command("finetune")
@@ -50,7 +51,7 @@ def finetune_cmd(faq_file, base, name, epochs, max_steps, lr, rank, alpha, batch
         if not as_json and event["stage"] in ("load", "eval"):
             click.echo("  " + ", ".join(f"{k}={_fmt(v)}" for k, v in event.items()), err=True)
 
-    kb = open_kb(data_dir, embedder) if rag else None  # --rag prompts hold what this course's search returns
+    kb = KnowledgeBase.open(data_dir, embedder) if rag else None  # --rag prompts hold what this course's search returns
     card = train_adapter(Path(faq_file), name, config, paths_from(data_dir), progress=progress, kb=kb)
     if as_json:
         click.echo(json.dumps(card, indent=2, default=str))
@@ -84,7 +85,7 @@ def evaluate_cmd(faq_file, course, adapter, compare, model, limit, use_faq, max_
                         use_faq=use_faq, show_progress=not as_json,
                         engine_options={"max_new_tokens": max_new_tokens} if max_new_tokens else {})
     paths = paths_from(data_dir)
-    kb = open_kb(data_dir, embedder)
+    kb = KnowledgeBase.open(data_dir, embedder)
     if course == DEFAULT_COURSE:  # the built-in sample course is there on first use, as for `tutor ask`
         kb.ensure_sample_course()
     result = run_evaluation(Path(faq_file), config, paths, kb=kb, out_dir=Path(out))

@@ -85,7 +85,7 @@ def prompt_messages(entry, tokenizer, config: DataConfig, kb=None, max_prompt_to
     if not config.rag:
         return bare
     if kb is None or not config.course:
-        from tutor.errors import ConfigError
+        from basics.errors import ConfigError
 
         raise ConfigError("RAG examples need a knowledge base course: pass --course with --rag.")
     hits = kb.search(entry.question, config.course, k=config.rag_k)

@@ -26,8 +26,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from finetune import metrics as M
-from tutor.config import Paths
-from tutor.errors import ConfigError
+from basics.config import Paths
+from basics.errors import ConfigError
 from tutor.grounding import Evidence, best_passage, check_sentence, split_sentences
 
 log = logging.getLogger(__name__)

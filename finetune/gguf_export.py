@@ -21,7 +21,7 @@ The file follows llama.cpp's own converter (``convert_lora_to_gguf.py``) exactly
   rows. Qwen2/Qwen3 and Gemma 3 have no such permutation.
 
 The whole file is computed before anything is written, then written to a temporary sibling and renamed:
-an error (``tutor.errors.ModelError``, naming the file at fault) never leaves a partial output.
+an error (``basics.errors.ModelError``, naming the file at fault) never leaves a partial output.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tutor.errors import ModelError
+from basics.errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ def _preset_gguf(adapter_dir: Path, cache_dir: str | Path | None) -> Path | None
     if preset not in PRESETS:
         return None
     if cache_dir is None:
-        from tutor.config import Paths
+        from basics.config import Paths
 
         cache_dir = Paths.from_env().cache_dir
     try:

@@ -14,8 +14,10 @@ import unicodedata
 from collections import Counter
 from typing import Iterable, Sequence
 
+from basics.text import HAN, KANA
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
-_CJK = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff])")
+_CJK = re.compile(f"([{HAN}{KANA}])")  # each Chinese / Japanese character is a token of its own
 # ASCII punctuation plus every Unicode punctuation character (covers Chinese ，。？！「」 etc.).
 _PUNCT = set(string.punctuation)
 

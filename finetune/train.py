@@ -34,8 +34,8 @@ from finetune.adapters import (  # noqa: F401  (re-exported: the public API live
     write_card,
 )
 from finetune.data import DataConfig, build_examples, collate, file_sha256, split_entries
-from tutor.config import Paths
-from tutor.errors import ConfigError
+from basics.config import Paths
+from basics.errors import ConfigError
 from tutor.models import DEFAULT_PRESET
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def _use_bf16(precision: str, device: str) -> bool:
     """Mixed bf16 where the hardware does bf16 natively; emulated bf16 would be slower than fp32."""
     import torch
 
-    from knowledge_base.hardware import PRECISIONS, cpu_supports_bf16
+    from basics.hardware import PRECISIONS, cpu_supports_bf16
 
     if precision not in PRECISIONS:
         raise ConfigError(f"Unknown precision={precision!r}: use {', '.join(PRECISIONS)}.")

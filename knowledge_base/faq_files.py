@@ -43,7 +43,7 @@ from typing import Any, Iterable
 from knowledge_base.faq_entries import (OPTIONAL_COLUMNS, REQUIRED_COLUMNS, FAQEntry, FAQLimits, Problems,
                                         check_duplicates, type_name, validate_record)
 from knowledge_base.loaders import read_text
-from tutor.errors import FAQFormatError, IngestError
+from basics.errors import FAQFormatError, IngestError
 
 log = logging.getLogger(__name__)
 

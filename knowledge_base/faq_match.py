@@ -16,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from knowledge_base import store
-from knowledge_base.db import Database
+from basics.db import Database
 from knowledge_base.embedder import Embedder
 from knowledge_base.faq_entries import FAQEntry
-from tutor.errors import FAQFormatError
+from basics.errors import FAQFormatError
 
 
 class CourseFAQs:

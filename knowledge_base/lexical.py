@@ -13,23 +13,12 @@ for a course is a split + ``bm25s.index`` (about a second per 100k chunks), neve
 from __future__ import annotations
 
 import logging
-import re
 
 import numpy as np
 
+from basics.text import STOPWORDS, is_cjk_run, words
+
 log = logging.getLogger(__name__)
-
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff"
-_TOKEN = re.compile(rf"[{_CJK}]+|[^\W_]+", re.UNICODE)
-_IS_CJK = re.compile(rf"[{_CJK}]")
-
-STOPWORDS = frozenset(
-    """a an and are as at be but by for from has have he her his i if in into is it its of on or our she so
-    than that the their them then there these they this to was we were what when where which who whom why will
-    with you your do does did how can could would should may might not no yes been being about also
-    的 了 是 在 和 与 及 或 也 就 都 而 及 着 之 其 这 那 个 一个 有 为 以 于 上 中 对 把 被 让 给 从 到 吗 呢 吧 啊 什么 哪 哪个 哪些 谁 如何 怎么 多少 几
-    """.split()
-)
 
 _jieba = None
 
@@ -54,22 +43,14 @@ def _stem(word: str) -> str:
     return word
 
 
-def is_cjk(text: str, threshold: float = 0.3) -> bool:
-    """True when CJK characters make up at least ``threshold`` of the non-space characters."""
-    chars = [c for c in text if not c.isspace()]
-    return bool(chars) and len(_IS_CJK.findall(text)) >= threshold * len(chars)
-
-
 def tokenize(text: str) -> list[str]:
+    """BM25 tokens: Chinese/Japanese runs segmented by jieba, other words stemmed; stopwords dropped."""
     tokens: list[str] = []
-    for m in _TOKEN.finditer(text):
-        piece = m.group(0)
-        if _IS_CJK.match(piece):
-            tokens.extend(w for w in _segment(piece) if w not in STOPWORDS)
-        else:
-            word = piece.lower()
-            if word not in STOPWORDS:
-                tokens.append(_stem(word))
+    for word in words(text):
+        if is_cjk_run(word):
+            tokens.extend(w for w in _segment(word) if w not in STOPWORDS)
+        elif word not in STOPWORDS:
+            tokens.append(_stem(word))
     return tokens
 
 

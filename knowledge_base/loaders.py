@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from tutor.errors import IngestError
+from basics.errors import IngestError
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from tutor.errors import ConfigError
+from basics.errors import ConfigError
 
 if TYPE_CHECKING:
     from knowledge_base.search import Hit

@@ -23,16 +23,17 @@ import numpy as np
 
 from knowledge_base import store
 from knowledge_base.index import search_index
-from knowledge_base.lexical import LexicalIndex, is_cjk, tokenize
+from basics.text import is_cjk
+from knowledge_base.lexical import LexicalIndex, tokenize
 from knowledge_base.rerank import get_reranker
-from tutor.errors import ConfigError
+from basics.errors import ConfigError
 
 if TYPE_CHECKING:
     import faiss
 
     from knowledge_base.config import KBConfig
     from knowledge_base.course_indexes import CourseIndexes
-    from knowledge_base.db import Database
+    from basics.db import Database
     from knowledge_base.embedder import Embedder
 
 MODES = ("hybrid", "dense", "lexical")
@@ -58,6 +59,12 @@ class Hit:
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
+
+
+def place_label(section: str | None, page: int | None) -> str:
+    """Where a passage is inside its document, as a citation shows it: "Self-attention, page 4" (either part
+    may be missing). One spelling for the chat, the exported conversation and every CLI listing."""
+    return ", ".join(x for x in (section or "", f"page {page}" if page else "") if x)
 
 
 def rrf_fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]], rrf_k: int = 20,

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
-from knowledge_base.db import Database, register_migrations
-from tutor.errors import ConfigError, EmbedderMismatchError
+from basics.db import Database, register_migrations
+from basics.errors import ConfigError, EmbedderMismatchError
 
 if TYPE_CHECKING:
     from knowledge_base.chunking import Chunk

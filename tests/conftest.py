@@ -24,7 +24,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 @pytest.fixture
 def paths(tmp_path):
     """A fresh data directory (own SQLite file and indexes) sharing the session's model cache."""
-    from tutor.config import Paths
+    from basics.config import Paths
 
     return Paths(tmp_path / "data", MODEL_CACHE)
 

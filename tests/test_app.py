@@ -9,7 +9,7 @@ import json
 import pytest
 
 import app
-from tutor.errors import ConfigError
+from basics.errors import ConfigError
 from tutor.models import DEFAULT_PRESET
 
 

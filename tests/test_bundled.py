@@ -1,4 +1,4 @@
-"""Split GGUF assembly (tutor/bundled.py): parts found without importing them, hash checked, nothing
+"""Split GGUF assembly (basics/bundled.py): parts found without importing them, hash checked, nothing
 half-written in the cache when a part is missing, truncated or corrupt. Uses small part packages made
 here; the real 1.5B parts are assembled by the slow tests and `bash .ci/setup`'s first app start."""
 
@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from tutor.bundled import QWEN25_05B, QWEN25_15B, SplitGGUF
-from tutor.errors import ModelError
+from basics.bundled import QWEN25_05B, QWEN25_15B, SplitGGUF
+from basics.errors import ModelError
 
 PARTS = [b"GGUF" + bytes(range(256)) * 40, b"second part" * 500, b"tail"]
 

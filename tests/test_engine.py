@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from knowledge_base import KnowledgeBase
-from tutor.config import Paths
+from basics.config import Paths
 from tutor.engine import EngineConfig, TutorEngine
-from tutor.errors import ModelError, QuestionError
+from basics.errors import ModelError, QuestionError
 from tutor.language import detect_language
 from tutor.records import add_feedback, list_questions
 
@@ -263,7 +263,7 @@ def test_the_model_saying_not_covered_is_a_refusal_in_the_students_language(kb):
 
 
 def test_a_new_language_or_topic_is_not_a_follow_up():
-    from tutor.engine import standalone_query
+    from tutor.questions import standalone_query
 
     history = [{"role": "user", "content": "How does LoRA reduce the number of trainable parameters?"},
                {"role": "assistant", "content": "It trains two small matrices."}]

@@ -36,7 +36,7 @@ def setup(tmp_path_factory, embedder):
 
     from knowledge_base import KnowledgeBase
     from knowledge_base.faq import load_faq
-    from tutor.config import Paths
+    from basics.config import Paths
 
     root = tmp_path_factory.mktemp("eval")
     paths = Paths(root / "data", Path(os.environ["TUTOR_CACHE_DIR"]))
@@ -113,7 +113,7 @@ def test_eval_compares_adapter_base_and_baseline_with_faq_leak_reported(setup, t
 
 def test_unknown_course_is_a_clear_error(setup):
     from finetune.evaluate import EvalConfig, run_evaluation
-    from tutor.errors import ConfigError
+    from basics.errors import ConfigError
 
     paths, kb, faq = setup
     with pytest.raises(ConfigError, match="'nope' is not in the knowledge base"):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from knowledge_base.faq import FAQEntry, FAQLimits, load_faq, write_faq_csv, write_faq_jsonl
-from tutor.errors import FAQFormatError, TutorError
+from basics.errors import FAQFormatError, TutorError
 
 SAMPLE = Path(__file__).resolve().parent.parent / "knowledge_base" / "sample_course"
 

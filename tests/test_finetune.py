@@ -54,7 +54,7 @@ def tiny_config(**kw):
 
 @pytest.fixture(scope="module")
 def mpaths(tmp_path_factory):
-    from tutor.config import Paths
+    from basics.config import Paths
 
     return Paths(tmp_path_factory.mktemp("ft") / "data", MODEL_CACHE)
 
@@ -184,7 +184,7 @@ def test_merge_exports_a_loadable_model_with_the_same_outputs(trained, mpaths, t
 
 def test_existing_adapter_is_not_overwritten(paths, faq_file):
     from finetune.train import train_adapter
-    from tutor.errors import ConfigError
+    from basics.errors import ConfigError
 
     (paths.adapters_dir / "keep").mkdir()
     (paths.adapters_dir / "keep" / "card.json").write_text("{}")
@@ -196,7 +196,7 @@ def test_existing_adapter_is_not_overwritten(paths, faq_file):
 def test_bad_faq_stops_before_any_model_loads(tmp_path, paths, monkeypatch):
     import tutor.models
     from finetune.train import train_adapter
-    from tutor.errors import FAQFormatError
+    from basics.errors import FAQFormatError
 
     def no_load(*a, **k):  # a spy: reaching it means validation came too late
         raise AssertionError("model loaded before the FAQ was validated")
@@ -217,7 +217,7 @@ def test_bad_faq_stops_before_any_model_loads(tmp_path, paths, monkeypatch):
 
 def test_invalid_names_and_settings_are_rejected(paths, faq_file):
     from finetune.train import train_adapter
-    from tutor.errors import ConfigError
+    from basics.errors import ConfigError
 
     with pytest.raises(ConfigError, match="not valid"):
         train_adapter(faq_file, "../escape", tiny_config(), paths)

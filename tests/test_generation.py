@@ -7,7 +7,7 @@ from typing import Iterator
 import pytest
 
 from knowledge_base import Hit
-from tutor.engine import standalone_query
+from tutor.questions import standalone_query
 from tutor.generators.base import FairQueue, GenerationStats
 from tutor.generators.remote import chat_completions_url
 from tutor.generators.transformers import _holdback
@@ -119,8 +119,8 @@ def test_helpers():
 
 def test_optimize_auto_picks_bf16_only_on_a_cpu_with_native_bf16():
     from finetune.train import _use_bf16
-    from tutor.errors import ConfigError
-    from knowledge_base.hardware import cpu_supports_bf16
+    from basics.errors import ConfigError
+    from basics.hardware import cpu_supports_bf16
     from tutor.generators.transformers import resolve_optimize
 
     native = cpu_supports_bf16()
@@ -250,7 +250,7 @@ def test_a_registered_backend_is_chosen_by_name(echo_backend, tmp_path):
 def test_an_unknown_backend_is_a_config_error_naming_the_known_ones(echo_backend, tmp_path):
     from tutor.backends import create_generator
     from tutor.engine import EngineConfig
-    from tutor.errors import ConfigError
+    from basics.errors import ConfigError
 
     with pytest.raises(ConfigError) as err:
         create_generator(EngineConfig(model="smollm2-135m-instruct", backend="onnx"), tmp_path)
@@ -264,7 +264,7 @@ def test_remote_url_picks_the_remote_backend_and_llamacpp_by_name_needs_a_gguf(t
     """The choice rules that need no model: remote_url wins over --backend; llamacpp refuses a non-GGUF."""
     from tutor.backends import create_generator
     from tutor.engine import EngineConfig
-    from tutor.errors import ModelError
+    from basics.errors import ModelError
     from tutor.generators.remote import RemoteGenerator
 
     gen = create_generator(EngineConfig(remote_url="http://127.0.0.1:9/v1", adapter="tiny", backend="transformers"), tmp_path)

@@ -50,7 +50,7 @@ def gguf_fields(path: Path) -> tuple[dict, dict]:
 @pytest.fixture(scope="module")
 def adapter(tmp_path_factory) -> Path:
     from finetune.train import TrainConfig, train_adapter
-    from tutor.config import Paths
+    from basics.config import Paths
 
     paths = Paths(tmp_path_factory.mktemp("gguf") / "data", MODEL_CACHE)
     faq = write_faq(tmp_path_factory.mktemp("faq") / "faq.csv")
@@ -224,7 +224,7 @@ def test_architecture_comes_from_the_cards_preset_gguf(tmp_path):
 ])
 def test_unexportable_adapter_raises_and_writes_nothing(tmp_path, extra, card_base, base_arch, message):
     from finetune.gguf_export import export_lora_gguf
-    from tutor.errors import ModelError
+    from basics.errors import ModelError
 
     adapter = fake_adapter(tmp_path / "a", {"model.layers.0.self_attn.v_proj": (576, 192)}, extra=extra, card_base=card_base)
     out = tmp_path / "out" / "a.gguf"
@@ -236,7 +236,7 @@ def test_unexportable_adapter_raises_and_writes_nothing(tmp_path, extra, card_ba
 
 def test_failed_export_keeps_an_existing_file(tmp_path):
     from finetune.gguf_export import export_lora_gguf
-    from tutor.errors import ModelError
+    from basics.errors import ModelError
 
     adapter = fake_adapter(tmp_path / "a", {"model.layers.0.self_attn.v_proj": (16, 16)},
                            extra={"base_model.model.model.layers.0.self_attn.v_proj.lora_magnitude_vector": np.ones(16, np.float32)})
@@ -250,7 +250,7 @@ def test_failed_export_keeps_an_existing_file(tmp_path):
 
 def test_llama_q_proj_needs_the_head_count(tmp_path):
     from finetune.gguf_export import export_lora_gguf
-    from tutor.errors import ModelError
+    from basics.errors import ModelError
 
     adapter = fake_adapter(tmp_path / "a", {"model.layers.0.self_attn.q_proj": (16, 16)})
     with pytest.raises(ModelError, match="head count is unknown"):

@@ -6,7 +6,7 @@ import pytest
 
 from knowledge_base.chunking import chunk_document
 from knowledge_base.loaders import LOADERS, assemble, load_document
-from tutor.errors import IngestError
+from basics.errors import IngestError
 
 
 def make_pdf(path, pages: list[str]) -> None:

@@ -8,8 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from knowledge_base import KnowledgeBase
-from tutor.config import Paths
-from knowledge_base.lexical import is_cjk, tokenize
+from basics.config import Paths
+from basics.text import is_cjk
+from knowledge_base.lexical import tokenize
 from tests.conftest import SHARED_DATA
 from tests.test_kb_store import write_course
 
@@ -68,7 +69,7 @@ def cli(paths, embedder, monkeypatch):
     from knowledge_base import cli as kb_cli
     from tutor.cli import main
 
-    monkeypatch.setattr(kb_cli, "open_kb", lambda data_dir, name=None: KnowledgeBase(Paths.from_env(data_dir), embedder=embedder))
+    monkeypatch.setattr(kb_cli, "_open", lambda data_dir: KnowledgeBase(Paths.from_env(data_dir), embedder=embedder))
     runner = CliRunner()
 
     def run(*args: str):

@@ -12,7 +12,7 @@ from knowledge_base import KBConfig, KnowledgeBase
 from knowledge_base import index as kb_index
 from knowledge_base import store
 from tests.test_kb_loaders import make_docx, make_pdf
-from tutor.errors import ConfigError, FAQFormatError, IngestError
+from basics.errors import ConfigError, FAQFormatError, IngestError
 
 PAGES = {
     "photosynthesis.md": "# Photosynthesis\n\nPlants turn light, water and carbon dioxide into glucose and oxygen.\n\n"
@@ -184,7 +184,7 @@ import os, signal, sys
 from pathlib import Path
 import knowledge_base.course_indexes as course_indexes
 from knowledge_base import KBConfig, KnowledgeBase
-from tutor.config import Paths
+from basics.config import Paths
 
 def die(index, path):  # the process is killed right after the database commit, before the index write
     os.kill(os.getpid(), signal.SIGKILL)
@@ -409,7 +409,7 @@ def test_query_vectors_in_bf16_match_fp32_and_documents_stay_fp32(embedder):
     """``query_precision='auto'`` may embed questions with a bf16 copy (native-bf16 CPUs); the vectors must
     stay unit-norm and point where the fp32 ones do, and documents are never embedded with it."""
     from knowledge_base.embedder import Embedder
-    from knowledge_base.hardware import cpu_supports_bf16
+    from basics.hardware import cpu_supports_bf16
 
     questions = ["What does LoRA train?", "什么是注意力机制？", "How many heads does multi-head attention use?"]
     exact = Embedder("all-MiniLM-L6-v2", query_precision="fp32", query_cache=0)

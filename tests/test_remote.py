@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tutor.engine import EngineConfig, TutorEngine
-from tutor.errors import ModelError
+from basics.errors import ModelError
 from tutor.generators.remote import RemoteConfig, RemoteGenerator
 
 from conftest import MODEL_CACHE
@@ -73,7 +73,7 @@ def test_remote_generator_streams(server):
 
 def test_engine_answers_through_the_remote_server(server, tmp_path):
     from knowledge_base import KnowledgeBase
-    from tutor.config import Paths
+    from basics.config import Paths
 
     paths = Paths(tmp_path / "data", MODEL_CACHE)
     (tmp_path / "course").mkdir()

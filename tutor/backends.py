@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from tutor.errors import ConfigError, ModelError
+from basics.errors import ConfigError, ModelError
 
 if TYPE_CHECKING:
     from tutor.engine import EngineConfig

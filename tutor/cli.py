@@ -2,17 +2,22 @@
 
 Subsystems contribute their own command groups: ``knowledge_base.cli`` (``tutor kb ...``),
 ``tutor.cli_engine`` (``tutor ask``, ``tutor chat``), ``finetune.cli`` (``tutor finetune``,
-``tutor eval``, ``tutor adapters``).
+``tutor eval``, ``tutor adapters``). They are registered as the ``coursetutor.commands`` entry points of
+pyproject.toml, not imported here: the root stays in its layer (finetune sits above tutor), and a plugin
+package adds a command by declaring one more entry point.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from importlib.metadata import entry_points
 
 import click
 
-from tutor.errors import TutorError
+from basics.errors import TutorError
+
+COMMANDS_GROUP = "coursetutor.commands"
 
 
 class _Group(click.Group):
@@ -36,16 +41,12 @@ def main(verbose: int) -> None:
 
 
 def _register() -> None:
-    from knowledge_base.cli import kb
-    from tutor.cli_engine import ask, chat
-    from finetune.cli import adapters, evaluate_cmd, finetune_cmd
-
-    main.add_command(kb)
-    main.add_command(ask)
-    main.add_command(chat)
-    main.add_command(finetune_cmd)
-    main.add_command(evaluate_cmd)
-    main.add_command(adapters)
+    commands = entry_points(group=COMMANDS_GROUP)
+    if not commands:
+        raise SystemExit("coursetutor's commands are not registered: install it with `bash .ci/setup` "
+                         "(or `pip install -e .`).")
+    for entry in sorted(commands, key=lambda e: e.name):
+        main.add_command(entry.load(), entry.name)
 
 
 _register()

@@ -12,8 +12,10 @@ import json
 
 import click
 
-from tutor.config import DEFAULT_COURSE
-from tutor.options import course_option, data_dir_option, embedder_option, json_option, open_kb, paths_from
+from basics.config import DEFAULT_COURSE
+from knowledge_base import KnowledgeBase
+from knowledge_base.search import place_label
+from basics.cli_options import course_option, data_dir_option, embedder_option, json_option, paths_from
 
 
 def engine_options(fn):
@@ -44,7 +46,7 @@ def make_engine(data_dir, course, model, adapter, remote_url, remote_model, remo
     from tutor.engine import EngineConfig, TutorEngine
 
     paths = paths_from(data_dir)
-    kb = open_kb(data_dir, embedder)
+    kb = KnowledgeBase.open(data_dir, embedder)
     if course == DEFAULT_COURSE and not kb.list_documents(course):
         kb.ensure_sample_course()
     config = EngineConfig(adapter=adapter, remote_url=remote_url, remote_model=remote_model,
@@ -64,7 +66,7 @@ def print_sources(result) -> None:
     if result.outcome == "faq":
         click.echo(f"\n(answer from the instructor FAQ, match {result.faq['score']:.2f}: {result.faq['question']})")
     for c in result.citations:
-        where = " › ".join(x for x in (c.section, f"p. {c.page}" if c.page else None) if x)
+        where = place_label(c.section, c.page)
         click.echo(f"  [{c.n}] {c.document}" + (f" — {where}" if where else ""))
 
 
@@ -94,7 +96,7 @@ def ask(question: str, course: str, data_dir: str | None, as_json: bool, **engin
 @data_dir_option
 def chat(course: str, data_dir: str | None, **engine_kw) -> None:
     """Multi-turn chat on stdin: one question per line; /new starts over, /quit (or end of input) leaves."""
-    from tutor.errors import QuestionError
+    from basics.errors import QuestionError
 
     engine = make_engine(data_dir, course, **engine_kw)
     history: list[dict] = []

