@@ -111,7 +111,7 @@ def adapters() -> None:
 @json_option
 def adapters_list(data_dir, as_json) -> None:
     """Registered adapters, newest first."""
-    from finetune.train import list_adapters
+    from tutor.adapters import list_adapters
 
     cards = list_adapters(paths_from(data_dir))
     if as_json:
@@ -132,7 +132,7 @@ def adapters_list(data_dir, as_json) -> None:
 @data_dir_option
 def adapters_merge(name, out, overwrite, data_dir) -> None:
     """Merge adapter NAME into its base model and export a full model directory."""
-    from finetune.train import merge_adapter
+    from tutor.adapters import merge_adapter
 
     path = merge_adapter(paths_from(data_dir), name, out, overwrite=overwrite)
     click.echo(f"Merged model written to {path} (use it with --model {path})")
@@ -143,7 +143,7 @@ def adapters_merge(name, out, overwrite, data_dir) -> None:
 @data_dir_option
 def adapters_rm(name, data_dir) -> None:
     """Remove adapter NAME."""
-    from finetune.adapters import remove_adapter
+    from tutor.adapters import remove_adapter
 
     path = remove_adapter(paths_from(data_dir), name)
     click.echo(f"Removed {path}")

@@ -145,9 +145,9 @@ def run_evaluation(faq_path: str | Path, config: EvalConfig, paths: Paths | None
         raise ConfigError(f"--course {config.course!r} is not in the knowledge base (courses: {', '.join(kb.courses()) or 'none'}).")
     base = config.model
     if base is None and config.adapter:
-        from finetune.adapters import adapter_path, read_card
+        from tutor.adapters import adapter_card
 
-        base = read_card(adapter_path(paths, config.adapter)).get("base")
+        base = adapter_card(paths, config.adapter).base
     base = base or DEFAULT_PRESET
 
     # Retrieval is the same for every system: search once per question.

@@ -23,17 +23,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from finetune.adapters import (  # noqa: F401  (re-exported: the public API lives here)
-    adapter_path,
-    checkpoints_dir,
-    install_adapter,
-    list_adapters,
-    merge_adapter,
-    remove_adapter,
-    validate_name,
-    write_card,
-)
 from finetune.data import DataConfig, build_examples, collate, file_sha256, split_entries
+from tutor.adapters import AdapterCard, checkpoints_dir, install_adapter, validate_name
+from tutor.adapters import list_adapters  # noqa: F401  (app.py imports it from here; drop once it imports tutor.adapters)
 from tutor.config import Paths
 from tutor.errors import ConfigError
 from tutor.models import DEFAULT_PRESET
@@ -280,7 +272,7 @@ def train_adapter(
         },
         "resumed_from": resume_from,
     }
-    write_card(staged, card)
+    AdapterCard.from_dict(card).save(staged)
     path = install_adapter(paths, name, staged, overwrite=config.overwrite)
     card["path"] = str(path)
     notify({"stage": "done", "path": str(path), **card["metrics"]})
