@@ -121,8 +121,6 @@ def mean(values: Iterable[float | None]) -> float | None:
 def facts_present(answer: str, facts) -> bool:
     """Whether ``answer`` states every fact, each given as accepted spellings (case-, width- and
     space-insensitive substring match: "9,216" also matches "9，216" and "9 216" in the answer)."""
-    import unicodedata
-
     def fold(text: str) -> str:
         return " ".join(unicodedata.normalize("NFKC", text).lower().split())
 

@@ -118,12 +118,6 @@ def _use_bf16(precision: str, device: str) -> bool:
     return device.startswith("cpu") and cpu_supports_bf16()
 
 
-def _pick_device(device: str) -> str:
-    from tutor.models import pick_device
-
-    return pick_device(device)
-
-
 def train_adapter(
     faq_path: str | Path,
     name: str,
@@ -159,10 +153,10 @@ def train_adapter(
     from peft import LoraConfig, get_peft_model
     from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
 
-    from tutor.models import load_model
+    from tutor.models import load_model, pick_device
 
     set_seed(config.seed)
-    device = _pick_device(config.device)
+    device = pick_device(config.device)
     loaded = load_model(config.base, cache_dir=paths.cache_dir, device=device, for_training=True)
     tok = loaded.tokenizer
     data_config = config.data_config()
