@@ -79,6 +79,7 @@ def evaluate_cmd(faq_file, course, adapter, compare, model, limit, use_faq, max_
                  as_json) -> None:
     """Evaluate the tutor on an FAQ file: metrics.json, rows.csv and report.html in --out."""
     from finetune.evaluate import EvalConfig, run_evaluation
+    from finetune.metrics import METRICS
 
     config = EvalConfig(course=course, adapter=adapter, compare=tuple(compare), model=model, limit=limit,
                         use_faq=use_faq, show_progress=not as_json,
@@ -91,13 +92,13 @@ def evaluate_cmd(faq_file, course, adapter, compare, model, limit, use_faq, max_
     if as_json:
         click.echo(json.dumps(result.metrics, indent=2, default=str))
         return
+
+    def line(block: dict, where: str) -> str:
+        return "  ".join(f"{m.label} {m.format(block[m.key])}" for m in METRICS if m.cli == where)
+
     for system, block in result.metrics["systems"].items():
-        click.echo(f"{system:>24}: F1 {_fmt(block['answer_f1'])}  EM {_fmt(block['exact_match'])}  "
-                   f"ROUGE-L {_fmt(block['rouge_l'])}  sim {_fmt(block['semantic_similarity'])}  "
-                   f"correct {_fmt(block['correct'])}  invented facts {block['invented_facts']}  "
-                   f"wrongly refused {_fmt(block['wrongly_refused'])}  p50 {_fmt(block['latency_p50_ms'])} ms")
-    click.echo(f"recall@1 {_fmt(result.metrics['retrieval_recall_at_1'])}  recall@5 "
-               f"{_fmt(result.metrics['retrieval_recall_at_5'])}  MRR {_fmt(result.metrics['mrr'])}")
+        click.echo(f"{system:>24}: {line(block, 'system')}")
+    click.echo(line(result.metrics, "retrieval"))  # the primary system's (the top level of metrics.json)
     click.echo(f"Report: {Path(out) / 'report.html'}")
 
 
