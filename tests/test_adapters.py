@@ -147,5 +147,6 @@ def test_tutor_never_imports_finetune():
         "cli.py": "the root `tutor` command group registers finetune's commands",
         "backends.py": "pending: import export_lora_gguf from tutor.lora_gguf (finetune/gguf_export.py re-exports it)",
     }
-    offenders = {p.name: _finetune_imports(p) for p in sorted((ROOT / "tutor").glob("*.py")) if p.name not in allowed}
+    modules = {p.relative_to(ROOT / "tutor").as_posix(): p for p in sorted((ROOT / "tutor").rglob("*.py"))}
+    offenders = {name: _finetune_imports(p) for name, p in modules.items() if name not in allowed}
     assert {name: found for name, found in offenders.items() if found} == {}
