@@ -80,6 +80,7 @@ def evaluate_cmd(faq_file, course, adapter, compare, model, limit, use_faq, max_
                  as_json) -> None:
     """Evaluate the tutor on an FAQ file: metrics.json, rows.csv and report.html in --out."""
     from finetune.evaluate import EvalConfig, run_evaluation
+    from finetune.metrics import METRICS
 
     config = EvalConfig(course=course, adapter=adapter, compare=tuple(compare), model=model, limit=limit,
                         use_faq=use_faq, show_progress=not as_json,
@@ -92,13 +93,13 @@ def evaluate_cmd(faq_file, course, adapter, compare, model, limit, use_faq, max_
     if as_json:
         click.echo(json.dumps(result.metrics, indent=2, default=str))
         return
+
+    def line(block: dict, where: str) -> str:
+        return "  ".join(f"{m.label} {m.format(block[m.key])}" for m in METRICS if m.cli == where)
+
     for system, block in result.metrics["systems"].items():
-        click.echo(f"{system:>24}: F1 {_fmt(block['answer_f1'])}  EM {_fmt(block['exact_match'])}  "
-                   f"ROUGE-L {_fmt(block['rouge_l'])}  sim {_fmt(block['semantic_similarity'])}  "
-                   f"correct {_fmt(block['correct'])}  invented facts {block['invented_facts']}  "
-                   f"wrongly refused {_fmt(block['wrongly_refused'])}  p50 {_fmt(block['latency_p50_ms'])} ms")
-    click.echo(f"recall@1 {_fmt(result.metrics['retrieval_recall_at_1'])}  recall@5 "
-               f"{_fmt(result.metrics['retrieval_recall_at_5'])}  MRR {_fmt(result.metrics['mrr'])}")
+        click.echo(f"{system:>24}: {line(block, 'system')}")
+    click.echo(line(result.metrics, "retrieval"))  # the primary system's (the top level of metrics.json)
     click.echo(f"Report: {Path(out) / 'report.html'}")
 
 
@@ -112,7 +113,7 @@ def adapters() -> None:
 @json_option
 def adapters_list(data_dir, as_json) -> None:
     """Registered adapters, newest first."""
-    from finetune.train import list_adapters
+    from tutor.adapters import list_adapters
 
     cards = list_adapters(paths_from(data_dir))
     if as_json:
@@ -133,7 +134,7 @@ def adapters_list(data_dir, as_json) -> None:
 @data_dir_option
 def adapters_merge(name, out, overwrite, data_dir) -> None:
     """Merge adapter NAME into its base model and export a full model directory."""
-    from finetune.train import merge_adapter
+    from tutor.adapters import merge_adapter
 
     path = merge_adapter(paths_from(data_dir), name, out, overwrite=overwrite)
     click.echo(f"Merged model written to {path} (use it with --model {path})")
@@ -144,7 +145,7 @@ def adapters_merge(name, out, overwrite, data_dir) -> None:
 @data_dir_option
 def adapters_rm(name, data_dir) -> None:
     """Remove adapter NAME."""
-    from finetune.adapters import remove_adapter
+    from tutor.adapters import remove_adapter
 
     path = remove_adapter(paths_from(data_dir), name)
     click.echo(f"Removed {path}")

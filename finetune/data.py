@@ -33,7 +33,6 @@ class DataConfig:
     """How FAQ rows become examples."""
 
     val_fraction: float = field(default=0.2, metadata={"help": "Share of rows held out for validation loss."})
-    min_val_rows: int = field(default=1, metadata={"help": "At least this many validation rows (when >= 2 rows)."})
     seed: int = field(default=42, metadata={"help": "Seed of the train/validation split."})
     max_length: int = field(default=384, metadata={"help": "Tokens per example; the prompt's context is cut to fit."})
     rag: bool = field(default=False, metadata={"help": "Put the retrieved course chunks in the prompt (needs a course)."})

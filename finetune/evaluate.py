@@ -33,11 +33,6 @@ from tutor.grounding import Evidence, best_passage, check_sentence, split_senten
 log = logging.getLogger(__name__)
 
 RETRIEVAL_ONLY = "retrieval_only"
-METRIC_KEYS = (
-    "n", "retrieval_recall_at_1", "retrieval_recall_at_5", "mrr", "answer_f1", "exact_match", "rouge_l",
-    "semantic_similarity", "correct", "invented_facts", "wrongly_refused", "language_match", "refusal_precision",
-    "refusal_recall", "faq_match_rate", "latency_p50_ms", "latency_p95_ms",
-)
 
 
 @dataclass
@@ -145,9 +140,9 @@ def run_evaluation(faq_path: str | Path, config: EvalConfig, paths: Paths | None
         raise ConfigError(f"--course {config.course!r} is not in the knowledge base (courses: {', '.join(kb.courses()) or 'none'}).")
     base = config.model
     if base is None and config.adapter:
-        from finetune.adapters import adapter_path, read_card
+        from tutor.adapters import adapter_card
 
-        base = read_card(adapter_path(paths, config.adapter)).get("base")
+        base = adapter_card(paths, config.adapter).base
     base = base or DEFAULT_PRESET
 
     # Retrieval is the same for every system: search once per question.
@@ -254,41 +249,17 @@ def _add_semantic_similarity(rows: list[dict], embedder) -> None:
         r.setdefault("semantic_similarity", None)
 
 
-def _block(rows: list[dict]) -> dict:
-    refusal_p, refusal_r = M.refusal_scores([r["refused"] for r in rows], [not r["answerable"] for r in rows])
-    latencies = [r["latency_ms"] for r in rows]
-    return {
-        "n": len(rows),
-        "retrieval_recall_at_1": M.mean(r["recall_at_1"] for r in rows),
-        "retrieval_recall_at_5": M.mean(r["recall_at_5"] for r in rows),
-        "mrr": M.mean(r["reciprocal_rank"] for r in rows),
-        "answer_f1": M.mean(r["f1"] for r in rows),
-        "exact_match": M.mean(r["exact_match"] for r in rows),
-        "rouge_l": M.mean(r["rouge_l"] for r in rows),
-        "semantic_similarity": M.mean(r["semantic_similarity"] for r in rows),
-        "correct": M.mean(r["correct"] for r in rows),
-        "invented_facts": sum(len(r["invented"].split("|")) for r in rows if r["invented"]),
-        "wrongly_refused": M.mean(float(r["refused"]) for r in rows if r["answerable"]),
-        "language_match": M.mean(r["language_match"] for r in rows),
-        "refusal_precision": refusal_p,
-        "refusal_recall": refusal_r,
-        "faq_match_rate": M.mean(float(r["faq_match"]) for r in rows),
-        "latency_p50_ms": M.percentile(latencies, 50),
-        "latency_p95_ms": M.percentile(latencies, 95),
-    }
-
-
 def summarize(rows: list[dict], systems: list[str]) -> dict:
     """Per-system blocks with a ``by_language`` breakdown; the primary system's keys at the top level."""
     out: dict = {"primary": systems[0], "systems": {}}
     for system in systems:
         mine = [r for r in rows if r["system"] == system]
-        block = _block(mine)
-        block["by_language"] = {lang: _block([r for r in mine if r["language"] == lang])
+        block = M.aggregate(mine)
+        block["by_language"] = {lang: M.aggregate([r for r in mine if r["language"] == lang])
                                 for lang in sorted({r["language"] for r in mine})}
         # question language -> course material language ("zh->en": a Chinese question on English pages)
         pairs = sorted({(r["language"], r.get("course_language")) for r in mine if r.get("course_language")})
-        block["by_language_pair"] = {f"{q}->{c}": _block([r for r in mine if (r["language"], r.get("course_language")) == (q, c)])
+        block["by_language_pair"] = {f"{q}->{c}": M.aggregate([r for r in mine if (r["language"], r.get("course_language")) == (q, c)])
                                      for q, c in pairs}
         out["systems"][system] = block
     out.update(out["systems"][systems[0]])

@@ -1,9 +1,13 @@
-"""Answer and retrieval metrics: SQuAD-normalised EM / F1, ROUGE-L, recall@k, MRR, refusal P/R.
+"""Answer and retrieval metrics: SQuAD-normalised EM / F1, ROUGE-L, recall@k, MRR, refusal P/R, and
+``METRICS``, the one table of the figures ``tutor eval`` reports (metrics.json, report.html, the CLI).
 
 Answers are compared on tokens after SQuAD normalisation (lower case, no punctuation, no English
 articles, collapsed whitespace). Chinese has no spaces, so every CJK character is its own token
 (the MLQA / CMRC convention): a word-level F1 would score a whole Chinese sentence as one token.
 All functions are pure so they can be unit-tested against hand-computed numbers.
+
+The scoring functions score one answer (``finetune.evaluate`` stores the scores on each row); each
+``Metric`` aggregates a column of those rows into one figure per system and per language slice.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import re
 import string
 import unicodedata
 from collections import Counter
-from typing import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
 
 from basics.text import HAN, KANA
 
@@ -123,11 +128,78 @@ def mean(values: Iterable[float | None]) -> float | None:
 def facts_present(answer: str, facts) -> bool:
     """Whether ``answer`` states every fact, each given as accepted spellings (case-, width- and
     space-insensitive substring match: "9,216" also matches "9，216" and "9 216" in the answer)."""
-    import unicodedata
-
     def fold(text: str) -> str:
         return " ".join(unicodedata.normalize("NFKC", text).lower().split())
 
     text = fold(answer)
     squeezed = text.replace(" ", "")
     return all(any(fold(alt) in text or fold(alt).replace(" ", "") in squeezed for alt in fact) for fact in facts)
+
+
+# --- the table of reported figures -------------------------------------------------------------
+
+Rows = list[dict[str, Any]]  # scored rows of one system (or one language slice), as finetune.evaluate builds them
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One figure of an evaluation: how it is computed from scored rows, and how it is shown.
+
+    ``METRICS`` is the only list of them: the evaluation aggregates every entry (each system, each
+    language and language pair), ``report.html`` tabulates every entry and charts those with ``plot``,
+    ``tutor eval`` prints those with ``cli``. Adding a metric is adding one entry.
+    """
+
+    key: str  # metrics.json key, and the row label in report.html
+    label: str  # short name in the ``tutor eval`` summary
+    aggregate: Callable[[Rows], float | int | None]  # None where undefined (e.g. no answerable rows)
+    higher_is_better: bool | None = True  # for comparing runs; None: neither (a count, a leak rate)
+    fmt: str = ".4g"  # how ``tutor eval`` prints a float
+    unit: str = ""  # appended in ``tutor eval`` (" ms")
+    cli: str | None = None  # "system": on each system's line; "retrieval": on the one retrieval line
+    plot: int | None = None  # position in the report's "systems compared" chart (scores in [0, 1] only)
+
+    def format(self, value: float | int | None) -> str:
+        """The value as ``tutor eval`` prints it: ``-`` when undefined."""
+        text = "-" if value is None else format(value, self.fmt) if isinstance(value, float) else str(value)
+        return text + self.unit
+
+
+def _mean_of(column: str) -> Callable[[Rows], float | None]:
+    """Mean of a row column over the rows that have a score (None marks "not scored" on a row)."""
+    return lambda rows: mean(r[column] for r in rows)
+
+
+def _refusals(rows: Rows) -> tuple[float | None, float | None]:
+    return refusal_scores([r["refused"] for r in rows], [not r["answerable"] for r in rows])
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("n", "questions", len, higher_is_better=None),
+    Metric("retrieval_recall_at_1", "recall@1", _mean_of("recall_at_1"), cli="retrieval"),
+    Metric("retrieval_recall_at_5", "recall@5", _mean_of("recall_at_5"), cli="retrieval"),
+    Metric("mrr", "MRR", _mean_of("reciprocal_rank"), cli="retrieval"),
+    Metric("answer_f1", "F1", _mean_of("f1"), cli="system", plot=0),
+    Metric("exact_match", "EM", _mean_of("exact_match"), cli="system", plot=2),
+    Metric("rouge_l", "ROUGE-L", _mean_of("rouge_l"), cli="system", plot=3),
+    Metric("semantic_similarity", "sim", _mean_of("semantic_similarity"), cli="system", plot=4),
+    Metric("correct", "correct", _mean_of("correct"), cli="system", plot=1),
+    Metric("invented_facts", "invented facts", higher_is_better=False, cli="system",
+           aggregate=lambda rows: sum(len(r["invented"].split("|")) for r in rows if r["invented"])),
+    Metric("wrongly_refused", "wrongly refused", higher_is_better=False, cli="system",
+           aggregate=lambda rows: mean(float(r["refused"]) for r in rows if r["answerable"])),
+    Metric("language_match", "language match", _mean_of("language_match"), plot=5),
+    Metric("refusal_precision", "refusal P", lambda rows: _refusals(rows)[0]),
+    Metric("refusal_recall", "refusal R", lambda rows: _refusals(rows)[1]),
+    Metric("faq_match_rate", "FAQ answered", lambda rows: mean(float(r["faq_match"]) for r in rows), higher_is_better=None),
+    Metric("latency_p50_ms", "p50", lambda rows: percentile([r["latency_ms"] for r in rows], 50),
+           higher_is_better=False, unit=" ms", cli="system"),
+    Metric("latency_p95_ms", "p95", lambda rows: percentile([r["latency_ms"] for r in rows], 95),
+           higher_is_better=False, unit=" ms"),
+)
+METRIC_KEYS: tuple[str, ...] = tuple(m.key for m in METRICS)  # metrics.json's figures, in the table's order
+
+
+def aggregate(rows: Rows) -> dict[str, float | int | None]:
+    """Every ``METRICS`` figure over ``rows``, keyed and ordered as in metrics.json."""
+    return {m.key: m.aggregate(rows) for m in METRICS}

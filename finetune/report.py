@@ -15,6 +15,8 @@ import json
 import logging
 from pathlib import Path
 
+from finetune.metrics import METRIC_KEYS, METRICS
+
 log = logging.getLogger(__name__)
 
 ROW_COLUMNS = (
@@ -22,7 +24,7 @@ ROW_COLUMNS = (
     "faq_match", "cited", "retrieved", "recall_at_1", "recall_at_5", "reciprocal_rank", "correct", "invented", "f1", "exact_match",
     "rouge_l", "semantic_similarity", "answer_language", "language_match", "latency_ms",
 )
-PLOTTED = ("answer_f1", "correct", "exact_match", "rouge_l", "semantic_similarity", "language_match")
+PLOTTED = tuple(m.key for m in sorted((m for m in METRICS if m.plot is not None), key=lambda m: m.plot))
 
 
 def write_report(result, out_dir: Path) -> Path:
@@ -112,8 +114,6 @@ def _cell(value) -> str:
 
 
 def render_html(metrics: dict, rows: list[dict]) -> str:
-    from finetune.evaluate import METRIC_KEYS
-
     systems = list(metrics["systems"])
     head = "".join(f"<th>{html.escape(s)}</th>" for s in systems)
     body = "".join(

@@ -23,17 +23,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from finetune.adapters import (  # noqa: F401  (re-exported: the public API lives here)
-    adapter_path,
-    checkpoints_dir,
-    install_adapter,
-    list_adapters,
-    merge_adapter,
-    remove_adapter,
-    validate_name,
-    write_card,
-)
 from finetune.data import DataConfig, build_examples, collate, file_sha256, split_entries
+from tutor.adapters import AdapterCard, checkpoints_dir, install_adapter, validate_name
+from tutor.adapters import list_adapters  # noqa: F401  (app.py imports it from here; drop once it imports tutor.adapters)
 from basics.config import Paths
 from basics.errors import ConfigError
 from tutor.models import DEFAULT_PRESET
@@ -126,12 +118,6 @@ def _use_bf16(precision: str, device: str) -> bool:
     return device.startswith("cpu") and cpu_supports_bf16()
 
 
-def _pick_device(device: str) -> str:
-    from tutor.models import pick_device
-
-    return pick_device(device)
-
-
 def train_adapter(
     faq_path: str | Path,
     name: str,
@@ -167,10 +153,10 @@ def train_adapter(
     from peft import LoraConfig, get_peft_model
     from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
 
-    from tutor.models import load_model
+    from tutor.models import load_model, pick_device
 
     set_seed(config.seed)
-    device = _pick_device(config.device)
+    device = pick_device(config.device)
     loaded = load_model(config.base, cache_dir=paths.cache_dir, device=device, for_training=True)
     tok = loaded.tokenizer
     data_config = config.data_config()
@@ -280,7 +266,7 @@ def train_adapter(
         },
         "resumed_from": resume_from,
     }
-    write_card(staged, card)
+    AdapterCard.from_dict(card).save(staged)
     path = install_adapter(paths, name, staged, overwrite=config.overwrite)
     card["path"] = str(path)
     notify({"stage": "done", "path": str(path), **card["metrics"]})

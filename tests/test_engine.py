@@ -354,3 +354,30 @@ def test_adapter_trained_on_another_base_is_a_clear_error(kb):
     engine = TutorEngine(kb, EngineConfig(model=SMALL, adapter="other"), kb.paths)
     with pytest.raises(ModelError, match=r"trained on 'gemma3-270m'.*--model gemma3-270m"):
         engine.generator
+
+
+@pytest.mark.slow
+def test_ask_with_an_adapter_uses_the_base_on_its_card(kb):
+    """`tutor ask --adapter X` without --model answers with the base X was trained on (smollm2 here, not the
+    default preset): the card saved by the registry is what the engine reads."""
+    from peft import LoraConfig, get_peft_model
+
+    from tutor.adapters import AdapterCard
+    from tutor.cli import main
+    from tutor.models import DEFAULT_PRESET, load_model
+
+    base = "smollm2-135m-instruct"
+    assert base != DEFAULT_PRESET  # else this would pass without reading the card
+    loaded = load_model(base, cache_dir=MODEL_CACHE, device="cpu")
+    peft_model = get_peft_model(loaded.model, LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+    directory = kb.paths.adapters_dir / "card-base"
+    peft_model.save_pretrained(directory)
+    AdapterCard(name="card-base", base=base, created="2025-01-01T00:00:00+00:00").save(directory)
+
+    question = "How does LoRA reduce the number of trainable parameters?"  # answered by the model, not the FAQ
+    out = CliRunner().invoke(main, ["ask", question, "--adapter", "card-base", "--max-new-tokens", "4", "--json",
+                                    "--data-dir", str(kb.paths.data_dir)])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["adapter"] == "card-base" and data["model"] == f"{base}+card-base"
+    assert data["outcome"] != "faq"

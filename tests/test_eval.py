@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from finetune.evaluate import METRIC_KEYS
+from finetune.metrics import METRIC_KEYS
 
 DOCS = [
     ("lora.md", "# LoRA\n\nLoRA freezes the base model and trains two small low-rank matrices per layer. "

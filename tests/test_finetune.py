@@ -116,7 +116,7 @@ def test_labels_mask_the_prompt(base_lm):
 def test_adapter_loads_by_name_and_changes_output(trained, mpaths, base_lm):
     import torch
 
-    from finetune.train import adapter_path, list_adapters
+    from tutor.adapters import adapter_path, list_adapters
     from tutor.models import load_model
 
     assert [c["name"] for c in list_adapters(mpaths)] == ["tiny"]
@@ -171,7 +171,7 @@ def test_resume_continues_from_checkpoint(trained, mpaths, faq_file):
 def test_merge_exports_a_loadable_model_with_the_same_outputs(trained, mpaths, tmp_path):
     import torch
 
-    from finetune.train import adapter_path, merge_adapter
+    from tutor.adapters import adapter_path, merge_adapter
     from tutor.models import load_model
 
     out = merge_adapter(mpaths, "tiny", tmp_path / "merged")

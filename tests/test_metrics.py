@@ -59,3 +59,39 @@ def test_percentile_matches_numpy_linear():
     assert M.percentile([10, 20, 30, 40], 50) == pytest.approx(25)
     assert M.percentile([10, 20, 30, 40], 95) == pytest.approx(38.5)
     assert M.percentile([], 50) is None
+
+
+def _row(**kw):
+    row = {"recall_at_1": None, "recall_at_5": None, "reciprocal_rank": None, "f1": None, "exact_match": None,
+           "rouge_l": None, "semantic_similarity": None, "correct": None, "invented": "", "refused": False,
+           "answerable": True, "language_match": None, "faq_match": False, "latency_ms": 0.0}
+    return {**row, **kw}
+
+
+def test_metric_table_aggregates_scored_rows():
+    rows = [
+        _row(recall_at_1=1.0, recall_at_5=1.0, reciprocal_rank=1.0, f1=0.5, exact_match=0.0, rouge_l=0.4,
+             semantic_similarity=0.8, correct=1.0, invented="12|Bob", language_match=1.0, latency_ms=100.0),
+        _row(recall_at_1=0.0, recall_at_5=1.0, reciprocal_rank=0.5, f1=0.0, exact_match=0.0, rouge_l=0.0,
+             semantic_similarity=0.2, correct=0.0, refused=True, faq_match=True, latency_ms=200.0),
+        _row(answerable=False, refused=True, correct=1.0, latency_ms=400.0),  # unanswerable, no source: unscored
+    ]
+    block = M.aggregate(rows)
+    assert tuple(block) == M.METRIC_KEYS  # metrics.json's keys, in the table's order
+    assert block["n"] == 3 and block["invented_facts"] == 2
+    assert block["retrieval_recall_at_1"] == 0.5 and block["mrr"] == 0.75 and block["answer_f1"] == 0.25
+    assert block["correct"] == pytest.approx(2 / 3) and block["wrongly_refused"] == 0.5
+    assert block["refusal_precision"] == 0.5 and block["refusal_recall"] == 1.0
+    assert block["faq_match_rate"] == pytest.approx(1 / 3) and block["language_match"] == 1.0
+    assert block["latency_p50_ms"] == 200.0 and block["latency_p95_ms"] == pytest.approx(380.0)
+    assert M.aggregate([])["answer_f1"] is None and M.aggregate([])["n"] == 0
+
+
+def test_metric_table_entries_are_consistent():
+    keys = [m.key for m in M.METRICS]
+    assert len(set(keys)) == len(keys)
+    plotted = sorted(m.plot for m in M.METRICS if m.plot is not None)
+    assert plotted == list(range(len(plotted)))  # chart positions 0..n-1, none shared
+    assert {m.cli for m in M.METRICS} <= {None, "system", "retrieval"}
+    p50 = next(m for m in M.METRICS if m.key == "latency_p50_ms")
+    assert (p50.format(123.456), p50.format(None), M.METRICS[0].format(7)) == ("123.5 ms", "- ms", "7")

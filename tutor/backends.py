@@ -14,7 +14,7 @@ nothing about ``EngineConfig``, and so that the list of backends reads in one pl
 
 llama.cpp is the default for GGUF models on a CPU because that is what users run locally and its
 quantized kernels decode several times faster than torch here (docs/benchmarks.md). A LoRA adapter
-trained with peft is exported once to llama.cpp's LoRA GGUF (``finetune.gguf_export``) next to the adapter,
+trained with peft is exported once to llama.cpp's LoRA GGUF (``tutor.lora_gguf``) next to the adapter,
 so an adapted model answers at the same speed; if that export fails under ``auto``, transformers answers.
 
 Factories import their generator module when called, so importing this module (the CLI does, for the

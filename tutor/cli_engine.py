@@ -24,7 +24,8 @@ def engine_options(fn):
     from tutor.generation import OPTIMIZATIONS
 
     for option in reversed([
-        click.option("--model", default=None, help="Preset name, model directory or Hugging Face id [default: the default preset]."),
+        click.option("--model", default=None, help="Preset name, model directory or Hugging Face id [default: the --adapter's base "
+                     "model (its card.json), else the default preset]."),
         click.option("--adapter", default=None, help="LoRA adapter name (see `tutor adapters`)."),
         click.option("--remote-url", envvar="TUTOR_REMOTE_URL", default=None,
                      help="OpenAI-compatible server (vLLM, TGI, llama.cpp, Ollama) instead of a local model [env TUTOR_REMOTE_URL]."),

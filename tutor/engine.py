@@ -21,11 +21,11 @@ import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from tutor import records
 from basics.errors import ModelError, QuestionError
+from tutor.adapters import adapter_card
 from tutor.language import LanguageConfig, detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
 from tutor.generation import QueueWait
@@ -137,19 +137,6 @@ class AnswerStream:
         self.result = yield from self._run
 
 
-def _adapter_base(adapter_dir: Path) -> str | None:
-    """The base model an adapter was trained on, from its ``card.json`` (None when it has no card)."""
-    import json
-
-    card = adapter_dir / "card.json"
-    if not card.is_file():
-        return None
-    try:
-        return json.loads(card.read_text(encoding="utf-8")).get("base")
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{card}: unreadable adapter card ({exc}); retrain or remove the adapter.") from exc
-
-
 def with_embedder_thresholds(config: EngineConfig, spec) -> EngineConfig:
     """``config`` with each cosine threshold left at None filled from the embedder's calibration: cosines
     of different embedders live on different scales (MiniLM's unrelated text ~0.1, EmbeddingGemma's ~0.3)."""
@@ -170,17 +157,6 @@ class TutorEngine:
 
     # ------------------------------------------------------------------------------------------ model
 
-    def adapter_dir(self, name: str) -> Path:
-        """``DATA_DIR/adapters/NAME``; ModelError naming the available adapters when it is missing."""
-        path = self.paths.adapters_dir / name
-        if not (path / "adapter_config.json").exists():
-            available = sorted(p.name for p in self.paths.adapters_dir.iterdir() if (p / "adapter_config.json").exists())
-            raise ModelError(
-                f"Adapter {name!r} not found in {self.paths.adapters_dir}; available: "
-                f"{', '.join(available) if available else 'none (train one with `tutor finetune`)'}."
-            )
-        return path
-
     @property
     def generator(self):
         """The backend, created on first use (a model load takes seconds; the app starts without waiting)."""
@@ -194,13 +170,15 @@ class TutorEngine:
         from tutor.backends import create_generator
 
         cfg = self.config
-        adapter = self.adapter_dir(cfg.adapter) if cfg.adapter and not cfg.remote_url else None
-        base = _adapter_base(adapter) if adapter else None
+        # The adapter's card names the base it was trained on: that is the model, unless --model says otherwise
+        # (then it must agree: LoRA weights only fit the base they were trained on).
+        card = adapter_card(self.paths, cfg.adapter) if cfg.adapter and not cfg.remote_url else None
+        base = card.base if card else None
         model = cfg.model or base or DEFAULT_PRESET
         if base and model != base:
             raise ModelError(f"Adapter {cfg.adapter!r} was trained on {base!r} and cannot be loaded onto {model!r}: "
                              f"leave --model out (the adapter's base is used) or pass --model {base}.")
-        return create_generator(replace(cfg, model=model), self.paths.cache_dir, adapter)
+        return create_generator(replace(cfg, model=model), self.paths.cache_dir, card.path if card else None)
 
     # ------------------------------------------------------------------------------------------ answering
 

@@ -15,7 +15,7 @@ import importlib.util
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -139,7 +139,6 @@ class LoadedModel:
     device: str
     preset: ModelPreset | None = None
     adapter: str | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def stop(self) -> tuple[str, ...]:

@@ -1,5 +1,9 @@
 """Export a peft LoRA adapter to llama.cpp's LoRA GGUF, so an adapted model answers at llama.cpp speed.
 
+This is how the llama.cpp backend applies an adapter (``tutor.backends`` exports it once, next to the
+adapter, on first use), so it lives with the serving code; ``finetune`` trains adapters but is not
+needed to serve them.
+
 The project trains LoRA with transformers + peft on the dequantized weights of a GGUF preset
 (``tutor.models.load_model``), but on a CPU the quantized GGUF under llama.cpp decodes several times
 faster than the same model in torch. llama.cpp applies a LoRA at load time from its own adapter format
@@ -36,13 +40,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tutor.adapters import CARD_FILE, PEFT_CONFIG, AdapterCard
 from basics.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
-CARD_FILE = "card.json"
 
 # GGUF architectures we can export for -> whether llama.cpp's converter permutes q/k rows for RoPE.
 SUPPORTED_ARCHS: dict[str, bool] = {"llama": True, "qwen2": False, "qwen3": False, "gemma3": False}
@@ -89,14 +92,33 @@ def export_lora_gguf(
     alpha = _file_alpha(config, adapter_dir)
     _write_atomically(out_path, base.arch, alpha, tensors, name=adapter_dir.name)
     log.info("exported %d LoRA tensor pairs of %s (%s) to %s", len(pairs), adapter_dir, base.arch, out_path)
+    _record_on_card(adapter_dir, out_path)
     return out_path
+
+
+def _record_on_card(adapter_dir: Path, out_path: Path) -> None:
+    """Note an export written inside the adapter directory on its card (``AdapterCard.gguf``, relative, so
+    the directory stays movable): listings then show which adapters llama.cpp can apply as they are."""
+    try:
+        relative = out_path.resolve().relative_to(adapter_dir.resolve())
+    except ValueError:
+        return  # an export elsewhere is the user's file, not part of the adapter
+    if not (adapter_dir / CARD_FILE).is_file():
+        return
+    try:
+        card = AdapterCard.load(adapter_dir)
+        if card.gguf != str(relative):
+            card.gguf = str(relative)
+            card.save(adapter_dir)
+    except (ModelError, OSError) as exc:  # the export itself is good: a card we cannot update must not undo it
+        log.warning("%s: exported, but not recorded on the adapter card (%s)", out_path, exc)
 
 
 # --- reading the adapter ----------------------------------------------------------------------
 
 
 def _read_adapter_config(adapter_dir: Path) -> dict:
-    path = adapter_dir / ADAPTER_CONFIG
+    path = adapter_dir / PEFT_CONFIG
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -159,7 +181,7 @@ def _pair_tensors(tensors: dict[str, np.ndarray], adapter_dir: Path) -> dict[str
 
 def _file_alpha(config: dict, adapter_dir: Path) -> float:
     """The ``adapter.lora.alpha`` that makes llama.cpp's alpha / rank equal peft's scale."""
-    path = adapter_dir / ADAPTER_CONFIG
+    path = adapter_dir / PEFT_CONFIG
     if config.get("alpha_pattern"):
         raise ModelError(f"{path}: per-module alpha (alpha_pattern) cannot be exported, llama.cpp has one alpha per adapter.")
     alpha = float(config["lora_alpha"])
@@ -204,10 +226,9 @@ def _preset_gguf(adapter_dir: Path, cache_dir: str | Path | None) -> Path | None
     """The GGUF of the preset named by ``card.json``'s ``base``, if it is a preset we can locate."""
     from tutor.models import PRESETS
 
-    card_path = adapter_dir / CARD_FILE
     try:
-        preset = json.loads(card_path.read_text(encoding="utf-8")).get("base")
-    except (OSError, json.JSONDecodeError):
+        preset = AdapterCard.load(adapter_dir).base
+    except ModelError:  # no card or an unreadable one: the base's config.json may still tell
         return None
     if preset not in PRESETS:
         return None
