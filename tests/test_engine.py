@@ -325,7 +325,7 @@ def test_named_adapter_loads_on_top_of_the_preset(kb):
     LoRA GGUF and applied by llama.cpp; ``--backend transformers`` applies the same adapter with peft."""
     from peft import LoraConfig, PeftModel, get_peft_model
 
-    from tutor.generation import LlamaCppGenerator
+    from tutor.generators.llamacpp import LlamaCppGenerator
     from tutor.models import load_model
 
     base = load_model("smollm2-135m-instruct", cache_dir=MODEL_CACHE, device="cpu")

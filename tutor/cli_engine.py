@@ -21,7 +21,7 @@ from basics.cli_options import course_option, data_dir_option, embedder_option, 
 def engine_options(fn):
     """The flags that pick and tune the model, shared by ``ask`` and ``chat``."""
     from tutor.backends import BACKENDS
-    from tutor.generation import OPTIMIZATIONS
+    from tutor.generators.transformers import OPTIMIZATIONS
 
     for option in reversed([
         click.option("--model", default=None, help="Preset name, model directory or Hugging Face id [default: the --adapter's base "

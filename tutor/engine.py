@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING, Iterator
 from tutor import records
 from basics.errors import ModelError, QuestionError
 from tutor.adapters import adapter_card
-from tutor.language import LanguageConfig, detect_language, entry_language
+from tutor.engine_config import EngineConfig, with_embedder_thresholds
+from tutor.language import detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
-from tutor.generation import QueueWait
+from tutor.generators.base import QueueWait
 from tutor.grounding import Evidence, SentenceGate, best_passage, focus_excerpts, premise_facts, premise_terms
 from tutor.questions import standalone_query, symbols, terms
-from tutor.prompts import (NOT_COVERED, PromptConfig, build_messages, correction_messages, faq_language_note,
+from tutor.prompts import (NOT_COVERED, build_messages, correction_messages, faq_language_note,
                            quote_text, refusal_text, source_label)
 
 if TYPE_CHECKING:
@@ -41,53 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _MARKER = re.compile(r"\[(\d{1,2})\]")
-
-
-@dataclass
-class EngineConfig:
-    """Everything the engine decides with. Thresholds live here; the CLI and the app fill it."""
-
-    model: str | None = field(default=None, metadata={"help": "Preset name, model directory, .gguf file or Hugging Face id; "
-                              "None: the adapter's base model, else the default preset."})
-    adapter: str | None = field(default=None, metadata={"help": "LoRA adapter name (under DATA_DIR/adapters)."})
-    remote_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server URL; replaces the local model."})
-    remote_model: str = field(default="", metadata={"help": "Model name on the remote server."})
-    remote_api_key: str | None = field(default=None, metadata={"help": "Bearer token for the remote server."})
-    backend: str = field(default="auto", metadata={"help": "auto (llama.cpp for GGUF models on a CPU, else transformers) "
-                         "| llamacpp | transformers."})
-    n_ctx: int = field(default=4096, metadata={"help": "llama.cpp context window (prompt + answer), in tokens."})
-    seed: int = field(default=0, metadata={"help": "Sampling seed (answers repeat at temperature > 0 too)."})
-    device: str = field(default="auto", metadata={"help": "auto (CUDA+bf16 when present, else CPU), cpu, cuda, ..."})
-    optimize: str = field(default="auto", metadata={"help": "CPU speed-up: auto (bf16 where the CPU has native bf16, else none) "
-                          "| none | bf16 | int8 | int4. int4 (4-bit weight-only, the GGUFs' own format) decodes fastest; "
-                          "int8 degrades the 135M model's answers badly (docs/benchmarks.md, section Generation)."})
-    k: int = field(default=5, metadata={"help": "Chunks retrieved per question."})
-    search_mode: str = field(default="hybrid", metadata={"help": "hybrid | dense | lexical."})
-    context_budget_tokens: int = field(default=700, metadata={"help": "Tokens of course excerpts in the prompt (model tokenizer)."})
-    max_excerpts: int = field(default=3, metadata={"help": "Excerpts in the prompt, best first."})
-    excerpt_chars: int = field(default=500, metadata={"help": "Each excerpt is cut to its sentences closest to the question, "
-                               "about this many characters (prefill is most of an answer's time on a CPU); 0 keeps whole chunks."})
-    max_new_tokens: int = field(default=160, metadata={"help": "Longest generated answer, in tokens."})
-    temperature: float = field(default=0.0, metadata={"help": "0 = greedy (repeatable); > 0 samples."})
-    repetition_penalty: float | None = field(default=None, metadata={"help": "None: the preset's (1.15 for the 135M-270M "
-                                             "models, which loop without it; 1.0 from 0.5B on)."})
-    min_evidence: float | None = field(default=None, metadata={"help": "Refuse when the top hit's dense cosine is below "
-                                        "this; None: the embedder's calibrated level (EmbedderSpec.min_evidence)."})
-    min_quote_evidence: float | None = field(default=None, metadata={"help": "When the model's answer fails the fact check, "
-                                              "quote the top excerpt if its cosine reaches this; refuse below. None: the embedder's."})
-    faq_threshold: float | None = field(default=None, metadata={"help": "FAQ question cosine at or above which the vetted "
-                                         "answer is used; None: the embedder's."})
-    faq_min_overlap: float = field(default=0.5, metadata={"help": "Share of the FAQ question's content terms the question must contain (guards the embedder on scripts it does not know)."})
-    max_question_chars: int = field(default=2000, metadata={"help": "Longer questions are rejected (QuestionError)."})
-    followup_max_words: int = field(default=4, metadata={"help": "Questions this short are treated as follow-ups when there is history."})
-    nearest_topics: int = field(default=3, metadata={"help": "Topics named in a refusal."})
-    citation_min_overlap: float = field(default=0.25, metadata={"help": "Without [n] markers, cite hits sharing this share of the answer's terms."})
-    snippet_chars: int = field(default=220, metadata={"help": "Length of a citation snippet."})
-    correct_once: bool = field(default=True, metadata={"help": "When the first sentence of an answer fails the fact "
-                               "check, generate once more, told what the excerpts do not say, before quoting or refusing."})
-    log_questions: bool = field(default=True, metadata={"help": "Write each question to the question log."})
-    language: LanguageConfig = field(default_factory=LanguageConfig)
-    prompt: PromptConfig = field(default_factory=PromptConfig)
 
 
 @dataclass
@@ -135,13 +89,6 @@ class AnswerStream:
 
     def __iter__(self) -> Iterator[str]:
         self.result = yield from self._run
-
-
-def with_embedder_thresholds(config: EngineConfig, spec) -> EngineConfig:
-    """``config`` with each cosine threshold left at None filled from the embedder's calibration: cosines
-    of different embedders live on different scales (MiniLM's unrelated text ~0.1, EmbeddingGemma's ~0.3)."""
-    return replace(config, **{name: getattr(spec, name) for name in ("min_evidence", "min_quote_evidence", "faq_threshold")
-                              if getattr(config, name) is None})
 
 
 class TutorEngine:

@@ -1,0 +1,67 @@
+"""``EngineConfig``: every setting the engine decides with, with its help text; thresholds a config leaves at
+None are filled from the embedder's calibration (``with_embedder_thresholds``).
+
+The CLI flags and the app's flags are derived from these fields (``basics.flags``), so a setting is named,
+typed and documented once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from tutor.language import LanguageConfig
+from tutor.prompts import PromptConfig
+
+
+@dataclass
+class EngineConfig:
+    """Everything the engine decides with. Thresholds live here; the CLI and the app fill it."""
+
+    model: str | None = field(default=None, metadata={"help": "Preset name, model directory, .gguf file or Hugging Face id; "
+                              "None: the adapter's base model, else the default preset."})
+    adapter: str | None = field(default=None, metadata={"help": "LoRA adapter name (under DATA_DIR/adapters)."})
+    remote_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server URL; replaces the local model."})
+    remote_model: str = field(default="", metadata={"help": "Model name on the remote server."})
+    remote_api_key: str | None = field(default=None, metadata={"help": "Bearer token for the remote server."})
+    backend: str = field(default="auto", metadata={"help": "auto (llama.cpp for GGUF models on a CPU, else transformers) "
+                         "| llamacpp | transformers."})
+    n_ctx: int = field(default=4096, metadata={"help": "llama.cpp context window (prompt + answer), in tokens."})
+    seed: int = field(default=0, metadata={"help": "Sampling seed (answers repeat at temperature > 0 too)."})
+    device: str = field(default="auto", metadata={"help": "auto (CUDA+bf16 when present, else CPU), cpu, cuda, ..."})
+    optimize: str = field(default="auto", metadata={"help": "CPU speed-up: auto (bf16 where the CPU has native bf16, else none) "
+                          "| none | bf16 | int8 | int4. int4 (4-bit weight-only, the GGUFs' own format) decodes fastest; "
+                          "int8 degrades the 135M model's answers badly (docs/benchmarks.md, section Generation)."})
+    k: int = field(default=5, metadata={"help": "Chunks retrieved per question."})
+    search_mode: str = field(default="hybrid", metadata={"help": "hybrid | dense | lexical."})
+    context_budget_tokens: int = field(default=700, metadata={"help": "Tokens of course excerpts in the prompt (model tokenizer)."})
+    max_excerpts: int = field(default=3, metadata={"help": "Excerpts in the prompt, best first."})
+    excerpt_chars: int = field(default=500, metadata={"help": "Each excerpt is cut to its sentences closest to the question, "
+                               "about this many characters (prefill is most of an answer's time on a CPU); 0 keeps whole chunks."})
+    max_new_tokens: int = field(default=160, metadata={"help": "Longest generated answer, in tokens."})
+    temperature: float = field(default=0.0, metadata={"help": "0 = greedy (repeatable); > 0 samples."})
+    repetition_penalty: float | None = field(default=None, metadata={"help": "None: the preset's (1.15 for the 135M-270M "
+                                             "models, which loop without it; 1.0 from 0.5B on)."})
+    min_evidence: float | None = field(default=None, metadata={"help": "Refuse when the top hit's dense cosine is below "
+                                        "this; None: the embedder's calibrated level (EmbedderSpec.min_evidence)."})
+    min_quote_evidence: float | None = field(default=None, metadata={"help": "When the model's answer fails the fact check, "
+                                              "quote the top excerpt if its cosine reaches this; refuse below. None: the embedder's."})
+    faq_threshold: float | None = field(default=None, metadata={"help": "FAQ question cosine at or above which the vetted "
+                                         "answer is used; None: the embedder's."})
+    faq_min_overlap: float = field(default=0.5, metadata={"help": "Share of the FAQ question's content terms the question must contain (guards the embedder on scripts it does not know)."})
+    max_question_chars: int = field(default=2000, metadata={"help": "Longer questions are rejected (QuestionError)."})
+    followup_max_words: int = field(default=4, metadata={"help": "Questions this short are treated as follow-ups when there is history."})
+    nearest_topics: int = field(default=3, metadata={"help": "Topics named in a refusal."})
+    citation_min_overlap: float = field(default=0.25, metadata={"help": "Without [n] markers, cite hits sharing this share of the answer's terms."})
+    snippet_chars: int = field(default=220, metadata={"help": "Length of a citation snippet."})
+    correct_once: bool = field(default=True, metadata={"help": "When the first sentence of an answer fails the fact "
+                               "check, generate once more, told what the excerpts do not say, before quoting or refusing."})
+    log_questions: bool = field(default=True, metadata={"help": "Write each question to the question log."})
+    language: LanguageConfig = field(default_factory=LanguageConfig)
+    prompt: PromptConfig = field(default_factory=PromptConfig)
+
+
+def with_embedder_thresholds(config: EngineConfig, spec) -> EngineConfig:
+    """``config`` with each cosine threshold left at None filled from the embedder's calibration: cosines
+    of different embedders live on different scales (MiniLM's unrelated text ~0.1, EmbeddingGemma's ~0.3)."""
+    return replace(config, **{name: getattr(spec, name) for name in ("min_evidence", "min_quote_evidence", "faq_threshold")
+                              if getattr(config, name) is None})
