@@ -16,51 +16,33 @@ from basics.config import DEFAULT_COURSE
 from knowledge_base import KnowledgeBase
 from knowledge_base.search import place_label
 from basics.cli_options import course_option, data_dir_option, embedder_option, json_option, paths_from
+from basics.flags import click_options, config_from_flags
+from tutor.backends import BACKENDS
+from tutor.engine import EngineConfig, TutorEngine
+from tutor.generators.transformers import OPTIMIZATIONS
+
+
+# The flags that pick and tune the model, shared by ``ask`` and ``chat``: derived from EngineConfig's fields.
+ENGINE_FLAGS = ("model", "adapter", "remote_url", "remote_model", "remote_api_key", "backend", "device", "optimize",
+                "max_new_tokens")
 
 
 def engine_options(fn):
-    """The flags that pick and tune the model, shared by ``ask`` and ``chat``."""
-    from tutor.backends import BACKENDS
-    from tutor.generators.transformers import OPTIMIZATIONS
-
-    for option in reversed([
-        click.option("--model", default=None, help="Preset name, model directory or Hugging Face id [default: the --adapter's base "
-                     "model (its card.json), else the default preset]."),
-        click.option("--adapter", default=None, help="LoRA adapter name (see `tutor adapters`)."),
-        click.option("--remote-url", envvar="TUTOR_REMOTE_URL", default=None,
-                     help="OpenAI-compatible server (vLLM, TGI, llama.cpp, Ollama) instead of a local model [env TUTOR_REMOTE_URL]."),
-        click.option("--remote-model", envvar="TUTOR_REMOTE_MODEL", default="", help="Model name on the remote server."),
-        click.option("--remote-api-key", envvar="TUTOR_REMOTE_API_KEY", default=None, help="Bearer token for the remote server."),
-        click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
-                     help="auto: llama.cpp for GGUF models on a CPU, transformers otherwise."),
-        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ..."),
-        click.option("--optimize", type=click.Choice(OPTIMIZATIONS), default=None, help="CPU speed-up of the transformers backend (implies --backend transformers when --backend is auto)."),
-        click.option("--max-new-tokens", type=int, default=None, help="Longest answer in tokens."),
-        embedder_option,
-    ]):
-        fn = option(fn)
-    return fn
+    fn = embedder_option(fn)
+    return click_options(EngineConfig, ENGINE_FLAGS, choices={"backend": BACKENDS, "optimize": OPTIMIZATIONS})(fn)
 
 
-def make_engine(data_dir, course, model, adapter, remote_url, remote_model, remote_api_key, backend, device, optimize,
-                max_new_tokens, embedder=None):
-    from tutor.engine import EngineConfig, TutorEngine
-
-    paths = paths_from(data_dir)
+def make_engine(data_dir, course, embedder=None, **flags) -> TutorEngine:
+    """The engine of ``tutor ask`` / ``tutor chat``: the course's knowledge base (the sample course loaded on first
+    use) and an EngineConfig from the flags given. ``--optimize`` is a transformers option: with ``--backend``
+    left at auto it selects that backend."""
     kb = KnowledgeBase.open(data_dir, embedder)
     if course == DEFAULT_COURSE and not kb.list_documents(course):
         kb.ensure_sample_course()
-    config = EngineConfig(adapter=adapter, remote_url=remote_url, remote_model=remote_model,
-                          remote_api_key=remote_api_key, backend=backend, device=device)
-    if model:
-        config.model = model
-    if optimize:
-        config.optimize = optimize
-        if backend == "auto":
-            config.backend = "transformers"
-    if max_new_tokens:
-        config.max_new_tokens = max_new_tokens
-    return TutorEngine(kb, config, paths)
+    config = config_from_flags(EngineConfig, flags)
+    if flags.get("optimize") and not flags.get("backend") and not config.remote_url:
+        config.backend = "transformers"
+    return TutorEngine(kb, config, paths_from(data_dir))
 
 
 def print_sources(result) -> None:

@@ -18,11 +18,14 @@ class EngineConfig:
     """Everything the engine decides with. Thresholds live here; the CLI and the app fill it."""
 
     model: str | None = field(default=None, metadata={"help": "Preset name, model directory, .gguf file or Hugging Face id; "
-                              "None: the adapter's base model, else the default preset."})
-    adapter: str | None = field(default=None, metadata={"help": "LoRA adapter name (under DATA_DIR/adapters)."})
-    remote_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server URL; replaces the local model."})
-    remote_model: str = field(default="", metadata={"help": "Model name on the remote server."})
-    remote_api_key: str | None = field(default=None, metadata={"help": "Bearer token for the remote server."})
+                              "default: the --adapter's base model (its card), else the default preset."})
+    adapter: str | None = field(default=None, metadata={"help": "LoRA adapter name (see `tutor adapters`)."})
+    remote_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server (vLLM, TGI, llama.cpp, Ollama) "
+                                  "instead of a local model.", "env": "TUTOR_REMOTE_URL"})
+    remote_model: str = field(default="", metadata={"help": "Model name on the remote server (with vLLM: a LoRA adapter's "
+                              "name serves that adapter).", "env": "TUTOR_REMOTE_MODEL"})
+    remote_api_key: str | None = field(default=None, metadata={"help": "Bearer token for the remote server.",
+                                      "env": "TUTOR_REMOTE_API_KEY"})
     backend: str = field(default="auto", metadata={"help": "auto (llama.cpp for GGUF models on a CPU, else transformers) "
                          "| llamacpp | transformers."})
     n_ctx: int = field(default=4096, metadata={"help": "llama.cpp context window (prompt + answer), in tokens."})
