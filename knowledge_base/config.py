@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from basics.errors import ConfigError
 from knowledge_base.embedder import DEFAULT_EMBEDDER
 
 
@@ -40,3 +41,15 @@ class KBConfig:
     max_file_mb: float = field(default=50.0, metadata={"help": "files larger than this are rejected"})
     batch_chunks: int = field(default=512, metadata={"help": "chunks embedded per encode call during ingest"})
     verify_on_open: bool = field(default=True, metadata={"help": "check index/database agreement when opened"})
+
+    def __post_init__(self) -> None:
+        """A wrong setting fails when the config is made, naming the setting, not deep inside a search."""
+        positive = ("chunk_tokens", "hnsw_threshold", "search_threads", "candidates", "batch_chunks", "max_file_mb")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"KBConfig.{name} must be positive (got {getattr(self, name)!r}).")
+        if not 0 <= self.chunk_overlap < self.chunk_tokens:
+            raise ConfigError(f"KBConfig.chunk_overlap must be >= 0 and below chunk_tokens ({self.chunk_tokens}), "
+                              f"got {self.chunk_overlap!r}.")
+        if self.rrf_k < 0 or min(self.dense_weight, self.lexical_weight, self.cjk_dense_weight or 0.0) < 0:
+            raise ConfigError("KBConfig.rrf_k and the RRF weights must not be negative.")

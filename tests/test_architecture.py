@@ -51,3 +51,40 @@ def test_the_checks_see_a_deferred_import(tmp_path):
     source = tmp_path / "probe.py"
     source.write_text("import json\ndef f():\n    from finetune.train import x\n    import tutor.engine\n", encoding="utf-8")
     assert _imported_layers(source) == {"finetune", "tutor"}
+
+
+def test_configs_refuse_wrong_settings_when_made():
+    """A wrong setting fails where it is written, naming the setting (not at the first search or question)."""
+    import pytest
+
+    from basics.errors import ConfigError
+    from knowledge_base.config import KBConfig
+    from tutor.engine_config import EngineConfig
+
+    EngineConfig(), KBConfig()  # the defaults are valid
+    for bad, name in ((dict(k=0), "k"), (dict(search_mode="semantic"), "search_mode"),
+                      (dict(faq_threshold=2.0), "faq_threshold"), (dict(temperature=-1.0), "temperature")):
+        with pytest.raises(ConfigError, match=name):
+            EngineConfig(**bad)
+    for bad, name in ((dict(chunk_overlap=300), "chunk_overlap"), (dict(candidates=0), "candidates")):
+        with pytest.raises(ConfigError, match=name):
+            KBConfig(**bad)
+
+
+def test_flags_are_derived_from_config_fields():
+    """`tutor ask --help` shows EngineConfig's own help and default; a flag left out keeps the config default."""
+    import argparse
+
+    from click.testing import CliRunner
+
+    from basics.flags import add_arguments, config_from_flags
+    from tutor.cli import main
+    from tutor.engine_config import EngineConfig
+
+    out = " ".join(CliRunner().invoke(main, ["ask", "--help"]).output.split())
+    assert "--remote-url" in out and "TUTOR_REMOTE_URL" in out and "[default: 160]" in out
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, EngineConfig, ["max_new_tokens", "remote_url"])
+    given = vars(parser.parse_args(["--max-new-tokens", "32"]))
+    config = config_from_flags(EngineConfig, given, env={"TUTOR_REMOTE_URL": "http://gpu:8000"})
+    assert config.max_new_tokens == 32 and config.remote_url == "http://gpu:8000" and config.k == EngineConfig().k

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from basics.errors import ConfigError
 from tutor.language import LanguageConfig
 from tutor.prompts import PromptConfig
+
+SEARCH_MODES = ("hybrid", "dense", "lexical")
 
 
 @dataclass
@@ -61,6 +64,20 @@ class EngineConfig:
     log_questions: bool = field(default=True, metadata={"help": "Write each question to the question log."})
     language: LanguageConfig = field(default_factory=LanguageConfig)
     prompt: PromptConfig = field(default_factory=PromptConfig)
+
+    def __post_init__(self) -> None:
+        """A wrong setting fails when the config is made, naming the setting, not at the first question."""
+        if self.search_mode not in SEARCH_MODES:
+            raise ConfigError(f"EngineConfig.search_mode must be one of {', '.join(SEARCH_MODES)} (got {self.search_mode!r}).")
+        for name in ("k", "max_excerpts", "max_new_tokens", "context_budget_tokens", "n_ctx", "max_question_chars"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"EngineConfig.{name} must be positive (got {getattr(self, name)!r}).")
+        if self.temperature < 0 or self.excerpt_chars < 0:
+            raise ConfigError("EngineConfig.temperature and excerpt_chars must not be negative.")
+        for name in ("min_evidence", "min_quote_evidence", "faq_threshold"):
+            value = getattr(self, name)
+            if value is not None and not -1.0 <= value <= 1.01:  # 1.01: "never" (above any cosine)
+                raise ConfigError(f"EngineConfig.{name} is a cosine level in [-1, 1] (got {value!r}).")
 
 
 def with_embedder_thresholds(config: EngineConfig, spec) -> EngineConfig:
