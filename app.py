@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from tutor.errors import TutorError
-from webapp.auth import InstructorAuth, make_token, token_user
+from webapp.auth import InstructorAuth, LoginThrottle, make_token, token_user
 from webapp.config import CONSOLE_DISABLED, AppConfig, parse_args
 from webapp.console import REFUSED, InstructorConsole
 from webapp.layout import AppParts, build_app, build_parts, launch
@@ -21,7 +21,7 @@ from webapp.student import StudentChat
 
 __all__ = [
     "CONSOLE_DISABLED", "CSS", "REFUSED", "ActiveEngine", "AppConfig", "AppParts", "BackgroundJob", "InstructorAuth",
-    "InstructorConsole", "StudentChat", "build_app", "build_parts", "chat_messages", "citation_dicts",
+    "InstructorConsole", "LoginThrottle", "StudentChat", "build_app", "build_parts", "chat_messages", "citation_dicts",
     "engine_history", "export_markdown", "launch", "main", "make_token", "parse_args", "render_answer", "token_user",
     "write_exports",
 ]

@@ -172,6 +172,26 @@ def test_console_disabled_without_credentials(tmp_path):
         assert any("console is disabled" in str(c.get("props", {}).get("value", "")) for c in page["components"])
 
 
+def test_parallel_guesses_lock_the_login_until_the_lockout_expires(tmp_path):
+    """20 wrong passwords at once from one address: only 5 are checked, then even the right password is
+    refused (saying when to retry) until the lockout expires; the clock is a fake one the test moves."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    now = [1_700_000_000.0]
+    config = app.AppConfig(data_dir=str(tmp_path / "data"), load_sample_course=False, instructor_user="prof",
+                           instructor_password=PASSWORD, login_failure_delay_s=0.0)
+    with serve(config, kb=None, clock=lambda: now[0]) as (demo, url):
+        index = fn_index(url, "login")
+        with ThreadPoolExecutor(20) as pool:
+            texts = list(pool.map(lambda i: str(raw_call(url, index, ["prof", f"guess {i}"])["output"]["data"]), range(20)))
+        assert sum("Wrong user name or password" in t for t in texts) == config.login_max_failures
+        assert all("Logged in" not in t for t in texts)
+        locked = str(raw_call(url, index, ["prof", PASSWORD])["output"]["data"])
+        assert "Logged in" not in locked and "locked for 60 s" in locked and "Try again after" in locked, locked
+        now[0] += 61
+        assert "Logged in as **prof**" in str(raw_call(url, index, ["prof", PASSWORD])["output"]["data"])
+
+
 def login_session(url: str) -> str:
     session = uuid.uuid4().hex[:12]
     assert "Logged in as" in str(raw_call(url, fn_index(url, "login"), ["prof", PASSWORD], session=session)["output"]["data"])
@@ -254,7 +274,7 @@ def test_python_app_py_starts_from_flags_and_environment(tmp_path):
 
     port = free_port()
     pw = tmp_path / "pw.txt"
-    pw.write_text("from-a-file\n")
+    pw.write_text("from-a-file-of-the-ta\n")
     env = {**os.environ, "TUTOR_PORT": str(port), "TUTOR_DATA_DIR": str(tmp_path / "data"), "TUTOR_INSTRUCTOR_USER": "ta"}
     proc = subprocess.Popen(
         [sys.executable, "app.py", "--host", "127.0.0.1", "--instructor-password-file", str(pw), "--course", "sample"],
@@ -271,7 +291,7 @@ def test_python_app_py_starts_from_flags_and_environment(tmp_path):
                 time.sleep(1)
         url = f"http://127.0.0.1:{port}/"
         assert "login" in {d.get("api_name") for d in httpx.get(url + "config", timeout=10).json()["dependencies"]}
-        assert "Logged in as **ta**" in str(raw_call(url, fn_index(url, "login"), ["ta", "from-a-file"])["output"]["data"])
+        assert "Logged in as **ta**" in str(raw_call(url, fn_index(url, "login"), ["ta", "from-a-file-of-the-ta"])["output"]["data"])
         assert (tmp_path / "data" / "tutor.db").exists()  # TUTOR_DATA_DIR was used, sample course loaded there
     finally:
         proc.terminate()

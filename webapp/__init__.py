@@ -1,7 +1,7 @@
 """The web app behind ``python app.py``: a student chat page and an instructor console over the libraries.
 
 ``config``   AppConfig (every setting, with defaults and help) and parse_args (flags > ``TUTOR_*`` > defaults)
-``auth``     InstructorAuth: the password check and signed login tokens
+``auth``     InstructorAuth: the password check, per-client backoff and lockout, signed login tokens
 ``runtime``  ActiveEngine (the engine all sessions share, swapped for another adapter) and BackgroundJob
 ``render``   pure functions from results to what the page shows (messages, citations, tables, exports)
 ``student``  StudentChat: the chat page's handlers (streamed answers, feedback, export)

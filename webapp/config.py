@@ -1,5 +1,6 @@
 """AppConfig, every setting of the web app with its default and help, and parse_args, which fills it from
-flags and ``TUTOR_*`` environment variables (flags win)."""
+flags and ``TUTOR_*`` environment variables (flags win). ``AppConfig.check`` refuses settings the app must
+not start with, such as an instructor password too short to resist guessing."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from pathlib import Path
 from tutor.config import DEFAULT_COURSE
 from tutor.errors import ConfigError
 from tutor.models import DEFAULT_PRESET
+
+PASSWORD_SETTINGS = "TUTOR_INSTRUCTOR_PASSWORD (or the first line of --instructor-password-file FILE)"
+
 
 @dataclass
 class AppConfig:
@@ -33,7 +37,16 @@ class AppConfig:
                                   "one at a time, first come first served; admitted requests see their place in line."})
     queue_size: int = field(default=128, metadata={"help": "Requests waiting in the queue before new ones are refused."})
     session_hours: float = field(default=8.0, metadata={"help": "How long an instructor login stays valid."})
-    login_failure_delay_s: float = field(default=1.0, metadata={"help": "Pause after a wrong password (slows guessing)."})
+    min_password_length: int = field(default=12, metadata={"help": "Shortest instructor password the console accepts; "
+                                     "a shorter one is refused at startup."})
+    login_failure_delay_s: float = field(default=1.0, metadata={"help": "Pause after a wrong password; it doubles with each "
+                                         "further failure in a row from the same client address (slows guessing)."})
+    login_max_failures: int = field(default=5, metadata={"help": "Wrong passwords in a row from one client address before "
+                                    "its logins are locked (even the right password is refused while locked)."})
+    login_lockout_s: float = field(default=60.0, metadata={"help": "First lockout; each further failure doubles it."})
+    login_max_lockout_s: float = field(default=3600.0, metadata={"help": "Longest lockout."})
+    login_concurrency: int = field(default=8, metadata={"help": "Logins checked at once (a client's backoff pause must "
+                                   "not hold up other clients' logins)."})
     max_upload_mb: int = field(default=50, metadata={"help": "Largest file accepted by an upload."})
     review_limit: int = field(default=200, metadata={"help": "Rows shown in the questions-to-review table."})
     engine_options: dict = field(default_factory=dict, metadata={"help": "Extra EngineConfig fields (e.g. max_new_tokens)."})
@@ -42,10 +55,21 @@ class AppConfig:
     def console_enabled(self) -> bool:
         return bool(self.instructor_user and self.instructor_password)
 
+    def check(self, password_setting: str = PASSWORD_SETTINGS) -> None:
+        """Refuse to start with a console guarded by a short password: the lockout slows online guessing, but
+        only length keeps a guessed-at password safe. ``password_setting`` names where the password came from."""
+        if self.console_enabled and len(self.instructor_password or "") < self.min_password_length:
+            raise ConfigError(
+                f"The instructor password set by {password_setting} is {len(self.instructor_password or '')} "
+                f"characters long; the instructor console needs at least {self.min_password_length}. Set a longer "
+                "password and restart (or unset it to run the app without the console)."
+            )
+
 
 CONSOLE_DISABLED = (
     "**The instructor console is disabled** because no instructor login is configured. To enable it, set "
-    "`TUTOR_INSTRUCTOR_USER` and `TUTOR_INSTRUCTOR_PASSWORD` in the environment (or pass "
+    f"`TUTOR_INSTRUCTOR_USER` and `TUTOR_INSTRUCTOR_PASSWORD` (at least {AppConfig.min_password_length} characters) "
+    "in the environment (or pass "
     "`--instructor-user NAME --instructor-password-file FILE`) and restart the app."
 )
 
@@ -67,15 +91,16 @@ def parse_args(argv: list[str] | None = None, env: dict | None = None) -> tuple[
     p.add_argument("--adapter", default=env.get("TUTOR_ADAPTER", d.adapter))
     p.add_argument("--instructor-user", default=env.get("TUTOR_INSTRUCTOR_USER"))
     p.add_argument("--instructor-password-file", default=env.get("TUTOR_INSTRUCTOR_PASSWORD_FILE"),
-                   help="file holding the instructor password (first line)")
+                   help=f"file holding the instructor password (first line, at least {d.min_password_length} characters)")
     p.add_argument("--no-sample-course", action="store_true", help="do not load the built-in sample course")
     p.add_argument("--concurrency", type=int, default=int(env.get("TUTOR_CONCURRENCY", d.chat_concurrency)),
                    help="answers generated at once")
     p.add_argument("-v", "--verbose", action="count", default=0)
     a = p.parse_args(argv)
-    password = env.get("TUTOR_INSTRUCTOR_PASSWORD")
+    password, setting = env.get("TUTOR_INSTRUCTOR_PASSWORD"), "TUTOR_INSTRUCTOR_PASSWORD"
     if a.instructor_password_file:
         f = Path(a.instructor_password_file).expanduser()
+        setting = f"--instructor-password-file {f} (TUTOR_INSTRUCTOR_PASSWORD_FILE)"
         try:
             password = f.read_text(encoding="utf-8").splitlines()[0].strip()
         except (OSError, IndexError) as exc:
@@ -88,4 +113,5 @@ def parse_args(argv: list[str] | None = None, env: dict | None = None) -> tuple[
         remote_model=a.remote_model, course=a.course, adapter=a.adapter, instructor_user=user,
         instructor_password=password, load_sample_course=not a.no_sample_course, chat_concurrency=a.concurrency,
     )
+    config.check(setting)
     return config, a.verbose

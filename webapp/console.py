@@ -34,7 +34,7 @@ NO_ADAPTER = "(none)"
 
 
 def client_address(request: gr.Request | None) -> str:
-    """The TCP peer a request came from (logged with each login)."""
+    """The TCP peer a request came from: the key of the login throttle."""
     client = getattr(request, "client", None)
     return getattr(client, "host", None) or "unknown"
 

@@ -40,12 +40,12 @@ class AppParts:
 def build_parts(config: AppConfig, kb: "KnowledgeBase | None" = None, engine: "TutorEngine | None" = None,
                 clock: Callable[[], float] = time.time) -> AppParts:
     """Everything but the page. ``kb`` / ``engine`` may be passed in (tests share loaded models that way);
-    otherwise they are created here once and shared by every session. ``clock`` drives login tokens'
-    expiry."""
+    otherwise they are created here once and shared by every session. ``clock`` drives login tokens and
+    the login lockout (tests pass a fake one to let a lockout expire)."""
     from knowledge_base import KBConfig, KnowledgeBase
     from tutor.engine import EngineConfig, TutorEngine
 
-    auth = InstructorAuth.from_config(config, clock=clock) if config.console_enabled else None
+    auth = InstructorAuth.from_config(config, clock=clock) if config.console_enabled else None  # short password: refused
     paths = Paths.from_env(config.data_dir) if kb is None else kb.paths
     if kb is None:
         kb = KnowledgeBase(paths, KBConfig(embedder=config.embedder) if config.embedder else None)
@@ -184,10 +184,12 @@ def _console_tab(console: InstructorConsole, config: AppConfig) -> None:
 
     private = dict(api_visibility="private")
     heavy = dict(api_visibility="private", concurrency_limit=1, concurrency_id="instructor-heavy")
+    # A client's backoff pause runs inside its login call: other clients' logins must not queue behind it.
+    logins = dict(api_visibility="private", concurrency_limit=config.login_concurrency, concurrency_id="login")
     login_io = ([user_in, pass_in], [session, login_box, console_box, login_msg, who])
     console_io = ([session, ic], [docs, del_name, faq_list, review])
     for trigger in (login_btn.click, pass_in.submit):
-        trigger(console.login, *login_io, **private).then(console.load_console, *console_io, **private).then(
+        trigger(console.login, *login_io, **logins).then(console.load_console, *console_io, **private).then(
             console.adapter_choices, [session], [adapter_pick], **private)
     logout_btn.click(console.logout, None, login_io[1], **private)
     ic.change(console.load_console, *console_io, **private)
