@@ -1,6 +1,7 @@
 """Fast tests of app.py's own parts: flags and environment, instructor tokens, how answers are shown,
-and the conversation export. The server, engine and browser are exercised in test_app_server.py and
-test_app_browser.py."""
+the conversation export, and the instructor password rules (length, backoff, lockout). The handlers on a
+real knowledge base are in test_app_handlers.py; the server, engine and browser are exercised in
+test_app_server.py and test_app_browser.py."""
 
 from __future__ import annotations
 
