@@ -15,13 +15,20 @@ not to reproduce the system rules or the course text.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence, Union
+
+from basics.errors import ConfigError
 
 from tutor.language import entry_language
+
+if TYPE_CHECKING:
+    from knowledge_base.faq import FAQEntry
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +54,41 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+FAQInput = Union[str, os.PathLike, Sequence["FAQEntry"]]
+
+
+@dataclass(frozen=True)
+class FAQData:
+    """An FAQ to train or evaluate on, with what a card or report records about where it came from."""
+
+    entries: list
+    source: str  # the file's absolute path, or e.g. "course sample FAQ (12 entries)"
+    sha256: str  # of the file's bytes, or of the entries' content
+
+
+def read_faq_data(faq: FAQInput) -> FAQData:
+    """A file path is read and validated (``FAQFormatError`` names every bad row); a list of ``FAQEntry``
+    (a course's FAQ from the knowledge base) is taken as it is, so a caller holding entries never has to
+    write them to a temporary file that the card would then name instead of the real source."""
+    from knowledge_base.faq import FAQEntry, load_faq
+
+    if isinstance(faq, (str, os.PathLike)):
+        return FAQData(load_faq(faq), str(Path(faq).resolve()), file_sha256(faq))
+    entries = list(faq)
+    if not all(isinstance(e, FAQEntry) for e in entries):
+        raise ConfigError("The FAQ must be a file path or a list of knowledge_base.FAQEntry.")
+    courses = {e.course for e in entries}
+    n = f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
+    source = f"course {courses.pop()} FAQ ({n})" if len(courses) == 1 and None not in courses else f"FAQ entries ({n})"
+    return FAQData(entries, source, entries_sha256(entries))
+
+
+def entries_sha256(entries: Sequence["FAQEntry"]) -> str:
+    """Hash of what the entries say (not their database ids or row numbers): equal FAQs hash equal."""
+    content = [{k: v for k, v in e.to_dict().items() if k not in ("id", "row")} for e in entries]
+    return hashlib.sha256(json.dumps(content, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
 def split_entries(entries: list, val_fraction: float, seed: int, min_val: int = 1) -> tuple[list, list]:

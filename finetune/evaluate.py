@@ -18,7 +18,6 @@ retrieval metrics over rows that name a ``source``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from finetune import metrics as M
+from finetune.data import FAQInput, read_faq_data
 from basics.config import Paths
 from basics.errors import ConfigError
 from tutor.grounding import Evidence, best_passage, check_sentence, split_sentences
@@ -121,17 +121,21 @@ def _result_fields(result) -> dict:
     }
 
 
-def run_evaluation(faq_path: str | Path, config: EvalConfig, paths: Paths | None = None, kb=None,
+def run_evaluation(faq: FAQInput, config: EvalConfig, paths: Paths | None = None, kb=None,
                    out_dir: str | Path | None = None) -> EvalResult:
-    """Evaluate every system on the FAQ file; write the report to ``out_dir`` when given."""
-    from knowledge_base.faq import load_faq
+    """Evaluate every system on ``faq``; write the report to ``out_dir`` when given.
+
+    ``faq`` is an FAQ file (what ``tutor eval`` passes) or a list of ``FAQEntry`` (what the app passes: the
+    course's FAQ); ``metrics["faq_file"]`` names the file, or the course and entry count.
+    """
     from tqdm.auto import tqdm
 
     from tutor.language import detect_language, entry_language
     from tutor.models import DEFAULT_PRESET
 
     paths = paths or Paths.from_env()
-    entries = load_faq(faq_path)[: config.limit] if config.limit else load_faq(faq_path)
+    data = read_faq_data(faq)
+    entries = data.entries[: config.limit] if config.limit else data.entries
     if kb is None:
         from knowledge_base import KnowledgeBase
 
@@ -195,8 +199,8 @@ def run_evaluation(faq_path: str | Path, config: EvalConfig, paths: Paths | None
     metrics = summarize(rows, system_names(config))
     metrics["config"] = {k: v for k, v in asdict(config).items() if k != "show_progress"}
     metrics["model"] = base
-    metrics["faq_file"] = str(Path(faq_path).resolve())
-    metrics["data_sha256"] = hashlib.sha256(Path(faq_path).read_bytes()).hexdigest()
+    metrics["faq_file"] = data.source
+    metrics["data_sha256"] = data.sha256
     metrics["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     result = EvalResult(metrics=metrics, rows=rows)
     if out_dir is not None:

@@ -20,12 +20,10 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Callable
 
-from finetune.data import DataConfig, build_examples, collate, file_sha256, split_entries
+from finetune.data import DataConfig, FAQInput, build_examples, collate, read_faq_data, split_entries
 from tutor.adapters import AdapterCard, checkpoints_dir, install_adapter, validate_name
-from tutor.adapters import list_adapters  # noqa: F401  (app.py imports it from here; drop once it imports tutor.adapters)
 from basics.config import Paths
 from basics.errors import ConfigError
 from tutor.models import DEFAULT_PRESET
@@ -119,16 +117,19 @@ def _use_bf16(precision: str, device: str) -> bool:
 
 
 def train_adapter(
-    faq_path: str | Path,
+    faq: FAQInput,
     name: str,
     config: TrainConfig = TrainConfig(),
     paths: Paths | None = None,
     kb=None,
     progress: ProgressFn | None = None,
 ) -> dict:
-    """Train and register adapter ``name`` on ``faq_path``; return its card (with ``path``)."""
-    from knowledge_base.faq import load_faq
+    """Train and register adapter ``name`` on ``faq``; return its card (with ``path``).
 
+    ``faq`` is an FAQ file (what ``tutor finetune`` passes) or a list of ``FAQEntry`` (what the app passes:
+    the course's FAQ as the knowledge base holds it); the card's ``data_file`` names the file, or the
+    course and entry count, so an adapter can be traced to its real data.
+    """
     paths = paths or Paths.from_env()
     notify = progress or (lambda event: None)
     validate_name(name)
@@ -137,10 +138,11 @@ def train_adapter(
         raise ConfigError(f"Adapter {name!r} already exists at {paths.adapters_dir / name}: "
                           "pick another --name, or remove it first (`tutor adapters rm`).")
 
-    entries = load_faq(faq_path)  # raises FAQFormatError before anything heavy happens
+    data = read_faq_data(faq)  # a file raises FAQFormatError here, before anything heavy happens
+    entries = data.entries
     train_rows, val_rows = split_entries(entries, config.val_fraction, config.seed)
     if not train_rows:
-        raise ConfigError(f"{faq_path}: at least 2 FAQ rows are needed to train.")
+        raise ConfigError(f"{data.source}: at least 2 FAQ rows are needed to train.")
     if config.rag and kb is None:
         from knowledge_base import KnowledgeBase
 
@@ -163,7 +165,7 @@ def train_adapter(
     train_ex = build_examples(train_rows, tok, data_config, kb=kb)
     val_ex = build_examples(val_rows, tok, data_config, kb=kb)
     if not train_ex:
-        raise ConfigError(f"{faq_path}: no training example fits max_length={config.max_length}.")
+        raise ConfigError(f"{data.source}: no training example fits max_length={config.max_length}.")
 
     targets = config.target_modules or loaded.lora_target_modules
     lora = LoraConfig(
@@ -248,8 +250,8 @@ def train_adapter(
         "name": name,
         "base": config.base,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "data_file": str(Path(faq_path).resolve()),
-        "data_sha256": file_sha256(faq_path),
+        "data_file": data.source,
+        "data_sha256": data.sha256,
         "rows": {"train": len(train_ex), "val": len(val_ex)},
         "target_modules": list(targets) if not isinstance(targets, str) else targets,
         "device": device,

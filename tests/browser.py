@@ -49,12 +49,13 @@ def serve_test_app(data_dir: Path):
 
 
 @contextlib.contextmanager
-def serve(config, kb=None, engine=None):
-    """Build and launch the app in this process (so tests share loaded models); yield ``(demo, url)``."""
+def serve(config, kb=None, engine=None, **build):
+    """Build and launch the app in this process (so tests share loaded models); yield ``(demo, url)``.
+    ``build``: more ``app.build_app`` arguments (e.g. a fake ``clock``)."""
     import app
 
     config.host, config.port = "127.0.0.1", free_port()
-    demo = app.build_app(config, kb=kb, engine=engine)
+    demo = app.build_app(config, kb=kb, engine=engine, **build)
     app.launch(config, demo, block=False)
     try:
         yield demo, f"http://127.0.0.1:{config.port}/"

@@ -1,6 +1,7 @@
 """Fast tests of app.py's own parts: flags and environment, instructor tokens, how answers are shown,
-and the conversation export. The server, engine and browser are exercised in test_app_server.py and
-test_app_browser.py."""
+the conversation export, and the instructor password rules (length, backoff, lockout). The handlers on a
+real knowledge base are in test_app_handlers.py; the server, engine and browser are exercised in
+test_app_server.py and test_app_browser.py."""
 
 from __future__ import annotations
 
@@ -31,13 +32,13 @@ def test_flags_override_environment():
 
 
 def test_instructor_credentials_from_env_or_password_file(tmp_path):
-    config, _ = app.parse_args([], env={"TUTOR_INSTRUCTOR_USER": "prof", "TUTOR_INSTRUCTOR_PASSWORD": "pw"})
-    assert config.console_enabled and (config.instructor_user, config.instructor_password) == ("prof", "pw")
-    assert "pw" not in repr(config)  # a logged config never shows the password
+    config, _ = app.parse_args([], env={"TUTOR_INSTRUCTOR_USER": "prof", "TUTOR_INSTRUCTOR_PASSWORD": "pw-of-the-prof"})
+    assert config.console_enabled and (config.instructor_user, config.instructor_password) == ("prof", "pw-of-the-prof")
+    assert "pw-of-the-prof" not in repr(config)  # a logged config never shows the password
     secret = tmp_path / "pw.txt"
-    secret.write_text("s3cret\n")
+    secret.write_text("s3cret-s3cret\n")
     config, _ = app.parse_args(["--instructor-password-file", str(secret)], env={})
-    assert config.console_enabled and (config.instructor_user, config.instructor_password) == ("instructor", "s3cret")
+    assert config.console_enabled and (config.instructor_user, config.instructor_password) == ("instructor", "s3cret-s3cret")
 
 
 @pytest.mark.parametrize("content", [None, "\n"])
@@ -105,3 +106,104 @@ def test_export_round_trips_as_json_and_reads_as_markdown():
 def test_console_disabled_message_says_how_to_enable():
     for needed in ("TUTOR_INSTRUCTOR_USER", "TUTOR_INSTRUCTOR_PASSWORD", "--instructor-password-file"):
         assert needed in app.CONSOLE_DISABLED
+
+
+# ------------------------------------------------------------------------------ instructor password and lockout
+
+from webapp.auth import WRONG  # noqa: E402
+
+PASSWORD = "correct horse battery staple"
+CLIENT = "203.0.113.9"
+
+
+class FakeClock:
+    """A clock the test moves by hand: a lockout expires without the test waiting for it."""
+
+    def __init__(self, t: float = 1_700_000_000.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def make_auth(clock: FakeClock, sleep=lambda s: None, **throttle) -> app.InstructorAuth:
+    return app.InstructorAuth("prof", PASSWORD, throttle=app.LoginThrottle(clock=clock, **throttle), clock=clock, sleep=sleep)
+
+
+def test_short_password_is_refused_at_startup_naming_the_setting(tmp_path):
+    short = tmp_path / "pw.txt"
+    short.write_text("hunter2\n")
+    with pytest.raises(SystemExit, match=r"--instructor-password-file \S*pw.txt.* is 7 characters long; the "
+                                         r"instructor console needs at least 12"):
+        app.main(["--instructor-password-file", str(short)])
+    with pytest.raises(ConfigError, match="TUTOR_INSTRUCTOR_PASSWORD is 5 characters long"):
+        app.parse_args([], env={"TUTOR_INSTRUCTOR_PASSWORD": "short"})
+    # an AppConfig built in code is refused too, before anything is created on disk
+    config = app.AppConfig(data_dir=str(tmp_path / "data"), instructor_user="prof", instructor_password="eleven char")
+    with pytest.raises(ConfigError, match="11 characters long"):
+        app.build_app(config)
+    assert not (tmp_path / "data").exists()
+    config.instructor_password = "twelve chars"
+    config.check()  # 12 is enough
+
+
+def test_parallel_wrong_guesses_lock_the_client_out_until_the_lockout_expires():
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import datetime, timezone
+
+    clock = FakeClock()
+    auth = make_auth(clock, delay_s=0.0, max_failures=5, lockout_s=60.0)
+    with ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(lambda i: auth.login("prof", f"guess {i}", CLIENT), range(20)))
+    assert all(r.token is None for r in results)
+    checked = [r for r in results if r.message.startswith(WRONG)]
+    assert len(checked) == 5  # each attempt is counted before its password is compared: no race past the limit
+    assert sum("locked for 60 s" in r.message for r in results) == 16  # the 5th failure and the 15 unchecked ones
+    refused = auth.login("prof", PASSWORD, CLIENT)
+    retry_at = datetime.fromtimestamp(clock.t + 60, timezone.utc).strftime("%H:%M:%S UTC")
+    assert refused.token is None and not refused.message.startswith(WRONG)  # the password was not even checked
+    assert f"locked for 60 s. Try again after {retry_at}" in refused.message
+    assert auth.login("prof", PASSWORD, "198.51.100.7").token  # another address is not locked
+    clock.t += 59
+    assert auth.login("prof", PASSWORD, CLIENT).token is None
+    clock.t += 1
+    ok = auth.login("prof", PASSWORD, CLIENT)
+    assert ok.token and auth.user_of(ok.token) == "prof" and ok.message == "Logged in as **prof**."
+
+
+def test_backoff_grows_with_each_failure_then_the_lockout_grows_and_a_login_resets_it():
+    clock, slept = FakeClock(), []
+
+    def sleep(seconds):  # the pause a wrong password waits, on the fake clock
+        slept.append(seconds)
+        clock.t += seconds
+
+    auth = make_auth(clock, sleep=sleep)  # defaults: 1 s doubling, 5 failures, 60 s lockout doubling
+    assert [auth.login("prof", "wrong", CLIENT).message for _ in range(4)] == [WRONG] * 4
+    assert slept == [1, 2, 4, 8]
+    fifth = auth.login("prof", "wrong", CLIENT)
+    assert fifth.message.startswith(WRONG) and "locked for 60 s" in fifth.message and slept == [1, 2, 4, 8]
+    clock.t += 60
+    assert "locked for 2 min" in auth.login("prof", "wrong", CLIENT).message  # one more failure: twice as long
+    clock.t += 120
+    assert auth.login("prof", PASSWORD, CLIENT).token
+    assert auth.login("prof", "wrong", CLIENT).message == WRONG and slept[-1] == 1  # afresh after a login
+    for _ in range(5):
+        auth.login("prof", "wrong", CLIENT)
+    clock.t += 3600 + 60 + 1  # quiet for an hour after the lockout ended: the address starts afresh
+    assert auth.login("prof", "wrong", CLIENT).message == WRONG and slept[-1] == 1
+    # a second attempt during the pause (another tab, a script) is refused unchecked, saying how long to wait
+    paused = make_auth(FakeClock())
+    paused.login("prof", "wrong", CLIENT)
+    assert paused.login("prof", PASSWORD, CLIENT).message == "Too many login attempts: wait 1 s and try again."
+
+
+def test_tokens_follow_the_injected_clock():
+    clock = FakeClock()
+    auth = make_auth(clock)
+    token = auth.login("prof", PASSWORD, CLIENT).token
+    clock.t += 8 * 3600 - 1
+    assert auth.user_of(token) == "prof"
+    clock.t += 2
+    assert auth.user_of(token) is None  # the 8-hour session is over
+    assert auth.user_of(app.make_token(b"x" * 32, "prof", hours=1, now=clock.t)) is None  # another server's secret

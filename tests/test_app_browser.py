@@ -68,7 +68,7 @@ def test_student_sees_streamed_cited_answer_and_rates_it(server, artifacts_dir):
         page.locator("#chat button[aria-label='Dislike']").last.click()
         page.get_by_text("the instructor will review this answer").wait_for()
         page.screenshot(path=str(artifacts_dir / "app_student_answer.png"), full_page=True)
-    rated = records.list_questions(demo.tutor["kb"].db, course="sample", rated_down=True)
+    rated = records.list_questions(demo.tutor.kb.db, course="sample", rated_down=True)
     assert [q["question"] for q in rated] == [QUESTION]
 
 
@@ -98,7 +98,7 @@ def test_instructor_uploads_a_document_that_then_answers_a_student(server, artif
 
 def test_student_cannot_reach_the_console(server, artifacts_dir):
     demo, url = server
-    docs_before = [d.name for d in demo.tutor["kb"].list_documents()]
+    docs_before = [d.name for d in demo.tutor.kb.list_documents()]
     with chromium_page() as page:
         page.goto(url)
         page.get_by_role("tab", name="Instructor").click()
@@ -111,4 +111,4 @@ def test_student_cannot_reach_the_console(server, artifacts_dir):
         page.get_by_text("Wrong user name or password").wait_for()
         assert not page.locator("#doc-upload").is_visible()
         page.screenshot(path=str(artifacts_dir / "app_student_refused.png"), full_page=True)
-    assert [d.name for d in demo.tutor["kb"].list_documents()] == docs_before
+    assert [d.name for d in demo.tutor.kb.list_documents()] == docs_before

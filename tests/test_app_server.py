@@ -72,9 +72,11 @@ def test_bad_questions_get_clear_messages_and_the_session_goes_on(client):
 
 def test_a_backend_failure_mid_answer_is_shown_logged_and_the_session_goes_on(server, client):
     from tutor import records
+    from tutor.engine import TutorEngine
 
     demo, _ = server
-    engine = demo.tutor["runtime"]["engine"]
+    engines = demo.tutor.engines
+    engine = engines.engine
     real = engine.generator
 
     class DiesMidAnswer:  # fault injection around the real model: a few real pieces, then the backend fails
@@ -86,13 +88,13 @@ def test_a_backend_failure_mid_answer_is_shown_logged_and_the_session_goes_on(se
                     raise RuntimeError("backend connection lost")
                 yield delta
 
-    engine._generator = DiesMidAnswer()
+    engines.install(TutorEngine(engine.kb, engine.config, engine.paths, generator=DiesMidAnswer()), engines.adapter)
     try:
         chat, box, notice = client.predict(QUESTION, "sample", api_name="/ask")
     finally:
-        engine._generator = real
+        engines.install(engine, engines.adapter)
     assert len(chat) == 2 and "something went wrong" in text_of(chat[1]) and "RuntimeError" in text_of(chat[1])
-    logged = records.list_questions(demo.tutor["kb"].db, course="sample", outcome="error")
+    logged = records.list_questions(demo.tutor.kb.db, course="sample", outcome="error")
     assert [q["question"] for q in logged] == [QUESTION] and logged[0]["answer"]  # the partial answer is kept
     chat, _, notice = client.predict("What does LoRA train?", "sample", api_name="/ask")  # same session, healthy backend
     assert len(chat) == 4 and notice == "" and "something went wrong" not in text_of(chat[3])
@@ -111,7 +113,7 @@ def test_export_gives_markdown_and_json(client):
 
 
 def kb_snapshot(demo) -> tuple:
-    kb = demo.tutor["kb"]
+    kb = demo.tutor.kb
     return ([(d.name, d.hash) for d in kb.list_documents()], [(e.question, e.answer) for e in kb.faq("sample")])
 
 
@@ -158,7 +160,7 @@ def test_the_same_calls_work_after_a_real_login(server, tmp_path):
     doc = raw_upload(url, write_doc(tmp_path, "http-upload.md", "# Lab hours\n\nThe Zorbium lab opens at 7:45."))
     msg = raw_call(url, fn_index(url, "upload_documents"), [None, "http-course", [doc]], session=session)
     assert msg["success"], msg
-    assert "http-upload.md" in [d.name for d in demo.tutor["kb"].list_documents("http-course")]
+    assert "http-upload.md" in [d.name for d in demo.tutor.kb.list_documents("http-course")]
 
 
 def test_console_disabled_without_credentials(tmp_path):
@@ -168,6 +170,26 @@ def test_console_disabled_without_credentials(tmp_path):
         names = {d.get("api_name") for d in page["dependencies"]}
         assert "login" not in names and "upload_documents" not in names
         assert any("console is disabled" in str(c.get("props", {}).get("value", "")) for c in page["components"])
+
+
+def test_parallel_guesses_lock_the_login_until_the_lockout_expires(tmp_path):
+    """20 wrong passwords at once from one address: only 5 are checked, then even the right password is
+    refused (saying when to retry) until the lockout expires; the clock is a fake one the test moves."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    now = [1_700_000_000.0]
+    config = app.AppConfig(data_dir=str(tmp_path / "data"), load_sample_course=False, instructor_user="prof",
+                           instructor_password=PASSWORD, login_failure_delay_s=0.0)
+    with serve(config, kb=None, clock=lambda: now[0]) as (demo, url):
+        index = fn_index(url, "login")
+        with ThreadPoolExecutor(20) as pool:
+            texts = list(pool.map(lambda i: str(raw_call(url, index, ["prof", f"guess {i}"])["output"]["data"]), range(20)))
+        assert sum("Wrong user name or password" in t for t in texts) == config.login_max_failures
+        assert all("Logged in" not in t for t in texts)
+        locked = str(raw_call(url, index, ["prof", PASSWORD])["output"]["data"])
+        assert "Logged in" not in locked and "locked for 60 s" in locked and "Try again after" in locked, locked
+        now[0] += 61
+        assert "Logged in as **prof**" in str(raw_call(url, index, ["prof", PASSWORD])["output"]["data"])
 
 
 def login_session(url: str) -> str:
@@ -200,7 +222,7 @@ def test_refused_question_becomes_an_faq_entry(server, client):
     answer = "This course does not cover baking; ask about Transformers instead."
     msg = raw_call(url, fn_index(url, "add_to_faq"), [None, "sample", off_topic, answer], session=session)
     assert msg["success"], msg
-    assert (off_topic, answer) in [(e.question, e.answer) for e in demo.tutor["kb"].faq("sample")]
+    assert (off_topic, answer) in [(e.question, e.answer) for e in demo.tutor.kb.faq("sample")]
 
 
 def test_console_trains_picks_an_adapter_and_shows_an_evaluation(server, tmp_path):
@@ -232,13 +254,13 @@ def test_console_trains_picks_an_adapter_and_shows_an_evaluation(server, tmp_pat
     assert sum(1 for u in updates if u.get("msg") == "process_generating") >= 3  # progress arrived while it ran
     msg = raw_call(url, fn_index(url, "use_adapter"), [None, "ui-test"], session=session)
     assert "adapter **ui-test**" in msg["output"]["data"][0]
-    assert demo.tutor["runtime"]["adapter"] == "ui-test"
+    assert demo.tutor.engines.adapter == "ui-test"
     msg = raw_call(url, fn_index(url, "run_eval"), [None, "sample", uploaded, 2], session=session, timeout=600)
     text, frame = msg["output"]["data"]
     assert "Report written to" in text and "(4 rows)" in text  # 2 questions x (adapter, retrieval-only)
     assert frame.startswith("<iframe") and "srcdoc=" in frame
     raw_call(url, fn_index(url, "use_adapter"), [None, "(none)"], session=session)
-    assert demo.tutor["runtime"]["adapter"] is None
+    assert demo.tutor.engines.adapter is None
 
 
 def test_python_app_py_starts_from_flags_and_environment(tmp_path):
@@ -252,7 +274,7 @@ def test_python_app_py_starts_from_flags_and_environment(tmp_path):
 
     port = free_port()
     pw = tmp_path / "pw.txt"
-    pw.write_text("from-a-file\n")
+    pw.write_text("from-a-file-of-the-ta\n")
     env = {**os.environ, "TUTOR_PORT": str(port), "TUTOR_DATA_DIR": str(tmp_path / "data"), "TUTOR_INSTRUCTOR_USER": "ta"}
     proc = subprocess.Popen(
         [sys.executable, "app.py", "--host", "127.0.0.1", "--instructor-password-file", str(pw), "--course", "sample"],
@@ -269,7 +291,7 @@ def test_python_app_py_starts_from_flags_and_environment(tmp_path):
                 time.sleep(1)
         url = f"http://127.0.0.1:{port}/"
         assert "login" in {d.get("api_name") for d in httpx.get(url + "config", timeout=10).json()["dependencies"]}
-        assert "Logged in as **ta**" in str(raw_call(url, fn_index(url, "login"), ["ta", "from-a-file"])["output"]["data"])
+        assert "Logged in as **ta**" in str(raw_call(url, fn_index(url, "login"), ["ta", "from-a-file-of-the-ta"])["output"]["data"])
         assert (tmp_path / "data" / "tutor.db").exists()  # TUTOR_DATA_DIR was used, sample course loaded there
     finally:
         proc.terminate()

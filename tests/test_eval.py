@@ -111,6 +111,26 @@ def test_eval_compares_adapter_base_and_baseline_with_faq_leak_reported(setup, t
     assert metrics["systems"].keys() == result.metrics["systems"].keys() and len(rows) == 9
 
 
+@pytest.mark.slow
+def test_train_and_evaluate_take_the_course_faq_as_entries(setup, tmp_path):
+    """What the app does: the course's FAQ goes in as entries (no temporary CSV); card and report name it."""
+    from finetune.data import entries_sha256
+    from finetune.evaluate import EvalConfig, run_evaluation
+    from finetune.train import TrainConfig, train_adapter
+
+    paths, kb, _ = setup
+    entries = kb.faq("demo")
+    card = train_adapter(entries, "from-entries", TrainConfig(base="smollm2-135m-instruct", max_steps=1, batch_size=4,
+                                                              max_length=192, show_progress=False), paths, kb=kb)
+    assert card["data_file"] == f"course demo FAQ ({len(FAQ)} entries)" and card["data_sha256"] == entries_sha256(entries)
+    config = EvalConfig(course="demo", model="smollm2-135m-instruct", limit=2, engine_options={"max_new_tokens": 8},
+                        show_progress=False)
+    result = run_evaluation(entries, config, paths, kb=kb, out_dir=tmp_path / "entries")
+    assert result.metrics["faq_file"] == f"course demo FAQ ({len(FAQ)} entries)"
+    assert result.metrics["data_sha256"] == entries_sha256(entries) and len(result.rows) == 4  # 2 x (base, retrieval-only)
+    assert "course demo FAQ" in (result.out_dir / "report.html").read_text(encoding="utf-8")
+
+
 def test_unknown_course_is_a_clear_error(setup):
     from finetune.evaluate import EvalConfig, run_evaluation
     from basics.errors import ConfigError

@@ -227,6 +227,29 @@ def test_invalid_names_and_settings_are_rejected(paths, faq_file):
         train_adapter(faq_file, "ok", tiny_config(rag=True), paths)
 
 
+def test_faq_entries_are_accepted_and_named_by_their_course(paths, faq_file):
+    """The app passes a course's FAQ as entries: the card must name that course, not a temporary file."""
+    from finetune.data import entries_sha256, read_faq_data
+    from finetune.train import train_adapter
+    from knowledge_base.faq import FAQEntry
+    from basics.errors import ConfigError
+
+    from_file = read_faq_data(faq_file)
+    assert from_file.source == str(faq_file.resolve()) and len(from_file.entries) == len(FAQ_ROWS)
+    entries = [FAQEntry(q, a, course="ml101") for q, a in FAQ_ROWS]
+    data = read_faq_data(entries)
+    assert data.source == f"course ml101 FAQ ({len(FAQ_ROWS)} entries)" and data.entries == entries
+    # the hash follows what the entries say, not their database ids or row numbers
+    assert data.sha256 == entries_sha256([FAQEntry(q, a, course="ml101", id=7, row=3) for q, a in FAQ_ROWS])
+    assert data.sha256 != entries_sha256([FAQEntry(q, a + ".", course="ml101") for q, a in FAQ_ROWS])
+    assert read_faq_data(entries[:1]).source == "course ml101 FAQ (1 entry)"
+    assert read_faq_data([FAQEntry("q", "a")]).source == "FAQ entries (1 entry)"
+    with pytest.raises(ConfigError, match=r"FAQ entries \(0 entries\): at least 2 FAQ rows"):
+        train_adapter([], "none", tiny_config(), paths)  # refused before any model loads
+    with pytest.raises(ConfigError, match="file path or a list"):
+        read_faq_data([{"question": "q", "answer": "a"}])
+
+
 def test_split_is_seeded_and_disjoint():
     from finetune.data import split_entries
 

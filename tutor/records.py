@@ -2,8 +2,8 @@
 
 Every question is logged with its outcome (answered / faq / quoted / refused / error: the backend failed
 mid-answer), the sources shown, the top retrieval score and the latency, so the instructor console can
-list what the bot refused, what failed and what students rated down: those are the gaps to fill with
-documents or FAQ entries.
+list what the bot refused, what failed and what students rated down (``review_queue``): those are the
+gaps to fill with documents or FAQ entries.
 """
 
 from __future__ import annotations
@@ -84,6 +84,25 @@ def add_feedback(db: Database, question_id: int, rating: int, comment: str | Non
     return int(cur.lastrowid)
 
 
+_SELECT = (
+    "SELECT q.*, COALESCE((SELECT SUM(rating) FROM feedback f WHERE f.question_id = q.id), 0) AS rating, "
+    "(SELECT COUNT(*) FROM feedback f WHERE f.question_id = q.id AND f.rating < 0) AS down_votes, "
+    "(SELECT json_group_array(comment) FROM feedback f WHERE f.question_id = q.id AND comment IS NOT NULL) "
+    "AS comments"
+)
+_RATED_DOWN = "EXISTS (SELECT 1 FROM feedback f WHERE f.question_id = q.id AND f.rating < 0)"
+
+
+def _decoded(rows) -> list[dict]:
+    out = []
+    for r in rows:
+        row = dict(r)
+        row["sources"] = json.loads(row["sources"] or "[]")
+        row["comments"] = json.loads(row["comments"] or "[]")
+        out.append(row)
+    return out
+
+
 def list_questions(
     db: Database, course: str | None = None, outcome: str | None = None, rated_down: bool = False, limit: int = 200
 ) -> list[dict]:
@@ -97,19 +116,35 @@ def list_questions(
         where.append("q.outcome = ?")
         params.append(outcome)
     if rated_down:
-        where.append("EXISTS (SELECT 1 FROM feedback f WHERE f.question_id = q.id AND f.rating < 0)")
+        where.append(_RATED_DOWN)
     sql = (
-        "SELECT q.*, COALESCE((SELECT SUM(rating) FROM feedback f WHERE f.question_id = q.id), 0) AS rating, "
-        "(SELECT COUNT(*) FROM feedback f WHERE f.question_id = q.id AND f.rating < 0) AS down_votes, "
-        "(SELECT json_group_array(comment) FROM feedback f WHERE f.question_id = q.id AND comment IS NOT NULL) "
-        "AS comments FROM questions q"
+        _SELECT + " FROM questions q"
         + (" WHERE " + " AND ".join(where) if where else "")
         + " ORDER BY q.id DESC LIMIT ?"
     )
-    rows = []
-    for r in db.query(sql, (*params, int(limit))):
-        row = dict(r)
-        row["sources"] = json.loads(row["sources"] or "[]")
-        row["comments"] = json.loads(row["comments"] or "[]")
-        rows.append(row)
-    return rows
+    return _decoded(db.query(sql, (*params, int(limit))))
+
+
+REVIEW_REASONS = ("refused", "error", "rated_down")
+
+
+def review_queue(db: Database, course: str | None = None, limit: int = 200) -> list[dict]:
+    """The questions an instructor should turn into documents or FAQ entries, each once: those the bot
+    refused, those it failed on (``error``) and those a student rated 👎.
+
+    Rows are :func:`list_questions` rows plus ``why`` (one of ``REVIEW_REASONS``: the outcome when it was
+    refused or failed, else ``rated_down``). Refused questions come first, then failures, then 👎, newest
+    first within each, so the gaps the bot itself noticed lead the queue; ``limit`` caps the whole queue.
+    """
+    ensure_schema(db)
+    where = [f"(q.outcome IN ('refused', 'error') OR {_RATED_DOWN})"]
+    params: list = []
+    if course:
+        where.append("q.course = ?")
+        params.append(course)
+    sql = (
+        _SELECT + ", CASE WHEN q.outcome IN ('refused', 'error') THEN q.outcome ELSE 'rated_down' END AS why"
+        " FROM questions q WHERE " + " AND ".join(where)
+        + " ORDER BY CASE q.outcome WHEN 'refused' THEN 0 WHEN 'error' THEN 1 ELSE 2 END, q.id DESC LIMIT ?"
+    )
+    return _decoded(db.query(sql, (*params, int(limit))))

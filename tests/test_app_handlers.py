@@ -1,0 +1,151 @@
+"""The web app's handlers called as plain methods, without HTTP, on a real knowledge base (SQLite + FAISS in
+a temp dir, the bundled MiniLM embedder) and a real engine. Only questions the engine answers without its
+model are asked (an FAQ match, an off-topic refusal), and finetune's entry points are replaced by spies
+where training would take minutes: the server tests run the real thing end to end."""
+
+from __future__ import annotations
+
+import gradio as gr
+import pytest
+
+import app
+from knowledge_base.faq import FAQEntry
+
+PASSWORD = "correct horse battery staple"
+DOCS = [
+    ("exams.md", "# Exams\n\nThe final exam takes place on Friday at noon in room B12. Bring a pen and your student card.\n"),
+    ("lora.md", "# LoRA\n\nLoRA freezes the base model and trains two small low-rank matrices per layer.\n"),
+]
+FAQ = [FAQEntry("When is the final exam?", "On Friday at noon, in room B12.", source="exams.md"),
+       FAQEntry("What does LoRA train?", "Two small low-rank matrices per layer.", source="lora.md")]
+OFF_TOPIC = "What is the best recipe for a chocolate cake?"
+
+
+@pytest.fixture
+def parts(paths, embedder):
+    from knowledge_base import KnowledgeBase
+
+    kb = KnowledgeBase(paths, embedder=embedder)
+    kb.add_texts("demo", DOCS)
+    kb.set_faq("demo", FAQ)
+    config = app.AppConfig(course="demo", instructor_user="prof", instructor_password=PASSWORD, load_sample_course=False,
+                           login_failure_delay_s=0.0, model="smollm2-135m-instruct")
+    yield app.build_parts(config, kb=kb)
+    kb.close()
+
+
+@pytest.fixture
+def token(parts) -> str:
+    token, *_ = parts.console.login("prof", PASSWORD)
+    assert parts.auth.user_of(token) == "prof"
+    return token
+
+
+def last(updates):
+    *_, final = updates
+    return final
+
+
+def test_faq_answer_streams_into_the_chat_and_its_rating_reaches_the_review_queue(parts, token):
+    chat = parts.chat
+    messages, turns, box, notice = last(chat.respond("When is the final exam?", "demo", []))
+    assert (box, notice) == ("", "") and [m["role"] for m in messages] == ["user", "assistant"]
+    assert "From the instructor's FAQ" in messages[1]["content"] and "exams.md" in messages[1]["content"]
+    assert turns[0]["from_faq"] and turns[0]["outcome"] == "faq" and turns[0]["question_id"]
+    thanks = chat.feedback(turns, gr.LikeData(None, {"index": 1, "value": messages[1]["content"], "liked": False}))
+    assert "the instructor will review" in thanks
+    review = parts.console.refresh_review(token, "demo")
+    assert [(row[1], row[2]) for row in review] == [("👎", "When is the final exam?")]
+
+
+def test_off_topic_question_is_refused_then_becomes_an_faq_entry(parts, token):
+    console = parts.console
+    messages, turns, _, _ = last(parts.chat.respond(OFF_TOPIC, "demo", []))
+    assert turns[0]["outcome"] == "refused" and not turns[0]["citations"]
+    review = console.refresh_review(token, "demo")
+    assert [row[1:3] for row in review] == [["refused", OFF_TOPIC]]
+    question, answer = console.pick_review(token, review, gr.SelectData(None, {"index": [0, 2], "value": OFF_TOPIC}))
+    assert (question, answer) == (OFF_TOPIC, "")
+    msg, faq_table, review, *_ = console.add_to_faq(token, "demo", question, "Not covered: this course is about ML.")
+    assert OFF_TOPIC in msg and [OFF_TOPIC, "Not covered: this course is about ML."] in [r[:2] for r in faq_table]
+    assert [row[2] for row in review] == [OFF_TOPIC]  # the log keeps it; the FAQ now answers it
+    assert parts.kb.match_faq(OFF_TOPIC, "demo")[0].question == OFF_TOPIC
+    messages, turns, _, _ = last(parts.chat.respond(OFF_TOPIC, "demo", []))
+    assert turns[0]["outcome"] == "faq"  # the next student gets the instructor's answer
+
+
+def test_bad_questions_leave_the_text_in_the_box_with_a_message(parts):
+    huge = "why " * 5000
+    messages, turns, box, notice = last(parts.chat.respond(huge, "demo", []))
+    assert messages == [] and turns == [] and box == huge.strip() and "characters" in notice and notice.startswith("⚠️")
+    messages, turns, box, notice = last(parts.chat.respond("   ", "demo", []))
+    assert turns == [] and "empty" in notice.lower()
+
+
+def test_console_refuses_without_a_token_and_changes_nothing(parts, tmp_path):
+    doc = tmp_path / "planted.md"
+    doc.write_text("# Planted\n\nThe exam is cancelled.", encoding="utf-8")
+    console = parts.console
+    for call in (lambda s: console.upload_documents(s, "demo", [str(doc)]), lambda s: console.delete_document(s, "demo", "exams.md"),
+                 lambda s: console.add_to_faq(s, "demo", "Is the exam cancelled?", "Yes."), lambda s: console.refresh_review(s, "demo"),
+                 lambda s: console.use_adapter(s, "(none)"), lambda s: next(console.start_training(s, "demo", None, "x", 1))):
+        for session in (None, "prof|9999999999|" + "0" * 64):
+            with pytest.raises(gr.Error, match="Instructor login required"):
+                call(session)
+    assert [d.name for d in parts.kb.list_documents("demo")] == ["exams.md", "lora.md"]
+    assert len(parts.kb.faq("demo")) == len(FAQ)
+
+
+def test_documents_and_faq_upload_report_per_file_and_per_row(parts, token, tmp_path):
+    console = parts.console
+    good, bad = tmp_path / "labs.md", tmp_path / "broken.pdf"
+    good.write_text("# Labs\n\nThe Zorbium lab opens at 7:45.", encoding="utf-8")
+    bad.write_bytes(b"not a pdf")
+    rows, docs, names, courses = console.upload_documents(token, "demo", [str(good), str(bad)])
+    assert [r[:2] for r in rows] == [["labs.md", "added"], ["broken.pdf", "error"]] and rows[1][3]
+    assert "labs.md" in [d[0] for d in docs] and "labs.md" in names["choices"] and courses["choices"][0] == "demo"
+    msg, docs, _ = console.delete_document(token, "demo", "labs.md")
+    assert msg == "Deleted **labs.md** from demo." and "labs.md" not in [d[0] for d in docs]
+    faq = tmp_path / "faq.csv"
+    faq.write_text("question,answer\nWhat is BPE?,\n", encoding="utf-8")
+    msg, problems, table = console.upload_faq(token, "demo", str(faq))
+    assert "1 problem(s); nothing was changed" in msg and [row for row, _ in problems] == [1] and len(table) == len(FAQ)
+
+
+def test_training_and_evaluation_get_the_course_faq_as_entries(parts, token, monkeypatch, tmp_path):
+    """No temporary CSV: finetune receives the knowledge base's entries, and the page streams its progress."""
+    import finetune.evaluate
+    import finetune.train
+
+    seen = {}
+
+    def train(faq, name, config, paths, kb=None, progress=None):
+        seen["train"] = faq
+        progress({"stage": "train", "step": 1, "loss": 2.5})
+        return {"name": name, "path": str(paths.adapters_dir / name)}
+
+    def evaluate(faq, config, paths, kb=None, out_dir=None):
+        seen["eval"], seen["limit"] = faq, config.limit
+        out_dir.mkdir(parents=True)
+        (out_dir / "report.html").write_text("<p>report</p>", encoding="utf-8")
+        return finetune.evaluate.EvalResult(metrics={}, rows=[{}, {}], out_dir=out_dir)
+
+    monkeypatch.setattr(finetune.train, "train_adapter", train)
+    monkeypatch.setattr(finetune.evaluate, "run_evaluation", evaluate)
+    updates = list(parts.console.start_training(token, "demo", None, "demo-faq", 1))
+    log_text, adapters = updates[-1]
+    assert [e.question for e in seen["train"]] == [e.question for e in FAQ]
+    assert log_text.startswith("Training adapter demo-faq on course demo FAQ (2 entries)")
+    assert "stage=train, step=1, loss=2.5" in log_text and "Done: adapter demo-faq saved" in log_text
+    text, frame = parts.console.run_eval(token, "demo", None, 1)
+    assert [e.question for e in seen["eval"]] == [e.question for e in FAQ] and seen["limit"] == 1
+    assert "(2 rows)" in text and frame.startswith("<iframe") and "&lt;p&gt;report" in frame
+    with pytest.raises(gr.Error, match="Course empty has no FAQ yet"):
+        next(parts.console.start_training(token, "empty", None, "x", 1))
+
+
+def test_a_missing_adapter_keeps_the_engine_students_use(parts, token):
+    before = parts.engines.engine
+    msg = parts.console.use_adapter(token, "no-such-adapter")
+    assert msg.startswith("⚠️") and "no-such-adapter" in msg and "still using the base model" in msg
+    assert parts.engines.engine is before and parts.engines.adapter is None

@@ -1,0 +1,224 @@
+"""InstructorConsole: the console's handlers (login, documents, FAQ, questions to review, fine-tuning, the
+active adapter, evaluation), each a thin method over a library call.
+
+Every handler but ``login`` / ``logout`` starts with ``require(session)``: the session's token, checked by
+``InstructorAuth``, is the only guard (Gradio serves each handler over HTTP whether its button is shown or
+not). A refusal raises ``gr.Error``, which Gradio shows in the page and returns to an HTTP caller.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+import gradio as gr
+
+from tutor import records
+from basics.errors import FAQFormatError, TutorError
+from webapp import render
+from webapp.auth import InstructorAuth
+from webapp.config import AppConfig
+from webapp.runtime import ActiveEngine, BackgroundJob
+from webapp.student import course_choices
+
+if TYPE_CHECKING:
+    from knowledge_base import FAQEntry, KnowledgeBase
+    from basics.config import Paths
+
+log = logging.getLogger(__name__)
+
+REFUSED = "Instructor login required: this action is only available to a logged-in instructor."
+NO_ADAPTER = "(none)"
+
+
+def client_address(request: gr.Request | None) -> str:
+    """The TCP peer a request came from: the key of the login throttle."""
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None) or "unknown"
+
+
+class InstructorConsole:
+    """What an instructor's clicks do, for every instructor session at once (the session's token comes in
+    as the first argument of each handler)."""
+
+    def __init__(self, kb: "KnowledgeBase", paths: "Paths", engines: ActiveEngine, auth: InstructorAuth,
+                 config: AppConfig):
+        self.kb, self.paths, self.engines, self.auth, self.config = kb, paths, engines, auth, config
+
+    # -------------------------------------------------------------------------------------- session
+
+    def require(self, session: Any) -> str:
+        """The logged-in instructor, or raise: every console handler starts with this."""
+        user = self.auth.user_of(session)
+        if user is None:
+            raise gr.Error(REFUSED)
+        return user
+
+    def login(self, user: str, password: str, request: gr.Request | None = None) -> tuple:
+        """-> session token, login form, console, login message, "logged in as" line."""
+        result = self.auth.login(user, password, client_address(request))
+        if result.token is None:
+            return None, gr.update(visible=True), gr.update(visible=False), result.message, ""
+        return result.token, gr.update(visible=False), gr.update(visible=True), "", result.message
+
+    def logout(self) -> tuple:
+        return None, gr.update(visible=True), gr.update(visible=False), "", ""
+
+    # ------------------------------------------------------------------------------------ documents
+
+    def _documents(self, course: str) -> tuple[list[list], dict]:
+        """The documents table and the delete dropdown, both fresh."""
+        docs = self.kb.list_documents(course or None)
+        return render.documents_table(docs), gr.update(choices=[d.name for d in docs], value=None)
+
+    def load_console(self, session: Any, course: str) -> tuple:
+        """-> documents table, delete dropdown, FAQ table, review table of ``course``."""
+        self.require(session)
+        return (*self._documents(course), self._faq_table(course), self._review_table(course))
+
+    def upload_documents(self, session: Any, course: str, files: list[str] | None) -> tuple:
+        """Add or replace each file; one result row per file (a bad file does not stop the others)."""
+        self.require(session)
+        course = (course or "").strip()
+        if not course:
+            raise gr.Error("Pick or type a course name first.")
+        if not files:
+            raise gr.Error("Choose one or more files to upload.")
+        rows = []
+        for f in files:
+            name = Path(f).name
+            try:
+                res = self.kb.add_file(Path(f), course, name=name)
+                rows.append([name, res.status, res.chunks, res.error or ""])
+            except TutorError as exc:  # IngestError names the server's temp path: show its reason
+                rows.append([name, "error", 0, getattr(exc, "reason", str(exc))])
+        return (rows, *self._documents(course), gr.update(choices=course_choices(self.kb, self.config.course)))
+
+    def delete_document(self, session: Any, course: str, name: str | None) -> tuple:
+        self.require(session)
+        if not name:
+            raise gr.Error("Pick the document to delete.")
+        ok = self.kb.delete(course, name)
+        msg = f"Deleted **{name}** from {course}." if ok else f"{name} is not in {course}."
+        return (msg, *self._documents(course))
+
+    # ------------------------------------------------------------------------------------------ FAQ
+
+    def _faq_table(self, course: str) -> list[list]:
+        return render.faq_table(self.kb.faq(course))
+
+    def upload_faq(self, session: Any, course: str, file: str | None) -> tuple[str, list, list]:
+        """Validate the whole file first: any bad row and the course keeps its old FAQ."""
+        self.require(session)
+        from knowledge_base import load_faq
+
+        if not file:
+            raise gr.Error("Choose an FAQ file (CSV or JSONL).")
+        try:
+            entries = load_faq(Path(file))
+        except FAQFormatError as exc:
+            rows = [[row, msg] for row, msg in exc.problems]
+            return f"⚠️ {Path(file).name}: {len(exc.problems)} problem(s); nothing was changed.", rows, self._faq_table(course)
+        except TutorError as exc:
+            return f"⚠️ {exc}", [], self._faq_table(course)
+        n = self.kb.set_faq(course, entries)
+        return f"Loaded {n} FAQ entries into {course}.", [], self._faq_table(course)
+
+    # ------------------------------------------------------------------------------ review queue
+
+    def _review_table(self, course: str) -> list[list]:
+        return render.review_table(records.review_queue(self.kb.db, course=course or None, limit=self.config.review_limit))
+
+    def refresh_review(self, session: Any, course: str) -> list[list]:
+        self.require(session)
+        return self._review_table(course)
+
+    def pick_review(self, session: Any, rows: Any, evt: gr.SelectData) -> tuple[str, str]:
+        """A click on a review row puts its question into the FAQ form."""
+        self.require(session)
+        r = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        values = rows.values.tolist() if hasattr(rows, "values") else rows
+        if not values or r >= len(values):
+            return "", ""
+        return values[r][2], ""
+
+    def add_to_faq(self, session: Any, course: str, question: str, answer: str) -> tuple:
+        self.require(session)
+        if not (question or "").strip() or not (answer or "").strip():
+            raise gr.Error("Both the question and the instructor's answer are needed for an FAQ entry.")
+        self.kb.add_faq_entry(course, question.strip(), answer.strip())
+        return f"Added to the FAQ of {course}: “{question.strip()}”", self._faq_table(course), self._review_table(course), "", ""
+
+    # ------------------------------------------------------------------- training and evaluation
+
+    def _faq_for(self, course: str, file: str | None, purpose: str) -> tuple["Path | list[FAQEntry]", str]:
+        """(what finetune reads, how to name it): the chosen file, else the course's FAQ as the knowledge
+        base holds it (entries, no temporary file)."""
+        if file:
+            return Path(file), Path(file).name
+        from finetune.data import read_faq_data
+
+        entries = self.kb.faq(course)
+        if not entries:
+            raise gr.Error(f"Course {course} has no FAQ yet: upload an FAQ file first (or choose one for {purpose}).")
+        return entries, read_faq_data(entries).source  # "course C FAQ (N entries)", as the adapter card says
+
+    def _adapter_names(self) -> list[str]:
+        from tutor.adapters import list_adapters
+
+        return [card["name"] for card in list_adapters(self.paths)]
+
+    def adapter_choices(self, session: Any) -> dict:
+        self.require(session)
+        return gr.update(choices=[NO_ADAPTER] + self._adapter_names())
+
+    def start_training(self, session: Any, course: str, file: str | None, name: str, epochs: float) -> Iterator[tuple[str, dict]]:
+        """Train in a worker thread and stream its progress events into the page's log."""
+        self.require(session)
+        from finetune.train import TrainConfig, train_adapter
+
+        name = (name or "").strip()
+        if not name:
+            raise gr.Error("Give the adapter a name (letters, digits, - and _).")
+        faq, label = self._faq_for(course, file, "training")
+        train_config = TrainConfig(base=self.config.model, epochs=float(epochs or 3), show_progress=False)
+        job = BackgroundJob(lambda progress: train_adapter(faq, name, train_config, self.paths, kb=self.kb, progress=progress),
+                            name=f"train-{name}")
+        lines = [f"Training adapter {name} on {label} (base {self.config.model}, {train_config.epochs:g} epochs)…"]
+        for event in job.events():
+            if event is not None:
+                lines.append(render.progress_line(event))
+            yield "\n".join(lines[-200:]), gr.update()
+        if job.error is not None:
+            lines.append(f"⚠️ Training failed: {job.error}")
+        else:
+            lines.append(f"Done: adapter {name} saved to {job.result.get('path')}. Pick it below to use it.")
+        yield "\n".join(lines[-200:]), gr.update(choices=[NO_ADAPTER] + self._adapter_names())
+
+    def use_adapter(self, session: Any, name: str | None) -> str:
+        """Switch every student to ``name`` (or the base model); the model loads before anyone is switched."""
+        self.require(session)
+        adapter = None if name in (None, "", NO_ADAPTER) else name
+        try:
+            self.engines.use_adapter(adapter)
+        except TutorError as exc:
+            return f"⚠️ {exc} (still using {self.engines.adapter or 'the base model'})"
+        return f"Students are now answered by {self.config.model}" + (f" + adapter **{adapter}**." if adapter else " (no adapter).")
+
+    def run_eval(self, session: Any, course: str, file: str | None, limit: float | None) -> tuple[str, str]:
+        """Evaluate the active adapter (or base) on the file or the course FAQ; show its report."""
+        self.require(session)
+        from finetune.evaluate import EvalConfig, run_evaluation
+
+        faq, _ = self._faq_for(course, file, "evaluation")
+        eval_config = EvalConfig(course=course, adapter=self.engines.adapter, model=self.config.model,
+                                 limit=int(limit) if limit else None, show_progress=False)
+        out_dir = self.paths.reports_dir / f"{course}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
+        try:
+            result = run_evaluation(faq, eval_config, self.paths, kb=self.kb, out_dir=out_dir)
+        except TutorError as exc:
+            return f"⚠️ {exc}", ""
+        page = (result.out_dir / "report.html").read_text(encoding="utf-8")
+        return f"Report written to `{result.out_dir}` ({len(result.rows)} rows).", render.report_frame(page)

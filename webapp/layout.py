@@ -1,0 +1,220 @@
+"""The Gradio page: ``build_app`` makes the shared objects (knowledge base, engine, auth, handlers) and lays
+out the student tab and the instructor console, wiring each component's event to one handler method;
+``launch`` serves it. Nothing here decides anything: the handlers live in ``student`` and ``console``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import gradio as gr
+
+from basics.config import Paths
+from webapp.auth import InstructorAuth
+from webapp.config import CONSOLE_DISABLED, AppConfig
+from webapp.console import NO_ADAPTER, InstructorConsole
+from webapp.render import CSS
+from webapp.runtime import ActiveEngine
+from webapp.student import StudentChat, course_choices
+
+if TYPE_CHECKING:
+    from knowledge_base import KnowledgeBase
+    from tutor.engine import TutorEngine
+
+
+@dataclass
+class AppParts:
+    """The objects behind a built page, as ``demo.tutor``: for ``main`` (load the model before the first
+    student waits), tests (call handlers, read the knowledge base, install an engine) and benchmarks."""
+
+    kb: "KnowledgeBase"
+    paths: Paths
+    engines: ActiveEngine
+    chat: StudentChat
+    auth: InstructorAuth | None  # None: console disabled
+    console: InstructorConsole | None
+
+
+def build_parts(config: AppConfig, kb: "KnowledgeBase | None" = None, engine: "TutorEngine | None" = None,
+                clock: Callable[[], float] = time.time) -> AppParts:
+    """Everything but the page. ``kb`` / ``engine`` may be passed in (tests share loaded models that way);
+    otherwise they are created here once and shared by every session. ``clock`` drives login tokens and
+    the login lockout (tests pass a fake one to let a lockout expire)."""
+    from knowledge_base import KBConfig, KnowledgeBase
+    from tutor.engine import EngineConfig, TutorEngine
+
+    auth = InstructorAuth.from_config(config, clock=clock) if config.console_enabled else None  # short password: refused
+    paths = Paths.from_env(config.data_dir) if kb is None else kb.paths
+    if kb is None:
+        kb = KnowledgeBase(paths, KBConfig(embedder=config.embedder) if config.embedder else None)
+    if config.load_sample_course:
+        kb.ensure_sample_course()
+
+    def make_engine(adapter: str | None) -> TutorEngine:
+        return TutorEngine(
+            kb,
+            EngineConfig(model=config.model, adapter=adapter, remote_url=config.remote_url,
+                         remote_model=config.remote_model or "", **config.engine_options),
+            paths,
+        )
+
+    engines = ActiveEngine(make_engine, engine, config.adapter)
+    console = InstructorConsole(kb, paths, engines, auth, config) if auth is not None else None
+    return AppParts(kb, paths, engines, StudentChat(kb, engines, config.course), auth, console)
+
+
+def build_app(config: AppConfig, kb: "KnowledgeBase | None" = None, engine: "TutorEngine | None" = None,
+              clock: Callable[[], float] = time.time) -> gr.Blocks:
+    """Build the whole page (see ``build_parts`` for the arguments); ``demo.tutor`` holds its ``AppParts``."""
+    parts = build_parts(config, kb, engine, clock)
+    with gr.Blocks(title="Course tutor", fill_width=True) as demo:
+        gr.Markdown("# Course tutor")
+        with gr.Tabs():
+            with gr.Tab("Ask the tutor", id="student"):
+                _student_tab(demo, parts.chat, config)
+            with gr.Tab("Instructor", id="instructor"):
+                if parts.console is None:
+                    gr.Markdown(CONSOLE_DISABLED, elem_id="console-disabled")
+                else:
+                    _console_tab(parts.console, config)
+    demo.queue(default_concurrency_limit=1, max_size=config.queue_size)
+    demo.tutor = parts
+    return demo
+
+
+def _student_tab(demo: gr.Blocks, chat: StudentChat, config: AppConfig) -> None:
+    turns = gr.State([])
+    with gr.Row():
+        course = gr.Dropdown(chat.courses(), value=config.course, label="Course", scale=3, elem_id="course")
+        new_btn = gr.Button("New conversation", scale=1, elem_id="new-conversation")
+        export_btn = gr.Button("Export conversation", scale=1, elem_id="export")
+    chatbot = gr.Chatbot(
+        label="Tutor",
+        height=520,
+        elem_id="chat",
+        placeholder="Ask a question about the course. Answers cite the course material; open a source to read the passage.",
+        feedback_options=("Like", "Dislike"),
+        buttons=["copy"],
+    )
+    with gr.Row():
+        question = gr.Textbox(
+            placeholder="Type your question and press Enter", show_label=False, scale=6, elem_id="question", max_lines=6
+        )
+        send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
+    notice = gr.Markdown("", elem_id="notice")
+    export_files = gr.File(label="Conversation export (Markdown and JSON)", file_count="multiple", visible=False, interactive=False)
+
+    answer_io = dict(
+        fn=chat.respond,
+        inputs=[question, course, turns],
+        outputs=[chatbot, turns, question, notice],
+        concurrency_limit=config.chat_concurrency,
+        concurrency_id="answer",
+    )
+    cleared = [chatbot, turns, question, notice]
+    question.submit(api_name="ask", **answer_io)
+    send.click(api_visibility="private", **answer_io)
+    chatbot.like(chat.feedback, [turns], [notice], api_name="feedback")
+    new_btn.click(chat.new_conversation, None, cleared, api_name="new_conversation")
+    chatbot.clear(chat.new_conversation, None, cleared, api_visibility="private")
+    course.change(chat.new_conversation, None, cleared, api_visibility="private")
+    export_btn.click(chat.export, [turns, course], [export_files, notice], api_name="export")
+    demo.load(chat.refresh_courses, [course], [course], api_visibility="private")
+
+
+def _console_tab(console: InstructorConsole, config: AppConfig) -> None:
+    session = gr.State(None)
+    with gr.Column(visible=True, elem_id="login") as login_box:
+        gr.Markdown("### Instructor login")
+        user_in = gr.Textbox(label="User name", elem_id="login-user")
+        pass_in = gr.Textbox(label="Password", type="password", elem_id="login-password")
+        login_btn = gr.Button("Log in", variant="primary", elem_id="login-button")
+        login_msg = gr.Markdown("", elem_id="login-message")
+    with gr.Column(visible=False, elem_id="console") as console_box:
+        with gr.Row():
+            who = gr.Markdown("")
+            logout_btn = gr.Button("Log out", size="sm", scale=0)
+        ic = gr.Dropdown(course_choices(console.kb, config.course), value=config.course, label="Course",
+                         allow_custom_value=True, elem_id="console-course")
+        with gr.Tabs():
+            with gr.Tab("Documents"):
+                up_files = gr.File(label="Documents (PDF, Markdown, HTML, TXT, DOCX) — several at once", file_count="multiple", elem_id="doc-upload")
+                up_btn = gr.Button("Add / replace documents", variant="primary", elem_id="doc-add")
+                up_status = gr.Dataframe(headers=["file", "status", "chunks", "error"], label="Upload results", interactive=False, elem_id="doc-status")
+                docs = gr.Dataframe(headers=["name", "title", "version", "chunks", "added"], label="Documents in this course", interactive=False, elem_id="doc-list")
+                with gr.Row():
+                    del_name = gr.Dropdown([], label="Document to delete", scale=3)
+                    del_btn = gr.Button("Delete", variant="stop", scale=1)
+                del_msg = gr.Markdown("")
+            with gr.Tab("FAQ"):
+                faq_file = gr.File(label="FAQ file (CSV with question,answer columns, or JSONL)", elem_id="faq-upload")
+                faq_btn = gr.Button("Validate and load FAQ", variant="primary")
+                faq_msg = gr.Markdown("")
+                faq_errors = gr.Dataframe(headers=["row", "problem"], label="Problems by row", interactive=False)
+                faq_list = gr.Dataframe(headers=["question", "answer", "language"], label="Current FAQ", interactive=False, wrap=True)
+            with gr.Tab("Fine-tuning"):
+                gr.Markdown("Train a LoRA adapter on this course's FAQ (or on the file chosen here), then pick the adapter students get.")
+                train_file = gr.File(label="Training FAQ file (optional: default is the course FAQ)")
+                with gr.Row():
+                    train_name = gr.Textbox(label="Adapter name", value=f"{config.course}-faq", scale=3)
+                    train_epochs = gr.Number(label="Epochs", value=3, minimum=0.1, scale=1)
+                train_btn = gr.Button("Start fine-tuning", variant="primary")
+                train_log = gr.Textbox(label="Progress", lines=10, max_lines=20, autoscroll=True)
+                with gr.Row():
+                    adapter_pick = gr.Dropdown([NO_ADAPTER], value=console.engines.adapter or NO_ADAPTER, label="Active adapter", scale=3)
+                    adapter_btn = gr.Button("Use this adapter", scale=1)
+                adapter_msg = gr.Markdown("")
+            with gr.Tab("Evaluation"):
+                with gr.Row():
+                    eval_file = gr.File(label="Evaluation FAQ file (optional: default is the course FAQ)", scale=3)
+                    eval_limit = gr.Number(label="Only the first N rows (empty: all)", value=20, minimum=1, scale=1)
+                eval_btn = gr.Button("Run evaluation", variant="primary")
+                eval_msg = gr.Markdown("")
+                eval_report = gr.HTML("")
+            with gr.Tab("Questions to review"):
+                gr.Markdown("Questions the tutor refused or students rated 👎. Click one, write the answer, add it to the FAQ; then retrain and evaluate.")
+                review = gr.Dataframe(headers=["id", "why", "question", "answer given"], interactive=False, wrap=True, elem_id="review")
+                review_refresh = gr.Button("Refresh", size="sm")
+                rv_q = gr.Textbox(label="Question")
+                rv_a = gr.Textbox(label="Instructor's answer", lines=3)
+                rv_btn = gr.Button("Add to FAQ", variant="primary")
+                rv_msg = gr.Markdown("")
+
+    private = dict(api_visibility="private")
+    heavy = dict(api_visibility="private", concurrency_limit=1, concurrency_id="instructor-heavy")
+    # A client's backoff pause runs inside its login call: other clients' logins must not queue behind it.
+    logins = dict(api_visibility="private", concurrency_limit=config.login_concurrency, concurrency_id="login")
+    login_io = ([user_in, pass_in], [session, login_box, console_box, login_msg, who])
+    console_io = ([session, ic], [docs, del_name, faq_list, review])
+    for trigger in (login_btn.click, pass_in.submit):
+        trigger(console.login, *login_io, **logins).then(console.load_console, *console_io, **private).then(
+            console.adapter_choices, [session], [adapter_pick], **private)
+    logout_btn.click(console.logout, None, login_io[1], **private)
+    ic.change(console.load_console, *console_io, **private)
+    up_btn.click(console.upload_documents, [session, ic, up_files], [up_status, docs, del_name, ic], **heavy)
+    del_btn.click(console.delete_document, [session, ic, del_name], [del_msg, docs, del_name], **private)
+    faq_btn.click(console.upload_faq, [session, ic, faq_file], [faq_msg, faq_errors, faq_list], **private)
+    train_btn.click(console.start_training, [session, ic, train_file, train_name, train_epochs], [train_log, adapter_pick], **heavy)
+    adapter_btn.click(console.use_adapter, [session, adapter_pick], [adapter_msg], **heavy)
+    eval_btn.click(console.run_eval, [session, ic, eval_file, eval_limit], [eval_msg, eval_report], **heavy)
+    review_refresh.click(console.refresh_review, [session, ic], [review], **private)
+    review.select(console.pick_review, [session, review], [rv_q, rv_a], **private)
+    rv_btn.click(console.add_to_faq, [session, ic, rv_q, rv_a], [rv_msg, faq_list, review, rv_q, rv_a], **private)
+
+
+def launch(config: AppConfig, demo: gr.Blocks | None = None, block: bool = True) -> gr.Blocks:
+    """Start the server (blocking unless ``block=False``, used by tests); returns the Blocks."""
+    demo = demo or build_app(config)
+    demo.launch(
+        server_name=config.host,
+        server_port=config.port,
+        prevent_thread_lock=not block,
+        show_error=True,
+        quiet=not block,
+        css=CSS,
+        max_file_size=f"{config.max_upload_mb}mb",
+        footer_links=["gradio", "settings"],
+    )
+    return demo

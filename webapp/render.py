@@ -1,0 +1,137 @@
+"""Pure functions from library results to what the page shows: chat messages with the FAQ mark and
+collapsible citations, the engine's plain history, conversation exports, and the console's tables.
+
+Kept apart from the handlers so that how something looks is tested without a server, and every piece of
+document text that reaches the page goes through ``html.escape`` in one place.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import tempfile
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from knowledge_base import DocumentInfo, FAQEntry
+    from tutor.engine import AnswerResult
+
+CSS = """
+.faq-mark { display:inline-block; background:#fff3cd; color:#664d03; border:1px solid #ffe69c;
+            border-radius:6px; padding:1px 8px; font-size:0.85em; margin-bottom:6px; }
+details.citation { margin:4px 0; padding:4px 8px; border-left:3px solid #6c8ebf; background:rgba(108,142,191,0.08); }
+details.citation summary { cursor:pointer; font-size:0.9em; }
+details.citation blockquote { margin:6px 0 2px 0; font-size:0.9em; }
+#notice p { margin:0; }
+"""
+
+
+# ------------------------------------------------------------------------------------------------- chat
+
+
+def _where(c: dict) -> str:
+    return ", ".join(x for x in [c.get("section") or "", f"page {c['page']}" if c.get("page") else ""] if x)
+
+
+def render_answer(turn: dict) -> str:
+    """One assistant message: FAQ mark, answer text, then one collapsible block per citation."""
+    if turn.get("error"):
+        return f"⚠️ {turn['error']}"
+    parts = []
+    if turn.get("from_faq"):
+        parts.append("<span class='faq-mark'>From the instructor's FAQ</span>\n\n")
+    if turn.get("waiting") and not turn.get("answer"):
+        ahead = turn["waiting"]
+        parts.append(f"⏳ {ahead} question{'s' if ahead != 1 else ''} ahead of yours; your answer starts as soon as "
+                     "the tutor is free.")
+    elif turn.get("outcome") == "quoted":
+        parts.append("<span class='faq-mark'>Quoted from the course</span>\n\n")
+    parts.append(turn.get("answer") or "")
+    for c in turn.get("citations") or []:
+        where = _where(c)
+        label = f"[{c.get('n', '?')}] {c.get('document', '')}" + (f" — {where}" if where else "")
+        snippet = html.escape(c.get("snippet") or "").replace("\n", " ")
+        parts.append(
+            f"\n\n<details class='citation'><summary>Source {html.escape(label)}</summary>"
+            f"<blockquote>{snippet}</blockquote></details>"
+        )
+    return "".join(parts)
+
+
+def chat_messages(turns: list[dict], pending: dict | None = None) -> list[dict]:
+    """Turns -> Chatbot messages: exactly two per turn, so a message index maps back to its turn."""
+    msgs = []
+    for t in turns + ([pending] if pending else []):
+        msgs.append({"role": "user", "content": t["question"]})
+        msgs.append({"role": "assistant", "content": render_answer(t) or "…"})
+    return msgs
+
+
+def engine_history(turns: list[dict]) -> list[dict]:
+    """The plain ``[{"role","content"}]`` history the engine wants (no citation markup, no failed turns)."""
+    hist = []
+    for t in turns:
+        if t.get("error"):
+            continue
+        hist += [{"role": "user", "content": t["question"]}, {"role": "assistant", "content": t["answer"]}]
+    return hist
+
+
+def citation_dicts(result: "AnswerResult") -> list[dict]:
+    """AnswerResult citations -> plain dicts kept in the session (and exported)."""
+    return [asdict(c) for c in result.citations]
+
+
+def export_markdown(turns: list[dict], course: str) -> str:
+    lines = [f"# Conversation — course {course}", f"_Exported {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}_", ""]
+    for t in turns:
+        lines += [f"**Question:** {t['question']}", ""]
+        lines += [f"**Answer:** {t.get('error') or t.get('answer', '')}", ""]
+        if t.get("from_faq"):
+            lines += ["_(from the instructor's FAQ)_", ""]
+        for c in t.get("citations") or []:
+            where = _where(c)
+            lines.append(f"- [{c.get('n')}] {c.get('document', '')}{' — ' + where if where else ''}: “{c.get('snippet', '')}”")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_exports(turns: list[dict], course: str) -> list[str]:
+    """Write the conversation as Markdown and JSON into a fresh temp dir; Gradio serves them for download."""
+    out = Path(tempfile.mkdtemp(prefix="tutor-export-"))
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    md, js = out / f"conversation-{stamp}.md", out / f"conversation-{stamp}.json"
+    md.write_text(export_markdown(turns, course), encoding="utf-8")
+    js.write_text(json.dumps({"course": course, "turns": turns}, ensure_ascii=False, indent=2), encoding="utf-8")
+    return [str(md), str(js)]
+
+
+# ---------------------------------------------------------------------------------------------- console
+
+REVIEW_MARKS = {"refused": "refused", "error": "error", "rated_down": "👎"}
+
+
+def documents_table(docs: list["DocumentInfo"]) -> list[list]:
+    return [[d.name, d.title, d.version, d.chunks, str(d.added_at)] for d in docs]
+
+
+def faq_table(entries: list["FAQEntry"]) -> list[list]:
+    return [[e.question, e.answer, e.language or ""] for e in entries]
+
+
+def review_table(rows: list[dict]) -> list[list]:
+    """``records.review_queue`` rows -> ``id, why, question, answer given`` (👎 for a student's rating)."""
+    return [[q["id"], REVIEW_MARKS.get(q["why"], q["why"]), q.get("question", ""), q.get("answer", "") or ""] for q in rows]
+
+
+def progress_line(event: dict) -> str:
+    """One training progress event as a log line: ``stage=train, step=3, loss=2.311``."""
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in event.items())
+
+
+def report_frame(page: str) -> str:
+    """An evaluation's report.html inside an iframe (``srcdoc``), so its styles and scripts stay out of the page."""
+    return f"<iframe id='eval-frame' style='width:100%;height:900px;border:0' srcdoc=\"{html.escape(page, quote=True)}\"></iframe>"

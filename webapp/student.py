@@ -1,0 +1,104 @@
+"""StudentChat: the chat page's handlers (streamed answers, 👍/👎 feedback, new conversation, export).
+
+A conversation lives in the session's ``gr.State`` as a list of turns (question, answer, citations, outcome,
+question id); each handler takes that list and returns what the page's components show next. Nothing here
+answers or stores anything itself: the engine answers, ``tutor.records`` keeps the feedback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Iterator
+
+import gradio as gr
+
+from tutor import records
+from basics.errors import TutorError
+from tutor.generation import QueueWait
+from webapp.render import chat_messages, citation_dicts, engine_history, write_exports
+from webapp.runtime import ActiveEngine
+
+if TYPE_CHECKING:
+    from knowledge_base import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+ChatUpdate = tuple[list[dict], list[dict], str, str]  # chatbot messages, turns, question box, notice
+
+
+def course_choices(kb: "KnowledgeBase", default: str) -> list[str]:
+    """The knowledge base's courses, with the configured one first when it holds nothing yet."""
+    names = kb.courses()
+    return names if default in names else [default] + names
+
+
+class StudentChat:
+    """What a student's clicks do. Shared by all sessions: per-session data comes in as arguments."""
+
+    def __init__(self, kb: "KnowledgeBase", engines: ActiveEngine, default_course: str):
+        self.kb, self.engines, self.default_course = kb, engines, default_course
+
+    def courses(self) -> list[str]:
+        return course_choices(self.kb, self.default_course)
+
+    def respond(self, question: str, course: str, turns: list[dict] | None) -> Iterator[ChatUpdate]:
+        """Stream one answer. Any failure becomes a message in the chat; the session carries on."""
+        turns = list(turns or [])
+        question = (question or "").strip()
+        engine = self.engines.engine  # the whole answer comes from one engine, even if an adapter is picked meanwhile
+        pending = {"question": question, "answer": "", "citations": [], "from_faq": False}
+        try:
+            stream = engine.answer(question, engine_history(turns), course)
+            yield chat_messages(turns, pending), turns, "", ""
+            for delta in stream:
+                if isinstance(delta, QueueWait):  # the model is busy with other students' questions
+                    pending["waiting"] = delta.ahead
+                else:
+                    pending["answer"] += delta
+                yield chat_messages(turns, pending), turns, "", ""
+            result = stream.result
+            pending.update(
+                answer=result.answer,
+                citations=citation_dicts(result),
+                from_faq=result.outcome == "faq",
+                outcome=result.outcome,
+                language=result.language,
+                question_id=result.question_id,
+            )
+            turns.append(pending)
+            yield chat_messages(turns), turns, "", ""
+        except TutorError as exc:  # empty / oversized question, model or KB problem: say what to do
+            log.info("question refused: %s", exc)
+            yield chat_messages(turns), turns, question, f"⚠️ {exc}"
+        except Exception as exc:  # noqa: BLE001 - one bad request must not end the student's session
+            log.exception("answering failed")
+            turns.append({"question": question, "error": f"Sorry, something went wrong while answering ({type(exc).__name__}). Please try again."})
+            yield chat_messages(turns), turns, "", ""
+
+    def feedback(self, turns: list[dict] | None, like: gr.LikeData) -> str:
+        """Store a 👍/👎 on the rated answer's logged question; the notice thanks the student."""
+        index = like.index[0] if isinstance(like.index, (list, tuple)) else like.index
+        turns = turns or []
+        turn = turns[index // 2] if 0 <= index // 2 < len(turns) else None
+        if not turn or not turn.get("question_id"):
+            return "This message cannot be rated."
+        rating = 1 if like.liked is True or like.liked == "Like" else -1
+        if like.liked is None or like.liked == "":
+            return ""  # the student took the rating back; keep what was stored
+        try:
+            records.add_feedback(self.kb.db, turn["question_id"], rating)
+        except TutorError as exc:
+            return f"⚠️ {exc}"
+        return "Thanks for the feedback 👍" if rating > 0 else "Thanks — the instructor will review this answer."
+
+    def new_conversation(self) -> ChatUpdate:
+        return [], [], "", ""
+
+    def export(self, turns: list[dict] | None, course: str) -> tuple[dict, str]:
+        if not turns:
+            return gr.update(value=None, visible=False), "Nothing to export yet: ask a question first."
+        return gr.update(value=write_exports(turns, course), visible=True), ""
+
+    def refresh_courses(self, current: str) -> dict:
+        names = self.courses()
+        return gr.update(choices=names, value=current if current in names else self.default_course)
