@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from basics.config import DEFAULT_COURSE, Paths
+from basics.config import DEFAULT_COURSE
 
 data_dir_option = click.option(
     "--data-dir",
@@ -23,8 +23,3 @@ embedder_option = click.option(
          "faster) or a sentence-transformers path [env TUTOR_EMBEDDER]. A course is searched only with the "
          "embedder that indexed it (`tutor kb reindex` re-embeds it).",
 )
-
-
-def paths_from(data_dir: str | None) -> Paths:
-    return Paths.from_env(data_dir)
-

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from basics.hardware import PRECISIONS
-from basics.config import DEFAULT_COURSE
+from basics.config import DEFAULT_COURSE, Paths
 from knowledge_base import KnowledgeBase
-from basics.cli_options import data_dir_option, embedder_option, json_option, paths_from
+from basics.cli_options import data_dir_option, embedder_option, json_option
 
 
 @click.command("finetune")
@@ -52,7 +52,7 @@ def finetune_cmd(faq_file, base, name, epochs, max_steps, lr, rank, alpha, batch
             click.echo("  " + ", ".join(f"{k}={_fmt(v)}" for k, v in event.items()), err=True)
 
     kb = KnowledgeBase.open(data_dir, embedder) if rag else None  # --rag prompts hold what this course's search returns
-    card = train_adapter(Path(faq_file), name, config, paths_from(data_dir), progress=progress, kb=kb)
+    card = train_adapter(Path(faq_file), name, config, Paths.from_env(data_dir), progress=progress, kb=kb)
     if as_json:
         click.echo(json.dumps(card, indent=2, default=str))
         return
@@ -85,7 +85,7 @@ def evaluate_cmd(faq_file, course, adapter, compare, model, limit, use_faq, max_
     config = EvalConfig(course=course, adapter=adapter, compare=tuple(compare), model=model, limit=limit,
                         use_faq=use_faq, show_progress=not as_json,
                         engine_options={"max_new_tokens": max_new_tokens} if max_new_tokens else {})
-    paths = paths_from(data_dir)
+    paths = Paths.from_env(data_dir)
     kb = KnowledgeBase.open(data_dir, embedder)
     if course == DEFAULT_COURSE:  # the built-in sample course is there on first use, as for `tutor ask`
         kb.ensure_sample_course()
@@ -115,7 +115,7 @@ def adapters_list(data_dir, as_json) -> None:
     """Registered adapters, newest first."""
     from tutor.adapters import list_adapters
 
-    cards = list_adapters(paths_from(data_dir))
+    cards = list_adapters(Paths.from_env(data_dir))
     if as_json:
         click.echo(json.dumps(cards, indent=2, default=str))
         return
@@ -136,7 +136,7 @@ def adapters_merge(name, out, overwrite, data_dir) -> None:
     """Merge adapter NAME into its base model and export a full model directory."""
     from tutor.adapters import merge_adapter
 
-    path = merge_adapter(paths_from(data_dir), name, out, overwrite=overwrite)
+    path = merge_adapter(Paths.from_env(data_dir), name, out, overwrite=overwrite)
     click.echo(f"Merged model written to {path} (use it with --model {path})")
 
 
@@ -147,7 +147,7 @@ def adapters_rm(name, data_dir) -> None:
     """Remove adapter NAME."""
     from tutor.adapters import remove_adapter
 
-    path = remove_adapter(paths_from(data_dir), name)
+    path = remove_adapter(Paths.from_env(data_dir), name)
     click.echo(f"Removed {path}")
 
 

@@ -99,13 +99,13 @@ def _same_doc(gold: str | None, ranked: list[str]) -> list[str]:
 
 
 def _engine_for(system: str, config: EvalConfig, kb, paths: Paths, base: str):
-    from tutor.engine import EngineConfig, TutorEngine
+    from tutor.engine import EngineConfig, open_engine
 
     options = {"log_questions": False, **config.engine_options}  # evaluation questions are not student questions
     if not config.use_faq:
         options["faq_threshold"] = config.faq_off_threshold
     adapter = system.removeprefix("adapter:") if system.startswith("adapter:") else None
-    return TutorEngine(kb, EngineConfig(model=base, adapter=adapter, **options), paths)
+    return open_engine(EngineConfig(model=base, adapter=adapter, **options), kb=kb, sample_course=False)
 
 
 def _result_fields(result) -> dict:

@@ -13,12 +13,11 @@ import json
 import click
 
 from basics.config import DEFAULT_COURSE
-from knowledge_base import KnowledgeBase
 from knowledge_base.search import place_label
-from basics.cli_options import course_option, data_dir_option, embedder_option, json_option, paths_from
+from basics.cli_options import course_option, data_dir_option, embedder_option, json_option
 from basics.flags import click_options, config_from_flags
 from tutor.backends import BACKENDS
-from tutor.engine import EngineConfig, TutorEngine
+from tutor.engine import EngineConfig, TutorEngine, open_engine
 from tutor.generators.transformers import OPTIMIZATIONS
 
 
@@ -33,16 +32,12 @@ def engine_options(fn):
 
 
 def make_engine(data_dir, course, embedder=None, **flags) -> TutorEngine:
-    """The engine of ``tutor ask`` / ``tutor chat``: the course's knowledge base (the sample course loaded on first
-    use) and an EngineConfig from the flags given. ``--optimize`` is a transformers option: with ``--backend``
-    left at auto it selects that backend."""
-    kb = KnowledgeBase.open(data_dir, embedder)
-    if course == DEFAULT_COURSE and not kb.list_documents(course):
-        kb.ensure_sample_course()
+    """The engine of ``tutor ask`` / ``tutor chat``: an EngineConfig from the flags given. ``--optimize`` is a
+    transformers option: with ``--backend`` left at auto it selects that backend."""
     config = config_from_flags(EngineConfig, flags)
     if flags.get("optimize") and not flags.get("backend") and not config.remote_url:
         config.backend = "transformers"
-    return TutorEngine(kb, config, paths_from(data_dir))
+    return open_engine(config, data_dir=data_dir, embedder=embedder, sample_course=course == DEFAULT_COURSE)
 
 
 def print_sources(result) -> None:

@@ -24,7 +24,9 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Iterator
 
 from tutor import records
+from basics.config import DEFAULT_COURSE
 from basics.errors import ModelError, QuestionError
+from knowledge_base import KnowledgeBase
 from tutor.adapters import adapter_card
 from tutor.engine_config import EngineConfig, with_embedder_thresholds
 from tutor.language import detect_language, entry_language
@@ -36,7 +38,7 @@ from tutor.prompts import (NOT_COVERED, build_messages, correction_messages, faq
                            quote_text, refusal_text, source_label)
 
 if TYPE_CHECKING:
-    from knowledge_base import Hit, KnowledgeBase
+    from knowledge_base import Hit
     from basics.config import Paths
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,17 @@ class AnswerStream:
         self.result = yield from self._run
 
 
+def open_engine(config: EngineConfig | None = None, kb: KnowledgeBase | None = None, data_dir: str | None = None,
+                embedder: str | None = None, sample_course: bool = True) -> "TutorEngine":
+    """The one way the CLI, the app and the evaluation get an engine: over ``kb`` (or the knowledge base of
+    ``data_dir``, searched with ``embedder``), with the built-in sample course loaded first when
+    ``sample_course`` and it is missing (a new user's first question needs no setup)."""
+    kb = kb if kb is not None else KnowledgeBase.open(data_dir, embedder)
+    if sample_course:
+        kb.ensure_sample_course()
+    return TutorEngine(kb, config, kb.paths)
+
+
 class TutorEngine:
     """Answers course questions from a ``KnowledgeBase``; one generator, loaded lazily and shared by threads."""
 
@@ -140,12 +153,12 @@ class TutorEngine:
             )
         return question
 
-    def answer(self, question: str, history: list[dict] | None = None, course: str = "sample") -> AnswerStream:
+    def answer(self, question: str, history: list[dict] | None = None, course: str = DEFAULT_COURSE) -> AnswerStream:
         """Stream an answer; bad questions raise ``QuestionError`` here, before anything runs."""
         question = self.check_question(question)
         return AnswerStream(self._run(question, list(history or []), course))
 
-    def ask(self, question: str, history: list[dict] | None = None, course: str = "sample") -> AnswerResult:
+    def ask(self, question: str, history: list[dict] | None = None, course: str = DEFAULT_COURSE) -> AnswerResult:
         """``answer`` consumed: the final result only."""
         stream = self.answer(question, history, course)
         for _ in stream:

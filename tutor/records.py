@@ -36,7 +36,8 @@ register_migrations("tutor", [("001_questions_feedback", _m001_questions_feedbac
 
 
 def ensure_schema(db: Database) -> None:
-    """Create / upgrade the ``tutor`` tables (idempotent)."""
+    """Create / upgrade the ``tutor`` tables (idempotent). ``TutorEngine`` runs it once when it is made; every
+    reader and writer below expects it done (the question log exists only where an engine answers)."""
     db.migrate("tutor")
 
 
@@ -60,7 +61,6 @@ def log_question(
     """Insert one question row; returns its id (the ``question_id`` feedback refers to)."""
     if outcome not in OUTCOMES:
         raise TutorError(f"question outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
-    ensure_schema(db)
     cur = db.execute(
         "INSERT INTO questions (course, question, language, outcome, answer, sources, top_score, latency_ms, "
         "model, adapter, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -74,7 +74,6 @@ def add_feedback(db: Database, question_id: int, rating: int, comment: str | Non
     """Record a 👍 (+1) or 👎 (-1) on a logged question; returns the feedback id."""
     if rating not in (1, -1):
         raise TutorError(f"feedback rating must be +1 or -1, got {rating!r}")
-    ensure_schema(db)
     if not db.query("SELECT 1 FROM questions WHERE id = ?", (question_id,)):
         raise TutorError(f"feedback for question {question_id}: no such question in the log")
     cur = db.execute(
@@ -107,7 +106,6 @@ def list_questions(
     db: Database, course: str | None = None, outcome: str | None = None, rated_down: bool = False, limit: int = 200
 ) -> list[dict]:
     """Newest first, with ``sources`` decoded and the feedback summed up (``rating`` = sum, ``comments``)."""
-    ensure_schema(db)
     where, params = [], []
     if course:
         where.append("q.course = ?")
@@ -136,7 +134,6 @@ def review_queue(db: Database, course: str | None = None, limit: int = 200) -> l
     refused or failed, else ``rated_down``). Refused questions come first, then failures, then 👎, newest
     first within each, so the gaps the bot itself noticed lead the queue; ``limit`` caps the whole queue.
     """
-    ensure_schema(db)
     where = [f"(q.outcome IN ('refused', 'error') OR {_RATED_DOWN})"]
     params: list = []
     if course:

@@ -6,12 +6,19 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from basics.config import DEFAULT_COURSE
 from basics.errors import ConfigError
+from basics.flags import add_arguments, config_from_flags
+from tutor.engine_config import EngineConfig
 from tutor.models import DEFAULT_PRESET
+
+def _engine_help(name: str) -> str:
+    """The help of an engine setting the app passes through: written once, on EngineConfig."""
+    return next(f for f in fields(EngineConfig) if f.name == name).metadata["help"]
+
 
 PASSWORD_SETTINGS = "TUTOR_INSTRUCTOR_PASSWORD (or the first line of --instructor-password-file FILE)"
 
@@ -20,20 +27,20 @@ PASSWORD_SETTINGS = "TUTOR_INSTRUCTOR_PASSWORD (or the first line of --instructo
 class AppConfig:
     """Everything the app needs to start; ``parse_args()`` fills it from flags and ``TUTOR_*`` variables."""
 
-    host: str = field(default="127.0.0.1", metadata={"help": "Interface to listen on (0.0.0.0 for a LAN)."})
-    port: int = field(default=7860, metadata={"help": "TCP port."})
-    data_dir: str | None = field(default=None, metadata={"help": "Data directory (default: TUTOR_DATA_DIR or per-user)."})
-    model: str = field(default=DEFAULT_PRESET, metadata={"help": "Model preset, model directory or HF id."})
-    embedder: str | None = field(default=None, metadata={"help": "Retrieval embedder (default embeddinggemma-300m, "
+    host: str = field(default="127.0.0.1", metadata={"env": "TUTOR_HOST", "help": "Interface to listen on (0.0.0.0 for a LAN)."})
+    port: int = field(default=7860, metadata={"env": "TUTOR_PORT", "help": "TCP port."})
+    data_dir: str | None = field(default=None, metadata={"env": "TUTOR_DATA_DIR", "help": "Data directory (default: TUTOR_DATA_DIR or per-user)."})
+    model: str = field(default=DEFAULT_PRESET, metadata={"env": "TUTOR_MODEL", "help": "Model preset, .gguf file, model directory or HF id."})
+    embedder: str | None = field(default=None, metadata={"env": "TUTOR_EMBEDDER", "help": "Retrieval embedder (default embeddinggemma-300m, "
                                  "multilingual; all-MiniLM-L6-v2 for English-only courses) or a sentence-transformers path."})
-    remote_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible endpoint instead of a local model."})
-    remote_model: str | None = field(default=None, metadata={"help": "Model name to request from the remote endpoint."})
-    course: str = field(default=DEFAULT_COURSE, metadata={"help": "Course selected when the page opens."})
-    adapter: str | None = field(default=None, metadata={"help": "LoRA adapter name (under DATA_DIR/adapters) to start with."})
-    instructor_user: str | None = field(default=None, metadata={"help": "Instructor login name."})
+    remote_url: str | None = field(default=None, metadata={"env": "TUTOR_REMOTE_URL", "help": _engine_help("remote_url")})
+    remote_model: str | None = field(default=None, metadata={"env": "TUTOR_REMOTE_MODEL", "help": _engine_help("remote_model")})
+    course: str = field(default=DEFAULT_COURSE, metadata={"env": "TUTOR_COURSE", "help": "Course selected when the page opens."})
+    adapter: str | None = field(default=None, metadata={"env": "TUTOR_ADAPTER", "help": _engine_help("adapter")})
+    instructor_user: str | None = field(default=None, metadata={"env": "TUTOR_INSTRUCTOR_USER", "help": "Instructor login name."})
     instructor_password: str | None = field(default=None, repr=False, metadata={"help": "Instructor password."})
     load_sample_course: bool = field(default=True, metadata={"help": "Load the built-in sample course if absent."})
-    chat_concurrency: int = field(default=32, metadata={"help": "Chat requests admitted at once. The model still answers "
+    chat_concurrency: int = field(default=32, metadata={"env": "TUTOR_CONCURRENCY", "help": "Chat requests admitted at once. The model still answers "
                                   "one at a time, first come first served; admitted requests see their place in line."})
     queue_size: int = field(default=128, metadata={"help": "Requests waiting in the queue before new ones are refused."})
     session_hours: float = field(default=8.0, metadata={"help": "How long an instructor login stays valid."})
@@ -74,27 +81,21 @@ CONSOLE_DISABLED = (
 )
 
 
+# The settings that are flags of ``python app.py`` (each also read from its ``metadata["env"]`` variable). The
+# password is not among them: it comes only from the environment or a file, never from a command line.
+FLAGS = ("host", "port", "data_dir", "model", "remote_url", "remote_model", "embedder", "course", "adapter",
+         "instructor_user", "chat_concurrency")
+
+
 def parse_args(argv: list[str] | None = None, env: dict | None = None) -> tuple[AppConfig, int]:
     """Flags > ``TUTOR_*`` environment > AppConfig defaults. Passwords come only from env or a file."""
     env = os.environ if env is None else env
-    d = AppConfig()
     p = argparse.ArgumentParser(description="coursetutor web app: student chat + instructor console")
-    p.add_argument("--host", default=env.get("TUTOR_HOST", d.host))
-    p.add_argument("--port", type=int, default=int(env.get("TUTOR_PORT", d.port)))
-    p.add_argument("--data-dir", default=env.get("TUTOR_DATA_DIR", d.data_dir))
-    p.add_argument("--model", default=env.get("TUTOR_MODEL", d.model), help="preset name, model directory or HF id")
-    p.add_argument("--remote-url", default=env.get("TUTOR_REMOTE_URL", d.remote_url), help="OpenAI-compatible endpoint")
-    p.add_argument("--remote-model", default=env.get("TUTOR_REMOTE_MODEL", d.remote_model))
-    p.add_argument("--embedder", default=env.get("TUTOR_EMBEDDER", d.embedder),
-                   help="retrieval embedder: embeddinggemma-300m (default), all-MiniLM-L6-v2 or a path")
-    p.add_argument("--course", default=env.get("TUTOR_COURSE", d.course))
-    p.add_argument("--adapter", default=env.get("TUTOR_ADAPTER", d.adapter))
-    p.add_argument("--instructor-user", default=env.get("TUTOR_INSTRUCTOR_USER"))
+    add_arguments(p, AppConfig, FLAGS)
     p.add_argument("--instructor-password-file", default=env.get("TUTOR_INSTRUCTOR_PASSWORD_FILE"),
-                   help=f"file holding the instructor password (first line, at least {d.min_password_length} characters)")
+                   help=f"file holding the instructor password (first line, at least {AppConfig.min_password_length} "
+                        "characters) [env TUTOR_INSTRUCTOR_PASSWORD_FILE]")
     p.add_argument("--no-sample-course", action="store_true", help="do not load the built-in sample course")
-    p.add_argument("--concurrency", type=int, default=int(env.get("TUTOR_CONCURRENCY", d.chat_concurrency)),
-                   help="answers generated at once")
     p.add_argument("-v", "--verbose", action="count", default=0)
     a = p.parse_args(argv)
     password, setting = env.get("TUTOR_INSTRUCTOR_PASSWORD"), "TUTOR_INSTRUCTOR_PASSWORD"
@@ -107,11 +108,8 @@ def parse_args(argv: list[str] | None = None, env: dict | None = None) -> tuple[
             raise ConfigError(f"--instructor-password-file {f}: cannot read a password from it ({exc}).") from exc
         if not password:
             raise ConfigError(f"--instructor-password-file {f}: the first line is empty.")
-    user = a.instructor_user or ("instructor" if password else None)
-    config = AppConfig(
-        host=a.host, port=a.port, data_dir=a.data_dir, model=a.model, embedder=a.embedder, remote_url=a.remote_url,
-        remote_model=a.remote_model, course=a.course, adapter=a.adapter, instructor_user=user,
-        instructor_password=password, load_sample_course=not a.no_sample_course, chat_concurrency=a.concurrency,
-    )
+    config = config_from_flags(AppConfig, vars(a), env=env)
+    config = replace(config, instructor_user=config.instructor_user or ("instructor" if password else None),
+                     instructor_password=password, load_sample_course=not a.no_sample_course)
     config.check(setting)
     return config, a.verbose

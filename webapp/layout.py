@@ -43,7 +43,7 @@ def build_parts(config: AppConfig, kb: "KnowledgeBase | None" = None, engine: "T
     otherwise they are created here once and shared by every session. ``clock`` drives login tokens and
     the login lockout (tests pass a fake one to let a lockout expire)."""
     from knowledge_base import KBConfig, KnowledgeBase
-    from tutor.engine import EngineConfig, TutorEngine
+    from tutor.engine import EngineConfig, open_engine
 
     auth = InstructorAuth.from_config(config, clock=clock) if config.console_enabled else None  # short password: refused
     paths = Paths.from_env(config.data_dir) if kb is None else kb.paths
@@ -53,12 +53,9 @@ def build_parts(config: AppConfig, kb: "KnowledgeBase | None" = None, engine: "T
         kb.ensure_sample_course()
 
     def make_engine(adapter: str | None) -> TutorEngine:
-        return TutorEngine(
-            kb,
-            EngineConfig(model=config.model, adapter=adapter, remote_url=config.remote_url,
-                         remote_model=config.remote_model or "", **config.engine_options),
-            paths,
-        )
+        return open_engine(EngineConfig(model=config.model, adapter=adapter, remote_url=config.remote_url,
+                                        remote_model=config.remote_model or "", **config.engine_options),
+                           kb=kb, sample_course=False)  # loaded above when load_sample_course
 
     engines = ActiveEngine(make_engine, engine, config.adapter)
     console = InstructorConsole(kb, paths, engines, auth, config) if auth is not None else None

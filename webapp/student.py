@@ -14,7 +14,7 @@ import gradio as gr
 
 from tutor import records
 from basics.errors import TutorError
-from tutor.generation import QueueWait
+from tutor.generators.base import QueueWait
 from webapp.render import chat_messages, citation_dicts, engine_history, write_exports
 from webapp.runtime import ActiveEngine
 
