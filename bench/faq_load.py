@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from knowledge_base.faq import FAQEntry, load_faq, write_faq_csv, write_faq_jsonl  # noqa: E402
+from knowledge_base.faq_entries import FAQEntry
+from knowledge_base.faq_files import load_faq, write_faq_csv, write_faq_jsonl  # noqa: E402
 
 
 def baseline_csv(path: Path) -> int:

@@ -36,7 +36,7 @@ def plain_loop(preset: str, faq: Path, paths, steps: int, batch_size: int) -> tu
 
     from finetune.data import build_examples, collate, split_entries
     from finetune.train import TrainConfig
-    from knowledge_base.faq import load_faq
+    from knowledge_base.faq_files import load_faq
     from tutor.models import load_model
 
     config = TrainConfig(base=preset)
@@ -74,7 +74,7 @@ def main() -> None:
     import torch
 
     from finetune.train import TrainConfig, train_adapter
-    from knowledge_base.faq import load_faq, write_faq_csv
+    from knowledge_base.faq_files import load_faq, write_faq_csv
     from basics.config import Paths
 
     work = Path(tempfile.mkdtemp(prefix="bench-train-"))

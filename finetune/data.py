@@ -28,7 +28,7 @@ from basics.errors import ConfigError
 from tutor.language import entry_language
 
 if TYPE_CHECKING:
-    from knowledge_base.faq import FAQEntry
+    from knowledge_base.faq_entries import FAQEntry
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,8 @@ def read_faq_data(faq: FAQInput) -> FAQData:
     """A file path is read and validated (``FAQFormatError`` names every bad row); a list of ``FAQEntry``
     (a course's FAQ from the knowledge base) is taken as it is, so a caller holding entries never has to
     write them to a temporary file that the card would then name instead of the real source."""
-    from knowledge_base.faq import FAQEntry, load_faq
+    from knowledge_base.faq_entries import FAQEntry
+    from knowledge_base.faq_files import load_faq
 
     if isinstance(faq, (str, os.PathLike)):
         return FAQData(load_faq(faq), str(Path(faq).resolve()), file_sha256(faq))

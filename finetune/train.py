@@ -151,7 +151,8 @@ def train_adapter(
         raise ConfigError(f"--course {config.course!r} is not in the knowledge base (courses: {', '.join(kb.courses()) or 'none'}).")
     notify({"stage": "load", "base": config.base, "rows": len(entries)})
 
-    import torch
+    # Deferred on purpose: peft and transformers take seconds to import, and `tutor finetune --help` or a
+    # malformed FAQ file should answer at once.
     from peft import LoraConfig, get_peft_model
     from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
 

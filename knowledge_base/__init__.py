@@ -17,8 +17,12 @@ __all__ = ["KnowledgeBase", "KBConfig", "Hit", "AddResult", "DocumentInfo", "Emb
 def __getattr__(name: str):
     """``FAQEntry`` / ``load_faq`` come from the FAQ modules; imported lazily so importing this package
     never loads the FAQ file parsers."""
-    if name in ("FAQEntry", "load_faq"):
-        from knowledge_base import faq
+    if name == "FAQEntry":
+        from knowledge_base.faq_entries import FAQEntry
 
-        return getattr(faq, name)
+        return FAQEntry
+    if name == "load_faq":
+        from knowledge_base.faq_files import load_faq
+
+        return load_faq
     raise AttributeError(f"module 'knowledge_base' has no attribute {name!r}")

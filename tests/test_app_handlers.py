@@ -9,7 +9,7 @@ import gradio as gr
 import pytest
 
 import app
-from knowledge_base.faq import FAQEntry
+from knowledge_base.faq_entries import FAQEntry
 
 PASSWORD = "correct horse battery staple"
 DOCS = [

@@ -227,7 +227,7 @@ def test_refused_question_becomes_an_faq_entry(server, client):
 
 def test_console_trains_picks_an_adapter_and_shows_an_evaluation(server, tmp_path):
     """FAQ -> retrain (live progress) -> pick the adapter -> evaluate, all through the console's handlers."""
-    from knowledge_base.faq import load_faq, write_faq_csv
+    from knowledge_base.faq_files import load_faq, write_faq_csv
 
     demo, url = server
     session = login_session(url)

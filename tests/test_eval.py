@@ -35,7 +35,7 @@ def setup(tmp_path_factory, embedder):
     from pathlib import Path
 
     from knowledge_base import KnowledgeBase
-    from knowledge_base.faq import load_faq
+    from knowledge_base.faq_files import load_faq
     from basics.config import Paths
 
     root = tmp_path_factory.mktemp("eval")

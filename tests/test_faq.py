@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from knowledge_base.faq import FAQEntry, FAQLimits, load_faq, write_faq_csv, write_faq_jsonl
+from knowledge_base.faq_entries import FAQEntry, FAQLimits
+
+from knowledge_base.faq_files import load_faq, write_faq_csv, write_faq_jsonl
 from basics.errors import FAQFormatError, TutorError
 
 SAMPLE = Path(__file__).resolve().parent.parent / "knowledge_base" / "sample_course"

@@ -102,7 +102,7 @@ def test_training_lowers_validation_loss_and_writes_card(trained, mpaths, faq_fi
 @pytest.mark.slow
 def test_labels_mask_the_prompt(base_lm):
     from finetune.data import IGNORE_INDEX, DataConfig, build_examples
-    from knowledge_base.faq import FAQEntry
+    from knowledge_base.faq_entries import FAQEntry
 
     tok = base_lm.tokenizer
     ex = build_examples([FAQEntry("What is the capital of France?", "Paris")], tok, DataConfig(max_length=224))[0]
@@ -123,7 +123,7 @@ def test_adapter_loads_by_name_and_changes_output(trained, mpaths, base_lm):
     base = base_lm
     tuned = load_model(BASE, cache_dir=MODEL_CACHE, device="cpu", adapter_dir=adapter_path(mpaths, "tiny"))
     from finetune.data import split_entries
-    from knowledge_base.faq import load_faq
+    from knowledge_base.faq_files import load_faq
     from tutor.prompts import build_messages
 
     def prompt(question):
@@ -231,7 +231,7 @@ def test_faq_entries_are_accepted_and_named_by_their_course(paths, faq_file):
     """The app passes a course's FAQ as entries: the card must name that course, not a temporary file."""
     from finetune.data import entries_sha256, read_faq_data
     from finetune.train import train_adapter
-    from knowledge_base.faq import FAQEntry
+    from knowledge_base.faq_entries import FAQEntry
     from basics.errors import ConfigError
 
     from_file = read_faq_data(faq_file)

@@ -135,7 +135,7 @@ def _course(kb: KnowledgeBase, tmp_path) -> None:
 
 
 def test_another_embedder_is_refused_then_reindex_moves_the_course(paths, tmp_path, embedder, default_embedder):
-    from knowledge_base.faq import FAQEntry
+    from knowledge_base.faq_entries import FAQEntry
 
     old = KnowledgeBase(paths, embedder=embedder)  # MiniLM
     _course(old, tmp_path)

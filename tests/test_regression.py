@@ -19,7 +19,7 @@ CATEGORIES = ("logistics", "trap", "off-topic")
 
 
 def test_regression_set_is_well_formed():
-    from knowledge_base.faq import load_faq
+    from knowledge_base.faq_files import load_faq
 
     rows = [json.loads(line) for line in REGRESSION_SET.read_text(encoding="utf-8").splitlines()]
     entries = load_faq(REGRESSION_SET)
