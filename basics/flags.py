@@ -28,28 +28,32 @@ def _spec(config_cls: type, name: str, choices: Sequence[str] | None) -> dict[st
     default = f.default if f.default is not dataclasses.MISSING else None
     kind = type(default) if isinstance(default, (bool, int, float)) else str
     env = f.metadata.get("env")
-    notes = [f"default: {default}"] if default not in (None, "") else []
+    notes = [f"default: {default}"] if default not in (None, "", False) else []
     if env:
         notes.append(f"env {env}")
     help_text = f.metadata.get("help", "") + (f" [{'; '.join(notes)}]" if notes else "")
     return {"kind": kind, "env": env, "help": help_text, "choices": list(choices) if choices else None}
 
 
-def click_options(config_cls: type, names: Sequence[str], choices: dict[str, Sequence[str]] | None = None) -> Callable:
-    """A decorator adding one click option per field of ``config_cls`` in ``names`` (order kept in --help)."""
-    choices = choices or {}
+def click_options(config_cls: type, names: Sequence[str], choices: dict[str, Sequence[str]] | None = None,
+                  aliases: dict[str, str] | None = None) -> Callable:
+    """A decorator adding one click option per field of ``config_cls`` in ``names`` (order kept in --help).
+    ``aliases``: a shorter spelling a flag also answers to (``learning_rate`` -> ``--lr``). A bool field that
+    defaults to False is an on/off flag (``--rag``)."""
+    choices, aliases = choices or {}, aliases or {}
 
     def decorate(fn: Callable) -> Callable:
         for name in reversed(names):
             spec = _spec(config_cls, name, choices.get(name))
             kwargs: dict[str, Any] = {"default": None, "help": spec["help"], "envvar": spec["env"]}
             if spec["kind"] is bool:
-                kwargs.update(type=bool)
+                kwargs.update(is_flag=True, default=False)
             elif spec["choices"]:
                 kwargs.update(type=click.Choice(spec["choices"]))
             else:
                 kwargs.update(type=spec["kind"])
-            fn = click.option(flag_name(name), name, **kwargs)(fn)
+            spellings = [flag_name(name)] + ([aliases[name]] if name in aliases else [])
+            fn = click.option(*spellings, name, **kwargs)(fn)
         return fn
 
     return decorate

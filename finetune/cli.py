@@ -11,41 +11,28 @@ from basics.hardware import PRECISIONS
 from basics.config import DEFAULT_COURSE, Paths
 from knowledge_base import KnowledgeBase
 from basics.cli_options import data_dir_option, embedder_option, json_option
+from basics.flags import click_options, config_from_flags
+from finetune.train import TrainConfig, train_adapter
+
+# The training settings that are flags of `tutor finetune`, derived from TrainConfig's fields.
+TRAIN_FLAGS = ("base", "epochs", "max_steps", "learning_rate", "r", "alpha", "batch_size", "grad_accum", "max_length",
+               "rag", "course", "device", "precision", "seed")
 
 
 @click.command("finetune")
 @click.argument("faq_file", type=click.Path(dir_okay=False))
-@click.option("--base", default=None, help="Base model: preset name, model directory or HF id [default: the default preset].")
 @click.option("--name", required=True, help="Adapter name (registered under DATA_DIR/adapters/NAME).")
-@click.option("--epochs", type=float, default=None, help="Passes over the training rows.")
-@click.option("--max-steps", type=int, default=None, help="Stop after this many optimizer steps.")
-@click.option("--lr", type=float, default=None, help="Learning rate.")
-@click.option("--r", "rank", type=int, default=None, help="LoRA rank.")
-@click.option("--alpha", type=int, default=None, help="LoRA alpha.")
-@click.option("--batch-size", type=int, default=None, help="Examples per batch.")
-@click.option("--grad-accum", type=int, default=None, help="Batches per optimizer step.")
-@click.option("--max-length", type=int, default=None, help="Tokens per example.")
-@click.option("--rag", is_flag=True, help="Train on prompts holding the retrieved course chunks (needs --course).")
-@click.option("--course", default=None, help="Course searched for --rag prompts.")
-@click.option("--device", default=None, help="cpu, cuda or auto.")
-@click.option("--precision", type=click.Choice(PRECISIONS), default=None,
-              help="bf16 mixed precision where the hardware has it (auto), or force fp32 / bf16.")
-@click.option("--seed", type=int, default=None, help="Seed for split, init and data order.")
+@click_options(TrainConfig, TRAIN_FLAGS, choices={"precision": PRECISIONS}, aliases={"learning_rate": "--lr"})
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint of this --name.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing adapter with this name.")
 @embedder_option
 @data_dir_option
 @json_option
-def finetune_cmd(faq_file, base, name, epochs, max_steps, lr, rank, alpha, batch_size, grad_accum, max_length,
-                 rag, course, device, precision, seed, resume, overwrite, embedder, data_dir, as_json) -> None:
+def finetune_cmd(faq_file, name, resume, overwrite, embedder, data_dir, as_json, **flags) -> None:
     """Train a LoRA adapter on an FAQ file (CSV or JSONL)."""
-    from finetune.train import TrainConfig, train_adapter
-
-    given = {"base": base, "epochs": epochs, "max_steps": max_steps, "learning_rate": lr, "r": rank, "alpha": alpha,
-             "batch_size": batch_size, "grad_accum": grad_accum, "max_length": max_length, "course": course,
-             "device": device, "precision": precision, "seed": seed}
-    config = TrainConfig(**{k: v for k, v in given.items() if v is not None}, rag=rag, resume=resume,
-                         overwrite=overwrite, show_progress=not as_json)
+    config = config_from_flags(TrainConfig, {**flags, "resume": resume, "overwrite": overwrite,
+                                             "show_progress": not as_json})
+    rag = config.rag
 
     def progress(event: dict) -> None:
         if not as_json and event["stage"] in ("load", "eval"):

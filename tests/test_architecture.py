@@ -89,3 +89,20 @@ def test_flags_are_derived_from_config_fields():
     given = vars(parser.parse_args(["--max-new-tokens", "32"]))
     config = config_from_flags(EngineConfig, given, env={"TUTOR_REMOTE_URL": "http://gpu:8000"})
     assert config.max_new_tokens == 32 and config.remote_url == "http://gpu:8000" and config.k == EngineConfig().k
+
+
+def test_training_flags_are_derived_from_train_config(tmp_path):
+    """`tutor finetune` reads TrainConfig's fields (with --lr as the short spelling of --learning-rate); a
+    setting TrainConfig refuses is refused before any model loads."""
+    from click.testing import CliRunner
+
+    from tutor.cli import main
+
+    faq = ROOT / "knowledge_base" / "sample_course" / "faq.csv"
+    out = " ".join(CliRunner().invoke(main, ["finetune", "--help"]).output.split())
+    assert "--learning-rate, --lr" in out and "[default: 0.0002]" in out and "--rag" in out
+    res = CliRunner().invoke(main, ["finetune", str(faq), "--name", "x", "--rag", "--lr", "0.001",
+                                    "--data-dir", str(tmp_path)])
+    assert res.exit_code == 2 and "--rag needs --course" in res.output
+    res = CliRunner().invoke(main, ["finetune", str(faq), "--name", "x", "--lr", "3", "--data-dir", str(tmp_path)])
+    assert res.exit_code == 2 and "learning_rate must be in (0, 1), got 3.0" in res.output
