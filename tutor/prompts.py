@@ -101,7 +101,7 @@ def correction_messages(messages: list[dict], sentence: str, unsupported: list[s
     problems = []
     for item in unsupported:
         if item.startswith("yes: "):
-            problems.append(f"they do not say that about {item[5:]}")
+            problems.append(f"they give {item[5:]} for something else, not as the answer to this question")
         else:
             problems.append(f"they never say \u201c{item}\u201d")
     note = CORRECTION.format(problem="; ".join(problems) or "it is not supported") + "\n" + language_instruction(language)
