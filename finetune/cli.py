@@ -7,11 +7,16 @@ from pathlib import Path
 
 import click
 
-from basics.hardware import PRECISIONS
-from basics.config import DEFAULT_COURSE, Paths
-from knowledge_base import KnowledgeBase
 from basics.cli_options import data_dir_option, embedder_option, json_option
+from basics.config import DEFAULT_COURSE, Paths
 from basics.flags import click_options, config_from_flags
+from basics.hardware import PRECISIONS
+from knowledge_base import KnowledgeBase
+from tutor.adapters import list_adapters
+from tutor.adapters import merge_adapter
+from tutor.adapters import remove_adapter
+from finetune.evaluate import EvalConfig, run_evaluation
+from finetune.metrics import METRICS
 from finetune.train import TrainConfig, train_adapter
 
 # The training settings that are flags of `tutor finetune`, derived from TrainConfig's fields.
@@ -66,9 +71,6 @@ def finetune_cmd(faq_file, name, resume, overwrite, embedder, data_dir, as_json,
 def evaluate_cmd(faq_file, course, adapter, compare, model, limit, use_faq, max_new_tokens, out, embedder, data_dir,
                  as_json) -> None:
     """Evaluate the tutor on an FAQ file: metrics.json, rows.csv and report.html in --out."""
-    from finetune.evaluate import EvalConfig, run_evaluation
-    from finetune.metrics import METRICS
-
     config = EvalConfig(course=course, adapter=adapter, compare=tuple(compare), model=model, limit=limit,
                         use_faq=use_faq, show_progress=not as_json,
                         engine_options={"max_new_tokens": max_new_tokens} if max_new_tokens else {})
@@ -100,8 +102,6 @@ def adapters() -> None:
 @json_option
 def adapters_list(data_dir, as_json) -> None:
     """Registered adapters, newest first."""
-    from tutor.adapters import list_adapters
-
     cards = list_adapters(Paths.from_env(data_dir))
     if as_json:
         click.echo(json.dumps(cards, indent=2, default=str))
@@ -121,8 +121,6 @@ def adapters_list(data_dir, as_json) -> None:
 @data_dir_option
 def adapters_merge(name, out, overwrite, data_dir) -> None:
     """Merge adapter NAME into its base model and export a full model directory."""
-    from tutor.adapters import merge_adapter
-
     path = merge_adapter(Paths.from_env(data_dir), name, out, overwrite=overwrite)
     click.echo(f"Merged model written to {path} (use it with --model {path})")
 
@@ -132,8 +130,6 @@ def adapters_merge(name, out, overwrite, data_dir) -> None:
 @data_dir_option
 def adapters_rm(name, data_dir) -> None:
     """Remove adapter NAME."""
-    from tutor.adapters import remove_adapter
-
     path = remove_adapter(Paths.from_env(data_dir), name)
     click.echo(f"Removed {path}")
 

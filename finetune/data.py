@@ -21,14 +21,14 @@ import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence, Union
+from typing import Any, Sequence, Union
 
 from basics.errors import ConfigError
-
+from knowledge_base.faq_entries import FAQEntry
+from knowledge_base.faq_files import load_faq
+from tutor import prompts
 from tutor.language import entry_language
-
-if TYPE_CHECKING:
-    from knowledge_base.faq_entries import FAQEntry
+from tutor.prompts import build_messages
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,6 @@ def read_faq_data(faq: FAQInput) -> FAQData:
     """A file path is read and validated (``FAQFormatError`` names every bad row); a list of ``FAQEntry``
     (a course's FAQ from the knowledge base) is taken as it is, so a caller holding entries never has to
     write them to a temporary file that the card would then name instead of the real source."""
-    from knowledge_base.faq_entries import FAQEntry
-    from knowledge_base.faq_files import load_faq
-
     if isinstance(faq, (str, os.PathLike)):
         return FAQData(load_faq(faq), str(Path(faq).resolve()), file_sha256(faq))
     entries = list(faq)
@@ -109,8 +106,6 @@ def target_answer(entry, language: str) -> str:
     """The assistant turn to learn: the row's answer, or the engine's refusal for unanswerable rows."""
     if entry.answerable:
         return entry.answer
-    from tutor import prompts
-
     return prompts.refusal_text(language, [])
 
 
@@ -120,15 +115,11 @@ def prompt_messages(entry, tokenizer, config: DataConfig, kb=None, max_prompt_to
     With ``rag`` the retrieved excerpts get whatever of ``max_prompt_tokens`` the rules and the
     question leave, so the answer is never the part that gets cut.
     """
-    from tutor.prompts import build_messages
-
     language = entry_language(entry)
     bare, _ = build_messages(entry.question, [], [], language, tokenizer, 0)
     if not config.rag:
         return bare
     if kb is None or not config.course:
-        from basics.errors import ConfigError
-
         raise ConfigError("RAG examples need a knowledge base course: pass --course with --rag.")
     hits = kb.search(entry.question, config.course, k=config.rag_k)
     limit = max_prompt_tokens if max_prompt_tokens is not None else config.max_length

@@ -22,11 +22,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
-from finetune.data import DataConfig, FAQInput, build_examples, collate, read_faq_data, split_entries
-from tutor.adapters import AdapterCard, checkpoints_dir, install_adapter, validate_name
 from basics.config import Paths
 from basics.errors import ConfigError
+from tutor.adapters import AdapterCard, checkpoints_dir, install_adapter, validate_name
 from tutor.models import DEFAULT_PRESET
+from finetune.data import DataConfig, FAQInput, build_examples, collate, read_faq_data, split_entries
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,6 @@ from typing import Protocol
 
 from knowledge_base.loaders import LoadedDocument
 
-
 class TokenCounter(Protocol):
     def count_tokens(self, texts: list[str]) -> list[int]: ...
     def split_by_tokens(self, text: str, max_tokens: int) -> list[tuple[int, int]]: ...

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import click
 
-from basics.errors import ConfigError
 from basics.cli_options import course_option, data_dir_option, embedder_option, json_option
+from basics.errors import ConfigError
 from knowledge_base.facade import KnowledgeBase
+from knowledge_base.faq_files import load_faq
 from knowledge_base.search import place_label
 
 optional_course = click.option("--course", default=None, help="Only this course (default: all courses).")
@@ -98,8 +99,6 @@ def faq_cmd(faq_file: Path, course: str, data_dir: str | None, as_json: bool) ->
 
     The FAQ answers close questions with the instructor's vetted text; the same file trains adapters
     (`tutor finetune`) and evaluates the tutor (`tutor eval`). A file with problems changes nothing."""
-    from knowledge_base.faq_files import load_faq
-
     entries = load_faq(faq_file)  # raises FAQFormatError naming every bad row before anything is stored
     count = _open(data_dir).set_faq(course, entries)
     if as_json:

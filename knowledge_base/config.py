@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from basics.errors import ConfigError
 from knowledge_base.embedder import DEFAULT_EMBEDDER
 
-
 @dataclass
 class KBConfig:
     """Knowledge-base settings. Thresholds live here, not in the code."""

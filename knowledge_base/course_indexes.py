@@ -20,9 +20,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from basics.db import Database
 from knowledge_base import store
 from knowledge_base.config import KBConfig
-from basics.db import Database
 from knowledge_base.embedder import Embedder
 from knowledge_base.index import build_index, index_ids, is_hnsw, load_index, save_index
 from knowledge_base.lexical import LexicalIndex

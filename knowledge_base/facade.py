@@ -23,19 +23,20 @@ from typing import Callable
 
 import numpy as np
 
+from basics.config import DEFAULT_COURSE, Paths
+from basics.errors import ConfigError, IngestError, TutorError
 from knowledge_base import store
 from knowledge_base.config import KBConfig
 from knowledge_base.course_indexes import CourseIndexes
 from knowledge_base.embedder import Embedder
 from knowledge_base.faq_entries import FAQEntry
+from knowledge_base.faq_files import load_faq
 from knowledge_base.faq_match import CourseFAQs
 from knowledge_base.index import is_hnsw
 from knowledge_base.ingest import AddResult, Ingest, file_source, file_sources, safe_name, text_source
 from knowledge_base.rerank import get_reranker
 from knowledge_base.search import Hit, HybridSearch
 from knowledge_base.store import DocumentInfo
-from basics.config import DEFAULT_COURSE, Paths
-from basics.errors import ConfigError, IngestError, TutorError
 
 log = logging.getLogger(__name__)
 
@@ -227,8 +228,6 @@ class KnowledgeBase:
             if store.course_embedder(self.db, cid)[0] != self.embedder.name:
                 self.reindex(DEFAULT_COURSE)  # our own course follows the configured embedder by itself
             return
-        from knowledge_base.faq_files import load_faq
-
         pages = sorted(p for p in SAMPLE_COURSE_DIR.glob("*.md") if p.name[:1].isdigit())
         results = self.add(pages, DEFAULT_COURSE)
         failed = [r for r in results if r.status == "error"]

@@ -40,10 +40,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
+from basics.errors import FAQFormatError, IngestError
 from knowledge_base.faq_entries import (OPTIONAL_COLUMNS, REQUIRED_COLUMNS, FAQEntry, FAQLimits, Problems,
                                         check_duplicates, type_name, validate_record)
 from knowledge_base.loaders import read_text
-from basics.errors import FAQFormatError, IngestError
 
 log = logging.getLogger(__name__)
 

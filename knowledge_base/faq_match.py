@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from knowledge_base import store
 from basics.db import Database
+from basics.errors import FAQFormatError
+from knowledge_base import store
 from knowledge_base.embedder import Embedder
 from knowledge_base.faq_entries import FAQEntry
-from basics.errors import FAQFormatError
-
 
 class CourseFAQs:
     """The FAQ of every course of one database, matched with one embedder."""

@@ -20,16 +20,16 @@ from typing import Callable
 
 import numpy as np
 
+from basics.db import Database
+from basics.errors import IngestError
 from knowledge_base import store
 from knowledge_base.chunking import Chunk, chunk_document
 from knowledge_base.config import KBConfig
 from knowledge_base.course_indexes import CourseIndexes
-from basics.db import Database
 from knowledge_base.embedder import Embedder
 from knowledge_base.lexical import tokenize
 from knowledge_base.loaders import (LOADERS, LoadedDocument, assemble, load_document, markdown_blocks,
                                     read_document_bytes)
-from basics.errors import IngestError
 
 log = logging.getLogger(__name__)
 

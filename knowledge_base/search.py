@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from basics.errors import ConfigError
+from basics.text import is_cjk
 from knowledge_base import store
 from knowledge_base.index import search_index
-from basics.text import is_cjk
 from knowledge_base.lexical import LexicalIndex, tokenize
 from knowledge_base.rerank import get_reranker
-from basics.errors import ConfigError
 
 if TYPE_CHECKING:
     import faiss

@@ -12,14 +12,14 @@ import json
 
 import click
 
-from basics.config import DEFAULT_COURSE
-from knowledge_base.search import place_label
 from basics.cli_options import course_option, data_dir_option, embedder_option, json_option
+from basics.config import DEFAULT_COURSE
+from basics.errors import QuestionError
 from basics.flags import click_options, config_from_flags
+from knowledge_base.search import place_label
 from tutor.backends import BACKENDS
 from tutor.engine import EngineConfig, TutorEngine, open_engine
 from tutor.generators.transformers import OPTIMIZATIONS
-
 
 # The flags that pick and tune the model, shared by ``ask`` and ``chat``: derived from EngineConfig's fields.
 ENGINE_FLAGS = ("model", "adapter", "remote_url", "remote_model", "remote_api_key", "backend", "device", "optimize",
@@ -74,8 +74,6 @@ def ask(question: str, course: str, data_dir: str | None, as_json: bool, **engin
 @data_dir_option
 def chat(course: str, data_dir: str | None, **engine_kw) -> None:
     """Multi-turn chat on stdin: one question per line; /new starts over, /quit (or end of input) leaves."""
-    from basics.errors import QuestionError
-
     engine = make_engine(data_dir, course, **engine_kw)
     history: list[dict] = []
     click.echo(f"Course {course!r}. Ask a question; /new starts a new conversation, /quit leaves.")

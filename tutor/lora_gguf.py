@@ -40,8 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tutor.adapters import CARD_FILE, PEFT_CONFIG, AdapterCard
+from basics.config import Paths
 from basics.errors import ModelError
+from tutor.adapters import CARD_FILE, PEFT_CONFIG, AdapterCard
 
 log = logging.getLogger(__name__)
 
@@ -233,8 +234,6 @@ def _preset_gguf(adapter_dir: Path, cache_dir: str | Path | None) -> Path | None
     if preset not in PRESETS:
         return None
     if cache_dir is None:
-        from basics.config import Paths
-
         cache_dir = Paths.from_env().cache_dir
     try:
         directory, filename = PRESETS[preset].locate_gguf(Path(cache_dir))

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from basics.text import CJK_CHAR
-
 from tutor.language import language_name
 
 if TYPE_CHECKING:

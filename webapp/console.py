@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import gradio as gr
 
-from tutor import records
 from basics.errors import FAQFormatError, TutorError
+from tutor import records
 from webapp import render
 from webapp.auth import InstructorAuth
 from webapp.config import AppConfig

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Iterator
 
 import gradio as gr
 
-from tutor import records
 from basics.errors import TutorError
+from tutor import records
 from tutor.generators.base import QueueWait
 from webapp.render import chat_messages, citation_dicts, engine_history, write_exports
 from webapp.runtime import ActiveEngine

@@ -15,7 +15,6 @@ from typing import Iterator
 from basics.errors import ConfigError, ModelError
 from tutor.generators.base import GenerationStats
 
-
 @dataclass
 class RemoteConfig:
     """Where an OpenAI-compatible chat-completions server lives."""
