@@ -24,11 +24,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from finetune import metrics as M
-from finetune.data import FAQInput, read_faq_data
 from basics.config import Paths
 from basics.errors import ConfigError
 from tutor.grounding import Evidence, best_passage, check_sentence, split_sentences
+from finetune import metrics as M
+from finetune.data import FAQInput, read_faq_data
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from basics.errors import ModelError
+
 from basics.bundled import EMBEDDINGGEMMA_300M
 from basics.config import Paths
+from basics.errors import ModelError
 from basics.hardware import PRECISIONS, cpu_supports_bf16
 
 log = logging.getLogger(__name__)

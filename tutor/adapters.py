@@ -27,6 +27,7 @@ from typing import Any
 
 from basics.config import Paths
 from basics.errors import ConfigError, ModelError
+from tutor.models import load_model
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +181,6 @@ def checkpoints_dir(paths: Paths, name: str) -> Path:
 
 def merge_adapter(paths: Paths, name: str, out: str | Path, overwrite: bool = False) -> Path:
     """Merge the adapter into its base weights and export a full model directory (``load_model(out)``)."""
-    from tutor.models import load_model
-
     out = Path(out).expanduser().resolve()
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ConfigError(f"{out} exists and is not empty: choose another --out directory.")

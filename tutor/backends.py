@@ -29,6 +29,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from basics.errors import ConfigError, ModelError
+from tutor.generators.llamacpp import LlamaCppConfig, LlamaCppGenerator, adapter_gguf
+from tutor.generators.remote import RemoteConfig, RemoteGenerator
+from tutor.models import PRESETS, load_model, pick_device
 
 if TYPE_CHECKING:
     from tutor.engine import EngineConfig
@@ -88,8 +91,6 @@ def pick_backend(backend: str, model: str, device: str) -> str:
         raise ConfigError(f"Unknown backend {backend!r}: use one of {', '.join(names)}.")
     if backend != AUTO:
         return backend
-    from tutor.models import PRESETS, pick_device
-
     is_gguf = model in PRESETS or str(model).endswith(".gguf")
     return "llamacpp" if is_gguf and pick_device(device) == "cpu" else "transformers"
 
@@ -108,24 +109,20 @@ def create_generator(cfg: EngineConfig, cache_dir: Path, adapter_dir: Path | Non
 
 def _repetition_penalty(cfg: EngineConfig) -> float:
     """The configured penalty, else the preset's, else none (1.0)."""
-    from tutor.models import PRESETS
-
     preset = PRESETS.get(cfg.model)
     return cfg.repetition_penalty if cfg.repetition_penalty is not None else (preset.repetition_penalty if preset else 1.0)
 
 
 def remote_generator(cfg: EngineConfig, cache_dir: Path, adapter_dir: Path | None = None) -> Generator:
     """``cfg.remote_url``'s server; no local model, so ``cache_dir`` and ``adapter_dir`` are unused."""
-    from tutor.generators.remote import RemoteConfig, RemoteGenerator
-
     # vLLM serves LoRA adapters by name (--lora-modules NAME=PATH): the adapter name is the model to ask for.
     return RemoteGenerator(RemoteConfig(cfg.remote_url, cfg.remote_model or cfg.adapter or "", cfg.remote_api_key))
 
 
 def transformers_generator(cfg: EngineConfig, cache_dir: Path, adapter_dir: Path | None = None) -> Generator:
     """``cfg.model`` loaded with transformers (the adapter applied with peft), decoded in this process."""
-    from tutor.generators.transformers import LocalGenerator
-    from tutor.models import load_model
+    from tutor.generators.transformers import LocalGenerator  # deferred: it imports torch (seconds), which
+    # the llama.cpp and remote backends never need
 
     loaded = load_model(cfg.model, cache_dir=cache_dir, device=cfg.device, adapter_dir=adapter_dir)
     return LocalGenerator(loaded, optimize=cfg.optimize, repetition_penalty=_repetition_penalty(cfg))
@@ -137,9 +134,6 @@ def llamacpp_generator(cfg: EngineConfig, cache_dir: Path, adapter_dir: Path | N
     If the export fails and the backend was chosen by ``auto``, transformers answers instead (with a
     warning); asked for by name, the failure is raised.
     """
-    from tutor.generators.llamacpp import LlamaCppConfig, LlamaCppGenerator, adapter_gguf
-    from tutor.models import PRESETS
-
     preset = PRESETS.get(cfg.model)
     if preset is not None:
         gguf = preset.gguf_path(cache_dir)

@@ -23,19 +23,20 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Iterator
 
-from tutor import records
 from basics.config import DEFAULT_COURSE
 from basics.errors import ModelError, QuestionError
 from knowledge_base import KnowledgeBase
+from tutor import records
 from tutor.adapters import adapter_card
+from tutor.backends import create_generator
 from tutor.engine_config import EngineConfig, with_embedder_thresholds
-from tutor.language import detect_language, entry_language
-from tutor.models import DEFAULT_PRESET
 from tutor.generators.base import QueueWait
 from tutor.grounding import Evidence, SentenceGate, best_passage, focus_excerpts, premise_facts, premise_terms
-from tutor.questions import standalone_query, symbols, terms
+from tutor.language import detect_language, entry_language
+from tutor.models import DEFAULT_PRESET
 from tutor.prompts import (NOT_COVERED, build_messages, correction_messages, faq_language_note,
                            quote_text, refusal_text, source_label)
+from tutor.questions import standalone_query, symbols, terms
 
 if TYPE_CHECKING:
     from knowledge_base import Hit
@@ -127,8 +128,6 @@ class TutorEngine:
         return self._generator
 
     def _make_generator(self):
-        from tutor.backends import create_generator
-
         cfg = self.config
         # The adapter's card names the base it was trained on: that is the model, unless --model says otherwise
         # (then it must agree: LoRA weights only fit the base they were trained on).

@@ -43,6 +43,7 @@ import numpy as np
 from basics.config import Paths
 from basics.errors import ModelError
 from tutor.adapters import CARD_FILE, PEFT_CONFIG, AdapterCard
+from tutor.models import PRESETS
 
 log = logging.getLogger(__name__)
 
@@ -225,8 +226,6 @@ def _find_base(adapter_dir: Path, config: dict, base_gguf: str | Path | None, ca
 
 def _preset_gguf(adapter_dir: Path, cache_dir: str | Path | None) -> Path | None:
     """The GGUF of the preset named by ``card.json``'s ``base``, if it is a preset we can locate."""
-    from tutor.models import PRESETS
-
     try:
         preset = AdapterCard.load(adapter_dir).base
     except ModelError:  # no card or an unreadable one: the base's config.json may still tell

@@ -17,8 +17,8 @@ import inspect
 import time
 from typing import TYPE_CHECKING, Iterator
 
-from basics.hardware import cpu_supports_bf16
 from basics.errors import ConfigError
+from basics.hardware import cpu_supports_bf16
 from tutor.generators.base import FairQueue, GenerationStats
 
 if TYPE_CHECKING:
