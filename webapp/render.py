@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from knowledge_base.search import place_label
+
 if TYPE_CHECKING:
     from knowledge_base import DocumentInfo, FAQEntry
     from tutor.engine import AnswerResult
@@ -32,10 +34,6 @@ details.citation blockquote { margin:6px 0 2px 0; font-size:0.9em; }
 # ------------------------------------------------------------------------------------------------- chat
 
 
-def _where(c: dict) -> str:
-    return ", ".join(x for x in [c.get("section") or "", f"page {c['page']}" if c.get("page") else ""] if x)
-
-
 def render_answer(turn: dict) -> str:
     """One assistant message: FAQ mark, answer text, then one collapsible block per citation."""
     if turn.get("error"):
@@ -51,7 +49,7 @@ def render_answer(turn: dict) -> str:
         parts.append("<span class='faq-mark'>Quoted from the course</span>\n\n")
     parts.append(turn.get("answer") or "")
     for c in turn.get("citations") or []:
-        where = _where(c)
+        where = place_label(c.get("section"), c.get("page"))
         label = f"[{c.get('n', '?')}] {c.get('document', '')}" + (f" — {where}" if where else "")
         snippet = html.escape(c.get("snippet") or "").replace("\n", " ")
         parts.append(
@@ -93,7 +91,7 @@ def export_markdown(turns: list[dict], course: str) -> str:
         if t.get("from_faq"):
             lines += ["_(from the instructor's FAQ)_", ""]
         for c in t.get("citations") or []:
-            where = _where(c)
+            where = place_label(c.get("section"), c.get("page"))
             lines.append(f"- [{c.get('n')}] {c.get('document', '')}{' — ' + where if where else ''}: “{c.get('snippet', '')}”")
         lines.append("")
     return "\n".join(lines)
