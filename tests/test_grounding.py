@@ -116,3 +116,17 @@ def test_an_english_answer_from_chinese_excerpts_is_checked_by_its_numbers_only(
     assert not check_sentence("It started in 1975 [1].", evidence, "en").ok
     assert check_sentence("Sky Digital used Astra 2A from 1998.", evidence, "en").ok
     assert not check_sentence("Sky Digital used Astra 2A from 1999.", evidence, "en").ok
+
+
+def test_the_verbs_a_question_asks_with_are_no_premise():
+    """"Which week covers LoRA?" on a page that never says "covers": an answer "Week 7 covers LoRA" asserts
+    nothing the course lacks (it failed the check, and the retry answered "the course does not mention LoRA").
+    A thing the question presupposes ("exam") stays a premise."""
+    from tutor.grounding import Evidence, premise_terms
+
+    evidence = Evidence(["| 7 | LoRA and parameter-efficient fine-tuning |", "Extensions are requested by email.",
+                         "The final project is presented in week 12."])
+    assert premise_terms("Which week covers LoRA?", evidence) == set()
+    assert premise_terms("Which email address should I write to about an extension?", evidence) == {"address"}
+    assert premise_terms("How many parameters does tying the embeddings save?", evidence) == {"embeddings"}
+    assert premise_terms("When is the final exam?", evidence) == {"exam"}

@@ -43,6 +43,14 @@ _QUESTION_WORDS = {
     "course", "important", "happen", "happens", "good", "best", "better", "main", "role", "purpose", "kind",
     # words that ask about an aspect rather than name a topic ("reduce the *number* of parameters")
     "number", "amount", "type", "types", "part", "parts", "thing", "things", "value", "values", "ways",
+    # the verbs and connectives a question asks with ("Which week *covers* LoRA?", "Since ..."): an answer
+    # repeating one asserts nothing the course lacks; a premise is a thing the question presupposes (an exam)
+    "since", "because", "cover", "covers", "covered", "write", "writes", "reach", "reaches", "measure", "measures",
+    "compute", "computes", "save", "saves", "lose", "loses", "hand", "need", "needs", "take", "takes", "make",
+    "makes", "help", "helps", "decide", "decides", "choose", "change", "changes", "affect", "affects", "improve",
+    "reduce", "increase", "require", "requires", "allow", "allows", "contain", "contains", "include", "includes",
+    "mean", "cause", "causes", "matter", "matters", "depend", "depends", "bring", "submit", "pass", "fail", "count",
+    "learn", "learns", "train", "trains", "start", "begin", "apply", "applies", "produce", "produces", "look",
 }
 _FREE_NAMES = {"English", "Chinese", "Spanish", "German", "French", "The", "This", "That", "These", "Yes", "No", "However"}
 
@@ -133,7 +141,8 @@ def premise_terms(question: str, evidence: Evidence) -> set[str]:
     if not evidence.latin:
         return set()  # an English question on Chinese pages shares no words with them, by design
     words = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9-]{3,}", question)}
-    return {w for w in words - _QUESTION_WORDS if not evidence.has_word(w[:-1] if w.endswith("s") else w, whole=True)}
+    words = {w for w in words - _QUESTION_WORDS if not w.endswith("ing")}  # "tying", "computing": how, not what
+    return {w for w in words if not evidence.has_word(w[:-1] if w.endswith("s") else w, whole=True)}
 
 
 def premise_facts(question: str, evidence: Evidence) -> set[str]:
