@@ -77,6 +77,8 @@ def test_a_yes_that_moves_a_course_fact_to_another_subject_fails():
     premises = premise_facts("Are the lectures in room B305?", evidence)
     assert not check_sentence("Yes, the lectures are in room B305 [1].", evidence, "en", premises).ok
     assert check_sentence("No, the lectures are in room B214 [1].", evidence, "en", premises).ok
+    # A Spanish question's subject words never share a sentence with English excerpts: no relation check there.
+    assert premise_facts("¿Las clases son en la sala B214?", evidence, "es") == set()
 
 
 def test_a_quote_is_a_whole_sentence_across_soft_line_breaks(embedder):

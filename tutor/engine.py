@@ -248,7 +248,9 @@ class TutorEngine:
         messages, included = build_messages(query, usable, history, language, generator.tokenizer,
                                             cfg.context_budget_tokens, cfg.prompt)
         evidence = Evidence([h.text for h in included])
-        premises = (premise_terms(question, evidence) if language == "en" else set()) | premise_facts(question, evidence)
+        premises = premise_facts(question, evidence, language)
+        if language == "en":
+            premises |= premise_terms(question, evidence)
         evidence = Evidence([h.text for h in included] + [question, query])
         gate = SentenceGate(evidence, language, premises)
         raw = yield from self._stream_checked(generator, messages, gate, emit, result)

@@ -145,29 +145,31 @@ def premise_terms(question: str, evidence: Evidence) -> set[str]:
     return {w for w in words if not evidence.has_word(w[:-1] if w.endswith("s") else w, whole=True)}
 
 
-def premise_facts(question: str, evidence: Evidence) -> set[str]:
+def premise_facts(question: str, evidence: Evidence, language: str = "en") -> set[str]:
     """Numbers and codes of a question (any language) that the excerpts do not contain: "Are the lectures in
-    room B305?" in a course whose lectures are in B214. An answer that says yes to it affirms them."""
+    room B305?" in a course whose lectures are in B214. An answer that says yes to it affirms them. For an
+    English question, also those the excerpts state only about another subject (``_detached_facts``)."""
     text = unicodedata.normalize("NFKC", question)
     numbers = {m.group().strip() for m in _NUMBER.finditer(text) if not evidence.has_number(m.group().strip())}
     codes = {w for w in _ASCII_CODE.findall(text) if not re.fullmatch(r"[\d.,]+\w?", w) and not evidence.has_word(w)}
-    return numbers | codes | _detached_facts(text, evidence)
+    return numbers | codes | (_detached_facts(text, evidence) if language == "en" else set())
 
 
 def _detached_facts(question: str, evidence: Evidence) -> set[str]:
-    """Codes and numbers of an English question that the excerpts contain, but never in a sentence about the question's
-    subject: in "Are the lectures in room B305?" B305 is the office-hours room, and a "yes" would move the
-    lectures there. The subject is the question's content words other than the word naming the code's kind
-    ("room", "week"); one of them must share a sentence (or table row) with the code."""
+    """Codes and numbers of an English question that the excerpts contain, but never in a sentence about the
+    question's subject: in "Are the lectures in room B305?" B305 is the office-hours room, and a "yes" would
+    move the lectures there. The subject is the question's content words other than the word naming the
+    code's kind ("room", "week"); one of them must share a sentence (or table row) with the code. (Only for
+    English: the subject words of a Spanish question never share a sentence with English excerpts.)"""
     if not evidence.latin:
         return set()
+    content = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z-]{3,}", question)} - _QUESTION_WORDS
     out = set()
-    for m in re.finditer(r"\b(?=[A-Za-z_]*\d)[A-Za-z0-9_]+\b", question):
-        code = m.group()
+    for m in [*_NUMBER.finditer(question), *_ASCII_CODE.finditer(question)]:
+        code = m.group().strip()
         before = re.findall(r"[A-Za-z]+", question[: m.start()])
-        kind = before[-1].lower() if before else ""
-        subject = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z-]{3,}", question)} - _QUESTION_WORDS - {kind}
-        if not subject or not evidence.has_word(code):
+        subject = content - {before[-1].lower() if before else ""}
+        if not re.search(r"\d", code) or not subject or not evidence.has_word(code):
             continue
         stems = [re.escape(w[:-1] if w.endswith("s") else w) for w in subject]
         about = re.compile(r"(?<!\w)(?:" + "|".join(stems) + r")")
