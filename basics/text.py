@@ -44,13 +44,8 @@ def is_cjk_run(word: str) -> bool:
     return bool(HAN_KANA_RUN.match(word))
 
 
-def cjk_share(text: str) -> float:
-    """Share of the non-space characters of ``text`` written in a CJK script."""
-    chars = [c for c in text if not c.isspace()]
-    return len(CJK_CHAR.findall(text)) / len(chars) if chars else 0.0
-
-
 def is_cjk(text: str, threshold: float = 0.3) -> bool:
     """True when CJK characters make up at least ``threshold`` of the non-space characters."""
-    share = cjk_share(text)
-    return share > 0 and share >= threshold
+    chars = [c for c in text if not c.isspace()]
+    cjk = len(CJK_CHAR.findall(text))
+    return cjk > 0 and cjk >= threshold * len(chars)
