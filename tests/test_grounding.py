@@ -76,6 +76,14 @@ def test_a_yes_that_moves_a_course_fact_to_another_subject_fails():
         assert premise_facts(true, evidence) == set(), true
     premises = premise_facts("Are the lectures in room B305?", evidence)
     assert not check_sentence("Yes, the lectures are in room B305 [1].", evidence, "en", premises).ok
+    # the corrected retry is told what the course says about the lectures, not only that B305 is elsewhere
+    from tutor.grounding import detached_facts
+    from tutor.prompts import correction_messages
+
+    instead = detached_facts("Are the lectures in room B305?", evidence)
+    assert instead == {"B305": "Lectures take place on Tuesdays from 10:00 to 11:30 in room B214."}
+    turn = correction_messages([{"role": "user", "content": "q"}], "Yes.", ["yes: B305"], "en", instead)[-1]
+    assert "for something else" in turn["content"] and "in room B214.\u201d" in turn["content"]
     assert check_sentence("No, the lectures are in room B214 [1].", evidence, "en", premises).ok
     # A Spanish question's subject words never share a sentence with English excerpts: no relation check there.
     assert premise_facts("¿Las clases son en la sala B214?", evidence, "es") == set()
@@ -132,3 +140,30 @@ def test_the_verbs_a_question_asks_with_are_no_premise():
     assert premise_terms("Which email address should I write to about an extension?", evidence) == {"address"}
     assert premise_terms("How many parameters does tying the embeddings save?", evidence) == {"embeddings"}
     assert premise_terms("When is the final exam?", evidence) == {"exam"}
+
+
+def test_a_chinese_answer_is_checked_by_its_numbers_units_and_english_words():
+    """On English excerpts a Chinese answer's numbers are numbers ("增加9,216个参数" was read as one code the
+    excerpts lack, so every Chinese answer with a number fell back to an English quote); a number keeps its
+    unit ("第12天", day 12, is an invented date where the course says "week 12"); the English words it
+    carries over must be the excerpts' own."""
+    from tutor.grounding import Evidence, check_sentence
+
+    evidence = Evidence([LOGISTICS, "Attention computes softmax(Q K^T / sqrt(d_k)) V. The report is at most 6 pages."])
+    for sentence in ("秩为8的LoRA增加9,216个可训练参数。", "讲座在Tuesdays的10:00到11:30在B214。", "期末项目在第12周提交。",
+                     "报告最多6页。", "注意力使用softmax。"):
+        assert check_sentence(sentence, evidence, "zh").ok, sentence
+    assert check_sentence("期末考试在第12周的第12天进行。", evidence, "zh").unsupported == ["第12天"]
+    assert check_sentence("讲座在10:00到12:30。", evidence, "zh").unsupported == ["12:30"]
+    assert check_sentence("它增加7,000个参数。", evidence, "zh").unsupported == ["7,000"]
+    assert check_sentence("注意力使用transformers。", evidence, "zh").unsupported == ["transformers"]
+
+
+def test_a_premise_word_is_a_whole_word():
+    """"135M-parameter" names no premise "m-parameter" (the retry then answered "the excerpts do not mention
+    m-parameter" instead of 2.7 billion tokens)."""
+    from tutor.grounding import Evidence, premise_terms
+
+    evidence = Evidence(["At roughly 20 tokens per parameter, a 135 million-parameter model needs about 2.7 billion tokens."])
+    assert premise_terms("According to the Chinchilla rule, how many training tokens would a 135M-parameter model need?",
+                         evidence) == {"chinchilla", "rule"}

@@ -31,7 +31,8 @@ from tutor.adapters import adapter_card
 from tutor.backends import create_generator
 from tutor.engine_config import EngineConfig, with_embedder_thresholds
 from tutor.generators.base import QueueWait
-from tutor.grounding import Evidence, SentenceGate, best_passage, focus_excerpts, premise_facts, premise_terms
+from tutor.grounding import (Evidence, SentenceGate, best_passage, detached_facts, focus_excerpts, premise_facts,
+                             premise_terms)
 from tutor.language import detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
 from tutor.prompts import (NOT_COVERED, build_messages, correction_messages, faq_language_note,
@@ -247,10 +248,10 @@ class TutorEngine:
             usable = [replace(h, text=t) for h, t in zip(usable, focused)]
         messages, included = build_messages(query, usable, history, language, generator.tokenizer,
                                             cfg.context_budget_tokens, cfg.prompt)
-        evidence = Evidence([h.text for h in included])
-        premises = premise_facts(question, evidence, language)
+        excerpts = Evidence([h.text for h in included])
+        premises = premise_facts(question, excerpts, language)
         if language == "en":
-            premises |= premise_terms(question, evidence)
+            premises |= premise_terms(question, excerpts)
         evidence = Evidence([h.text for h in included] + [question, query])
         gate = SentenceGate(evidence, language, premises)
         raw = yield from self._stream_checked(generator, messages, gate, emit, result)
@@ -258,7 +259,8 @@ class TutorEngine:
         if gate.failed and not gate.released.strip() and cfg.correct_once:
             # Nothing shown yet: one more try, told what the excerpts do not say (CORRECTION in prompts.py).
             first_try = {"raw": raw.strip(), "unsupported": gate.failed.unsupported}
-            messages = correction_messages(messages, gate.failed_sentence, gate.failed.unsupported, language)
+            instead = detached_facts(question, excerpts) if language == "en" else {}
+            messages = correction_messages(messages, gate.failed_sentence, gate.failed.unsupported, language, instead)
             gate = SentenceGate(evidence, language, premises)
             raw = yield from self._stream_checked(generator, messages, gate, emit, result)
         result.grounding = {"raw": raw.strip(), "checked_facts": [f for c in gate.checks for f in c.facts],
@@ -267,12 +269,12 @@ class TutorEngine:
         if first_try:
             result.grounding["first_try"] = first_try
         answer = gate.released.strip()
+        closest = max(range(len(included)), key=lambda i: included[i].dense_score, default=None)
+        quotable = closest is not None and included[closest].dense_score >= cfg.min_quote_evidence
         if answer:
             result.citations = self._citations(answer, included)
             return
-        closest = max(range(len(included)), key=lambda i: included[i].dense_score, default=None)
-        if (gate.failed or NOT_COVERED in raw) and closest is not None \
-                and included[closest].dense_score >= cfg.min_quote_evidence:
+        if (gate.failed or NOT_COVERED in raw) and quotable:
             # The model could not answer from strong evidence: the course's own closest sentence, marked as a
             # quote, is honest and often what the student needed (small models say NOT_IN_COURSE too readily).
             result.outcome = "quoted"

@@ -22,16 +22,18 @@ from basics.text import CJK_CHAR
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])\s+|(?<=[。！？；])|\n+")
 _MARKER = re.compile(r"\s*\[\d{1,2}(?:\s*[,–-]\s*\d{1,2})*\]")
-_TIME = re.compile(r"\b([01]?\d|2[0-3])[:.h]([0-5]\d)\b")
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?(?!\w)")
-_CODE = re.compile(r"\b(?=\w*\d)(?=\w*[^\W\d])\w{2,}\b|\b\w+_\w+\b")  # B214, q_proj, gpt2, 3e-4 stays a number
-_ASCII_CODE = re.compile(_CODE.pattern, re.ASCII)  # "讲座在B305教室吗" -> B305 (CJK is no word character here)
-_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,}s?\b")
+_TIME = re.compile(r"\b([01]?\d|2[0-3])[:.h]([0-5]\d)\b", re.ASCII)
+# Times, numbers, codes and words are ASCII patterns: CJK characters are word characters to Unicode patterns,
+# so in "第12周" or "增加9,216个参数" no number was found, and a Chinese clause holding a digit read as one code.
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?(?!\w)", re.ASCII)
+_CODE = re.compile(r"\b(?=\w*\d)(?=\w*[^\W\d])\w{2,}\b|\b\w+_\w+\b", re.ASCII)  # B214, q_proj, gpt2; 3e-4 is a number
+_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,}s?\b", re.ASCII)
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|isn't|aren't|doesn't|don't|didn't|cannot|can't)\b|n't\b",
                        re.IGNORECASE)
 # An answer that opens by agreeing ("Yes, ...", "是的", "Sí", "Ja", "Oui", "Correct"): it affirms the question.
 _AFFIRMATION = re.compile(r"^\W*(?:(?:yes|yeah|correct|indeed|sí|ja|oui)(?![a-z])|(?:是的|没错|是|对|對)(?=[，,。！!\s]|$))",
                           re.IGNORECASE)  # "对于…" (regarding) and "Si el…" (if) are no yes
+_WORD = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z0-9-]{3,}", re.ASCII)  # an English word, whole: "135M-parameter" is none
 _CAPITALISED = re.compile(r"(?<=[^.!?:;\n\"'(\[]\s)[A-Z][a-z]{2,}\b")
 # Capitalised words an English answer may use without the excerpts saying them.
 # Words of questions that name no premise ("what does X mean", "explain the difference").
@@ -113,7 +115,8 @@ class Evidence:
 
     def __init__(self, texts: list[str]):
         self.text = _fold("\n".join(texts))
-        self.sentences = [_fold(s) for t in texts for s in split_sentences(unwrap(t))]
+        self.originals = [s for t in texts for s in split_sentences(unwrap(t))]
+        self.sentences = [_fold(s) for s in self.originals]
         self.numbers: set[str] = set()
         for m in _NUMBER.finditer(self.text):
             self.numbers |= _number_forms(m.group().strip())
@@ -140,7 +143,7 @@ def premise_terms(question: str, evidence: Evidence) -> set[str]:
     only a final project). An answer that repeats one asserts the question's premise, not the course."""
     if not evidence.latin:
         return set()  # an English question on Chinese pages shares no words with them, by design
-    words = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9-]{3,}", question)}
+    words = {w.lower() for w in _WORD.findall(question)}
     words = {w for w in words - _QUESTION_WORDS if not w.endswith("ing")}  # "tying", "computing": how, not what
     return {w for w in words if not evidence.has_word(w[:-1] if w.endswith("s") else w, whole=True)}
 
@@ -148,24 +151,27 @@ def premise_terms(question: str, evidence: Evidence) -> set[str]:
 def premise_facts(question: str, evidence: Evidence, language: str = "en") -> set[str]:
     """Numbers and codes of a question (any language) that the excerpts do not contain: "Are the lectures in
     room B305?" in a course whose lectures are in B214. An answer that says yes to it affirms them. For an
-    English question, also those the excerpts state only about another subject (``_detached_facts``)."""
+    English question, also those the excerpts state only about another subject (``detached_facts``)."""
     text = unicodedata.normalize("NFKC", question)
     numbers = {m.group().strip() for m in _NUMBER.finditer(text) if not evidence.has_number(m.group().strip())}
-    codes = {w for w in _ASCII_CODE.findall(text) if not re.fullmatch(r"[\d.,]+\w?", w) and not evidence.has_word(w)}
-    return numbers | codes | (_detached_facts(text, evidence) if language == "en" else set())
+    codes = {w for w in _CODE.findall(text) if not re.fullmatch(r"[\d.,]+\w?", w) and not evidence.has_word(w)}
+    return numbers | codes | (set(detached_facts(text, evidence)) if language == "en" else set())
 
 
-def _detached_facts(question: str, evidence: Evidence) -> set[str]:
+def detached_facts(question: str, evidence: Evidence) -> dict[str, str]:
     """Codes and numbers of an English question that the excerpts contain, but never in a sentence about the
     question's subject: in "Are the lectures in room B305?" B305 is the office-hours room, and a "yes" would
     move the lectures there. The subject is the question's content words other than the word naming the
     code's kind ("room", "week"); one of them must share a sentence (or table row) with the code. (Only for
-    English: the subject words of a Spanish question never share a sentence with English excerpts.)"""
+    English: the subject words of a Spanish question never share a sentence with English excerpts.)
+
+    Each such code maps to the first excerpt sentence about the subject ("Lectures take place ... in room
+    B214."), or "": what the course says instead, for the corrected retry (``prompts.correction_messages``)."""
     if not evidence.latin:
-        return set()
+        return {}
     content = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z-]{3,}", question)} - _QUESTION_WORDS
-    out = set()
-    for m in [*_NUMBER.finditer(question), *_ASCII_CODE.finditer(question)]:
+    out: dict[str, str] = {}
+    for m in [*_NUMBER.finditer(question), *_CODE.finditer(question)]:
         code = m.group().strip()
         before = re.findall(r"[A-Za-z]+", question[: m.start()])
         subject = content - {before[-1].lower() if before else ""}
@@ -175,7 +181,7 @@ def _detached_facts(question: str, evidence: Evidence) -> set[str]:
         about = re.compile(r"(?<!\w)(?:" + "|".join(stems) + r")")
         needle = re.compile(r"(?<!\w)" + re.escape(code.lower()) + r"(?!\w)")
         if not any(needle.search(s) and about.search(s) for s in evidence.sentences):
-            out.add(code)
+            out[code] = next((o for o, s in zip(evidence.originals, evidence.sentences) if about.search(s)), "")
     return out
 
 
@@ -193,7 +199,7 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
         check.unsupported.append("yes: " + ", ".join(sorted(premises)))
     if premises and language == "en" and not _NEGATION.search(text):
         # A sentence that denies the premise ("The course does not mention a final exam; ...") may name it.
-        said = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9-]{3,}", text)}
+        said = {w.lower() for w in _WORD.findall(text)}
         for word in sorted(premises & said):
             check.facts.append(word)
             check.unsupported.append(word)
@@ -209,6 +215,11 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
         check.facts.append(token)
         if not evidence.has_number(token):
             check.unsupported.append(token)
+    if CJK_CHAR.search(text) and evidence.latin:
+        for fact, supported in _cjk_facts(rest, evidence):
+            check.facts.append(fact)
+            if not supported:
+                check.unsupported.append(fact)
     words = set(_CODE.findall(rest)) | set(_ACRONYM.findall(rest))
     if language == "en" and evidence.latin:
         words |= {w for w in _CAPITALISED.findall(rest) if w not in _FREE_NAMES}
@@ -220,6 +231,31 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
         if not evidence.has_word(stem):
             check.unsupported.append(word)
     return check
+
+
+# A number with its unit in a Chinese or Japanese sentence, and the unit's English name in the excerpts.
+_CJK_QUANTITY = re.compile(r"(第\s*)?(\d+)\s*(个星期|星期|周|天|日|页|小时|分钟)")
+_CJK_UNITS = {"个星期": "week", "星期": "week", "周": "week", "天": "day", "日": "day", "页": "page", "小时": "hour",
+              "分钟": "minute"}
+
+
+def _cjk_facts(text: str, evidence: Evidence) -> list[tuple[str, bool]]:
+    """Facts of a CJK sentence read against English excerpts, with whether the excerpts support each.
+
+    A number must come with its unit: "第12天" (day 12) in a course that says "week 12" is an invented date,
+    though 12 is in the excerpts. And the English words a Chinese answer carries over ("softmax", "Tuesdays")
+    must be the excerpts' own: one they never use is the answer's, not the course's.
+    """
+    out = []
+    for m in _CJK_QUANTITY.finditer(text):
+        n, unit = m.group(2), _CJK_UNITS[m.group(3)]
+        near = (rf"(?<![\d.,]){n}(?:[\s-]+[a-z]+)?[\s-]+{unit}s?\b"  # "12 weeks", "6-page", "20 GPU hours"
+                rf"|\b{unit}s?\s+(?:\d+\s*(?:and|or|to|,|-|–)\s*)?{n}(?![\d])")  # "week 12", "weeks 6 and 7"
+        out.append((m.group(), re.search(near, evidence.text) is not None))
+    for word in _WORD.findall(text):
+        if word.lower() not in _QUESTION_WORDS:
+            out.append((word, evidence.has_word(word)))
+    return out
 
 
 class SentenceGate:

@@ -46,12 +46,14 @@ SYSTEM_RULES = (
 
 # The last line of the user turn: small models follow the language asked for right before they answer,
 # and follow it best when it is written in that language.
+# On English excerpts a plain "answer in Chinese" got vague paraphrases ("注意力机制是一种用于模型之间信息交换的
+# 机制"); asking to carry over the excerpts' exact facts brought the formula and the terms back.
 LANGUAGE_INSTRUCTIONS = {
     "en": "Answer in English.",
-    "zh": "请用中文回答。",
-    "es": "Responde en español.",
+    "zh": "请用中文回答，准确译出摘录中的具体事实（定义、公式、数字、术语）。",
+    "es": "Responde en español, traduciendo con precisión los hechos concretos de los extractos.",
     "fr": "Réponds en français.",
-    "de": "Antworte auf Deutsch.",
+    "de": "Antworte auf Deutsch und übersetze die konkreten Fakten der Auszüge genau.",
     "it": "Rispondi in italiano.",
     "pt": "Responda em português.",
     "ja": "日本語で答えてください。",
@@ -94,13 +96,18 @@ CORRECTION = ("That is not what the excerpts say: {problem}. Answer the "
               "say so first, then give what they say instead.")
 
 
-def correction_messages(messages: list[dict], sentence: str, unsupported: list[str], language: str) -> list[dict]:
+def correction_messages(messages: list[dict], sentence: str, unsupported: list[str], language: str,
+                        instead: dict[str, str] | None = None) -> list[dict]:
     """``messages`` plus the failed sentence as the assistant's turn and a user turn naming what it got wrong
-    (``Check.unsupported``); the turns alternate, as every chat template requires."""
+    (``Check.unsupported``); the turns alternate, as every chat template requires. ``instead`` maps a fact the
+    excerpts give for another subject to their sentence about the question's subject (``detached_facts``):
+    told only "B305 is for something else", the 1.5B answered with the office hours in B305."""
     problems = []
     for item in unsupported:
         if item.startswith("yes: "):
-            problems.append(f"they give {item[5:]} for something else, not as the answer to this question")
+            said = [f"\u201c{instead[code]}\u201d" for code in item[5:].split(", ") if (instead or {}).get(code)]
+            problems.append(f"they give {item[5:]} for something else, not as the answer to this question"
+                            + (f"; about the question's subject they say {' '.join(said)}" if said else ""))
         else:
             problems.append(f"they never say \u201c{item}\u201d")
     note = CORRECTION.format(problem="; ".join(problems) or "it is not supported") + "\n" + language_instruction(language)
