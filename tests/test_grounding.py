@@ -167,3 +167,17 @@ def test_a_premise_word_is_a_whole_word():
     evidence = Evidence(["At roughly 20 tokens per parameter, a 135 million-parameter model needs about 2.7 billion tokens."])
     assert premise_terms("According to the Chinchilla rule, how many training tokens would a 135M-parameter model need?",
                          evidence) == {"chinchilla", "rule"}
+
+
+def test_a_weekday_in_any_language_must_be_the_courses():
+    """A German answer moved the office hours from Wednesday to "Dienstag": capitalised names are checked only
+    in English, so weekdays in German, Spanish, French and Chinese are read by their English names."""
+    from tutor.grounding import Evidence, check_sentence
+
+    evidence = Evidence(["Instructor office hours: Wednesdays from 14:00 to 16:00 in room B305."])
+    assert check_sentence("Die Sprechstunden sind am Dienstag von 14:00 bis 16:00.", evidence, "de").unsupported == ["Dienstag"]
+    assert check_sentence("Die Sprechstunden sind am Mittwoch von 14:00 bis 16:00.", evidence, "de").ok
+    assert check_sentence("Son los miércoles.", evidence, "es").ok
+    assert check_sentence("Son los martes.", evidence, "es").unsupported == ["martes"]
+    assert check_sentence("办公时间是星期三14:00到16:00。", evidence, "zh").ok
+    assert check_sentence("办公时间是周二。", evidence, "zh").unsupported == ["周二"]

@@ -215,6 +215,11 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
         check.facts.append(token)
         if not evidence.has_number(token):
             check.unsupported.append(token)
+    if language != "en" and evidence.latin:
+        for m in _WEEKDAY_NAME.finditer(rest):
+            check.facts.append(m.group())
+            if not evidence.has_word(_WEEKDAY.get(m.group().lower(), m.group())) and not evidence.has_word(m.group()):
+                check.unsupported.append(m.group())
     if CJK_CHAR.search(text) and evidence.latin:
         for fact, supported in _cjk_facts(rest, evidence):
             check.facts.append(fact)
@@ -232,6 +237,17 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
             check.unsupported.append(word)
     return check
 
+
+# Weekdays in the languages the tutor answers in, by their English name: a German answer moved the office hours
+# from Wednesday to "Dienstag", and capitalised names are checked only in English sentences.
+_WEEKDAYS = {
+    "monday": "montag lunes lundi 星期一 周一", "tuesday": "dienstag martes mardi 星期二 周二",
+    "wednesday": "mittwoch miércoles mercredi 星期三 周三", "thursday": "donnerstag jueves jeudi 星期四 周四",
+    "friday": "freitag viernes vendredi 星期五 周五", "saturday": "samstag sábado samedi 星期六 周六",
+    "sunday": "sonntag domingo dimanche 星期日 星期天 周日",
+}
+_WEEKDAY = {name: english for english, names in _WEEKDAYS.items() for name in names.split()}
+_WEEKDAY_NAME = re.compile(r"(?<!\w)(?:" + "|".join(_WEEKDAY) + r")|(?:星期|周)[一二三四五六日天]", re.IGNORECASE)
 
 # A number with its unit in a Chinese or Japanese sentence, and the unit's English name in the excerpts.
 _CJK_QUANTITY = re.compile(r"(第\s*)?(\d+)\s*(个星期|星期|周|天|日|页|小时|分钟)")
