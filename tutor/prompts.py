@@ -47,10 +47,11 @@ SYSTEM_RULES = (
 # The last line of the user turn: small models follow the language asked for right before they answer,
 # and follow it best when it is written in that language.
 # On English excerpts a plain "answer in Chinese" got vague paraphrases ("注意力机制是一种用于模型之间信息交换的
-# 机制"); asking to carry over the excerpts' exact facts brought the formula and the terms back.
+# 机制"); asking to carry over the excerpts' exact facts brought the formula and the terms back. (A list of
+# what to carry, "（定义、公式、数字、术语）", was parroted back: "注意：在摘录中没有提到…定义、公式、数字、术语。")
 LANGUAGE_INSTRUCTIONS = {
     "en": "Answer in English.",
-    "zh": "请用中文回答，准确译出摘录中的具体事实（定义、公式、数字、术语）。",
+    "zh": "请用中文回答，准确转述摘录中的具体事实，公式和数字照原样写出。",
     "es": "Responde en español, traduciendo con precisión los hechos concretos de los extractos.",
     "fr": "Réponds en français.",
     "de": "Antworte auf Deutsch und übersetze die konkreten Fakten der Auszüge genau.",
