@@ -269,12 +269,12 @@ class TutorEngine:
         if first_try:
             result.grounding["first_try"] = first_try
         answer = gate.released.strip()
-        closest = max(range(len(included)), key=lambda i: included[i].dense_score, default=None)
-        quotable = closest is not None and included[closest].dense_score >= cfg.min_quote_evidence
         if answer:
             result.citations = self._citations(answer, included)
             return
-        if (gate.failed or NOT_COVERED in raw) and quotable:
+        closest = max(range(len(included)), key=lambda i: included[i].dense_score, default=None)
+        if (gate.failed or NOT_COVERED in raw) and closest is not None \
+                and included[closest].dense_score >= cfg.min_quote_evidence:
             # The model could not answer from strong evidence: the course's own closest sentence, marked as a
             # quote, is honest and often what the student needed (small models say NOT_IN_COURSE too readily).
             result.outcome = "quoted"
