@@ -26,7 +26,8 @@ from pathlib import Path
 
 from basics.config import Paths
 from basics.errors import ConfigError
-from tutor.grounding import Evidence, best_passage, check_sentence, split_sentences
+from tutor.grounding import Evidence, check_sentence, split_sentences
+from tutor.passages import best_passage
 from finetune import metrics as M
 from finetune.data import FAQInput, read_faq_data
 

@@ -92,7 +92,8 @@ def test_a_yes_that_moves_a_course_fact_to_another_subject_fails():
 def test_a_quote_is_a_whole_sentence_across_soft_line_breaks(embedder):
     """Course pages are wrapped at a fixed width; the quoted sentence must not stop at the wrap, and a
     heading is never the quote."""
-    from tutor.grounding import best_passage, unwrap
+    from tutor.grounding import unwrap
+    from tutor.passages import best_passage
 
     text = ("## Collaboration\n\nStudents may discuss problem sets in groups, but each student must write and submit "
             "their own code and\nanswers and list the people they discussed with.\n\n| Part | Weight |\n| Labs | 40% |\n")
@@ -181,3 +182,55 @@ def test_a_weekday_in_any_language_must_be_the_courses():
     assert check_sentence("Son los martes.", evidence, "es").unsupported == ["martes"]
     assert check_sentence("办公时间是星期三14:00到16:00。", evidence, "zh").ok
     assert check_sentence("办公时间是周二。", evidence, "zh").unsupported == ["周二"]
+
+
+def test_an_answer_that_only_restates_the_question_fails():
+    """"Normalisation is applied before computing exact match in the SQuAD convention." answered "What does
+    normalisation do before computing exact match …?" and passed every fact check. A first sentence that
+    says the question back is held until one with something to say follows; alone, it fails. An answer
+    that adds a number word ("one or two tokens"), a short answer and a yes/no answer are no restatements."""
+    from tutor.grounding import RESTATED, Evidence, SentenceGate, restates
+
+    question = "What does normalisation do before computing exact match in the SQuAD convention?"
+    restated = "Normalisation is applied before computing exact match in the SQuAD convention."
+    assert restates(restated, question)
+    assert restates("The attention mechanism decides which tokens to look at.",
+                    "How does the attention mechanism decide which tokens to look at?")
+    assert not restates("A Chinese character usually takes one or two tokens.",
+                        "How many tokens does a Chinese character usually take?")
+    assert not restates("You need Python.", "What language do I need?")
+    assert not restates("Yes, the midterm quiz is open-notes.", "Is the midterm quiz open-notes?")
+
+    evidence = Evidence(["In the SQuAD convention, normalisation lower-cases the text and removes punctuation."])
+    gate = SentenceGate(evidence, "en", question=question)
+    assert gate.feed(restated + " ") == "" and gate.finish() == ""
+    assert gate.failed.unsupported == [RESTATED] and gate.failed_sentence == restated
+    gate = SentenceGate(evidence, "en", question=question)
+    assert gate.feed(restated + " ") == ""
+    assert gate.feed("It lower-cases the text and removes punctuation [1]. ") == \
+        restated + " It lower-cases the text and removes punctuation [1]. "
+    assert gate.finish() == "" and gate.failed is None
+
+
+def test_an_answer_must_deny_what_the_course_denies():
+    """"Which GPU do I need to run the labs?" was answered with the final projects' "20 GPU hours": the course
+    says no GPU is needed. When the excerpt sentence closest to the question's subject negates one of its
+    words ("no GPU"), an English answer's first sentence must deny too; the retry is told that sentence. A
+    negation elsewhere in the sentence is no denial of the question."""
+    from tutor.grounding import DENIED, Evidence, SentenceGate, denied_subject
+    from tutor.prompts import correction_messages
+
+    labs = "All labs run on a laptop CPU: the course uses a small model, so no GPU is needed."
+    evidence = Evidence([labs + " Students can request up to 20 GPU hours for their projects."])
+    assert denied_subject("Which GPU do I need to run the labs?", evidence) == labs
+    gate = SentenceGate(evidence, "en", denied=labs)
+    assert gate.feed("You can request up to 20 GPU hours [1]. ") == ""
+    assert gate.failed.unsupported == [DENIED + labs]
+    gate = SentenceGate(evidence, "en", denied=labs)
+    assert gate.feed("No GPU is needed: the labs run on a laptop CPU [1]. ") != ""
+    retry = correction_messages([], "You can request up to 20 GPU hours.", [DENIED + labs], "en")
+    assert labs in retry[-1]["content"]
+
+    grace = Evidence(["Grace days do not apply to the final project report; those deadlines are firm.",
+                      "The written report of at most 6 pages is due at the end of week 12."])
+    assert denied_subject("How long can the final project report be?", grace) == ""

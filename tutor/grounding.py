@@ -8,8 +8,12 @@ Vaswani) — must each occur in the course excerpts of the prompt or in the ques
 checked: paraphrase is the point of an answer, and the evidence gate and the "not in the course" reply
 guard the topic.
 
-A sentence that fails is not shown. If it was the first one, the engine quotes the course instead
-(``best_passage``) or refuses; if a later one, the answer ends before it.
+Two checks compare the answer with the question rather than the excerpts: a first sentence that only says
+the question back (``restates``) and, where the course denies what the question asks about ("no GPU is
+needed"), a first sentence that does not deny it too (``denied_subject``).
+
+A sentence that fails is not shown. If it was the first one, the engine retries once, then quotes the course
+(``tutor.passages.best_passage``) or refuses; if a later one, the answer ends before it.
 """
 
 from __future__ import annotations
@@ -185,6 +189,35 @@ def detached_facts(question: str, evidence: Evidence) -> dict[str, str]:
     return out
 
 
+DENIED = "the course denies it: "  # Check.unsupported of a first sentence that misses the course's denial
+
+
+def denied_subject(question: str, evidence: Evidence) -> str:
+    """The excerpt sentence that denies what an English question asks about, or "": for "Which GPU do I need to
+    run the labs?", "All labs run on a laptop CPU: ..., so no GPU is needed." It is the sentence sharing the
+    most subject words with the question (at least two, or all of them), with a negation right before one of
+    them ("no GPU", "never an unknown token"). An answer whose first sentence does not deny as well took its
+    facts from elsewhere: "request up to 20 GPU hours" is the final projects' cluster (``SentenceGate``)."""
+    if not evidence.latin:
+        return ""
+    words = {w.lower() for w in _WORD.findall(question)} - _QUESTION_WORDS
+    subject = {w[:-1] if w.endswith("s") else w for w in words} | {a.lower() for a in _ACRONYM.findall(question)}
+    if not subject:
+        return ""
+    scores = [sum(1 for w in subject if re.search(r"(?<!\w)" + re.escape(w), s)) for s in evidence.sentences]
+    best = max(scores, default=0)
+    if best < min(2, len(subject)):
+        return ""
+    denial = re.compile(r"\b(?:no|not|never|without)\s+(?:\w+\s+)?(?:" + "|".join(map(re.escape, subject)) + ")")
+    for i, (original, sentence, n) in enumerate(zip(evidence.originals, evidence.sentences, scores)):
+        # (A negation anywhere in the sentence is no denial: "Grace days do not apply to ... the final project
+        # report" also answers "How long can the final project report be?".)
+        if n == best and denial.search(sentence):
+            more = evidence.originals[i + 1] if original.endswith(";") and i + 1 < len(evidence.originals) else ""
+            return f"{original} {more}".strip()
+    return ""
+
+
 def check_sentence(sentence: str, evidence: Evidence, language: str, premises: set[str] = frozenset()) -> Check:
     """The checkable facts of one sentence, and which of them ``evidence`` does not contain.
 
@@ -274,18 +307,49 @@ def _cjk_facts(text: str, evidence: Evidence) -> list[tuple[str, bool]]:
     return out
 
 
+# An English answer that says the question back ("How does attention decide which tokens to look at?" -> "The
+# attention mechanism decides which tokens to look at.") states nothing and passes every fact check.
+RESTATED = "restates the question"
+_NUMBER_WORD = re.compile(r"\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|"
+                          r"thousand|million|billion|half|twice|once|single|double|all|none|every)\b")
+_WH_QUESTION = re.compile(r"^\W*(?:what|how|why|which|when|where|who|whom|whose)\b", re.IGNORECASE)
+
+
+def restates(sentence: str, question: str) -> bool:
+    """Whether an English sentence only restates an English wh-question: no number, code or name the question
+    lacks, and at most one content word of its own among at least three (a short "You need Python." is an
+    answer). Yes/no questions, and sentences that agree or deny, are never restatements."""
+    text = _MARKER.sub("", sentence)
+    if not _WH_QUESTION.match(question) or _AFFIRMATION.match(text) or _NEGATION.search(text):
+        return False
+    facts = _NUMBER.findall(text) + _CODE.findall(text) + _NUMBER_WORD.findall(text.lower())
+    if any(f not in question.lower() for f in facts):  # "A Chinese character usually takes one or two tokens."
+        return False
+    asked = {w.lower()[:5] for w in _WORD.findall(question)}
+    content = [w.lower() for w in _WORD.findall(text) if w.lower() not in _QUESTION_WORDS]
+    new = [w for w in content if w[:5] not in asked]
+    return len(content) >= 3 and len(new) <= min(1, 0.2 * len(content))
+
+
 class SentenceGate:
     """Releases a streamed answer one checked sentence at a time.
 
     ``feed(delta)`` returns the text that may be shown now (whole sentences that passed); once a sentence
     fails, ``failed`` holds it and everything after is withheld. ``finish()`` checks the last sentence.
+    With ``question`` (English), a first sentence that only restates it is held back until a sentence with
+    something to say follows; an answer that is nothing but the restatement fails (``RESTATED``). With
+    ``denied`` (``denied_subject``), a first sentence without a negation fails (``DENIED``).
     """
 
-    def __init__(self, evidence: Evidence, language: str, premises: set[str] = frozenset()):
+    def __init__(self, evidence: Evidence, language: str, premises: set[str] = frozenset(), question: str = "",
+                 denied: str = ""):
         self.evidence = evidence
         self.language = language
         self.premises = premises
+        self.question = question if language == "en" else ""
+        self.denied = denied if language == "en" else ""
         self.pending = ""
+        self.held = ""
         self.released = ""
         self.failed: Check | None = None
         self.failed_sentence = ""
@@ -301,82 +365,33 @@ class SentenceGate:
             if not m:
                 break
             sentence, self.pending = self.pending[: m.end()], self.pending[m.end():]
-            if not self._accept(sentence):
+            shown = self._accept(sentence)
+            if shown is None:
                 return "".join(out)
-            out.append(sentence)
+            out.append(shown)
         return "".join(out)
 
     def finish(self) -> str:
         sentence, self.pending = self.pending, ""
-        if self.failed or not sentence.strip():
-            return ""
-        return sentence if self._accept(sentence) else ""
+        shown = self._accept(sentence) if sentence.strip() and not self.failed else ""
+        if self.held and not self.failed:  # the answer was its restatement of the question and nothing more
+            self.failed, self.failed_sentence = Check([RESTATED], [RESTATED]), self.held.strip()
+        return shown or ""
 
-    def _accept(self, sentence: str) -> bool:
+    def _accept(self, sentence: str) -> str | None:
+        """The text to show now for a sentence: "" while a restatement is held back, None if it failed."""
         check = check_sentence(sentence, self.evidence, self.language, self.premises)
         self.checks.append(check)
+        first = not self.released and not self.held
+        if self.denied and first and not _NEGATION.search(_MARKER.sub("", sentence)):
+            check.facts.append("denial")
+            check.unsupported.append(DENIED + self.denied)
         if not check.ok:
             self.failed, self.failed_sentence = check, sentence.strip()
-            return False
-        self.released += sentence
-        return True
-
-
-def best_passage(question: str, text: str, embedder, max_sentences: int = 2) -> str:
-    """The sentence of ``text`` closest to ``question`` (embedder cosine), with its neighbour when short."""
-    sentences = [x for x in split_sentences(unwrap(text)) if not x.startswith("#")] or [text.strip()]  # no headings
-    best = int((embedder.encode(sentences) @ embedder.encode_query(question)).argmax())
-    chosen = sentences[best]
-    if max_sentences > 1 and len(chosen) < 80 and best + 1 < len(sentences):
-        chosen = f"{chosen} {sentences[best + 1]}"
-    return chosen
-
-
-def focus_excerpts(query: str, texts: list[str], embedder, max_chars: int) -> list[str]:
-    """Each text cut to its sentences closest to ``query`` (kept in their order), about ``max_chars`` long.
-
-    Prefill is most of an answer's time on a CPU (a 1.5B model reads ~40-90 tokens/s on 2 cores), and
-    the answer to a question is almost always in two or three sentences of a 200-token chunk. One batch of
-    sentence embeddings picks them; the neighbours of the best sentence come first so a sentence that
-    continues another keeps its subject. Texts already short enough are left as they are.
-    """
-    texts = [unwrap(t) if len(t) > max_chars else t for t in texts]
-    split = [split_sentences(t) if len(t) > max_chars else [] for t in texts]
-    flat = [s for sentences in split for s in sentences]
-    if not flat:
-        return list(texts)
-    # The question as a query (the vector retrieval already computed, cached), the sentences as passages:
-    # asymmetric embedders (EmbeddingGemma) are trained on exactly that pairing, across languages too.
-    scores = iter((embedder.encode(flat) @ embedder.encode_query(query)).tolist())
-    out = []
-    for text, sentences in zip(texts, split):
-        if not sentences:
-            out.append(text)
-            continue
-        sims = [next(scores) for _ in sentences]
-        best = max(range(len(sentences)), key=sims.__getitem__)
-        order = [best, best - 1, best + 1] + sorted(range(len(sentences)), key=lambda i: -sims[i])
-        keep, used = set(), 0
-        for i in order:
-            if 0 <= i < len(sentences) and i not in keep and (not keep or used + len(sentences[i]) <= max_chars):
-                keep.add(i)
-                used += len(sentences[i]) + 1
-        picked = sorted(keep)
-        breaks = _line_breaks(text, sentences)
-        out.append("".join(("" if j == 0 else " ... " if i != picked[j - 1] + 1 else "\n" if breaks[i] else " ")
-                           + sentences[i] for j, i in enumerate(picked)))
-    return out
-
-
-def _line_breaks(text: str, sentences: list[str]) -> list[bool]:
-    """For each sentence of ``text``, whether a line break precedes it: a table row or a list item stays on
-    its own line when sentences are cut out (joined by spaces, "| Final project | 35% |" rows ran together)."""
-    out, pos = [], 0
-    for sentence in sentences:
-        start = text.find(sentence, pos)
-        if start < 0:
-            out.append(False)
-            continue
-        out.append("\n" in text[pos:start] and pos > 0)
-        pos = start + len(sentence)
-    return out
+            return None
+        if self.question and first and restates(sentence, self.question):
+            self.held = sentence
+            return ""
+        shown, self.held = self.held + sentence, ""
+        self.released += shown
+        return shown
