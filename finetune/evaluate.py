@@ -26,7 +26,8 @@ from pathlib import Path
 
 from basics.config import Paths
 from basics.errors import ConfigError
-from tutor.grounding import Evidence, check_sentence, split_sentences
+from tutor.evidence import Evidence, split_sentences
+from tutor.grounding import check_sentence
 from tutor.passages import best_passage
 from finetune import metrics as M
 from finetune.data import FAQInput, read_faq_data

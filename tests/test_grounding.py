@@ -1,6 +1,7 @@
 """The answer check (tutor/grounding.py): facts in an answer must be in the excerpts it was given."""
 
-from tutor.grounding import Evidence, SentenceGate, check_sentence, split_sentences
+from tutor.evidence import Evidence, split_sentences
+from tutor.grounding import SentenceGate, check_sentence
 
 LOGISTICS = ("Lectures are on Tuesdays and Thursdays, 10:00-11:30, in room B214. The course has no final exam; "
              "the final project is due in week 12. A rank-8 LoRA on a 576 x 576 projection adds 9,216 weights.")
@@ -46,7 +47,7 @@ def test_split_sentences_latin_and_cjk():
 def test_a_yes_to_a_question_whose_facts_the_course_lacks_fails():
     """"Are the lectures in room B305?" in a course whose lectures are in B214: "Yes" affirms the question's
     room, in any language; a "No" that states the course's room passes; a yes to a true premise passes."""
-    from tutor.grounding import Evidence, check_sentence, premise_facts
+    from tutor.grounding import check_sentence, premise_facts
 
     evidence = Evidence(["Lectures are on Tuesdays and Thursdays, 10:00-11:30, in room B214."])
     premises = premise_facts("Are the lectures in room B305?", evidence)
@@ -61,7 +62,7 @@ def test_a_yes_that_moves_a_course_fact_to_another_subject_fails():
     """B305 is in the course, as the office-hours room: "Yes" to "Are the lectures in room B305?" would move
     the lectures there. A code or number of the question must share a sentence (or table row) with one of
     its subject words; the word naming its kind ("room", "week") does not count."""
-    from tutor.grounding import Evidence, check_sentence, premise_facts
+    from tutor.grounding import check_sentence, premise_facts
 
     evidence = Evidence([
         "Lectures take place on Tuesdays from 10:00 to 11:30 in room B214. Labs run\non Mondays in room C3.",
@@ -92,7 +93,7 @@ def test_a_yes_that_moves_a_course_fact_to_another_subject_fails():
 def test_a_quote_is_a_whole_sentence_across_soft_line_breaks(embedder):
     """Course pages are wrapped at a fixed width; the quoted sentence must not stop at the wrap, and a
     heading is never the quote."""
-    from tutor.grounding import unwrap
+    from tutor.evidence import unwrap
     from tutor.passages import best_passage
 
     text = ("## Collaboration\n\nStudents may discuss problem sets in groups, but each student must write and submit "
@@ -105,7 +106,7 @@ def test_a_quote_is_a_whole_sentence_across_soft_line_breaks(embedder):
 def test_a_sentence_denying_the_premise_may_name_it():
     """"When is the final exam?" in a course with a final project: repeating "exam" as a fact fails, saying
     the course has none passes (its other facts are still checked)."""
-    from tutor.grounding import Evidence, check_sentence, premise_terms
+    from tutor.grounding import check_sentence, premise_terms
 
     evidence = Evidence(["Grading: labs 40%, final project 35%, presented in week 12."])
     premises = premise_terms("When is the final exam?", evidence)
@@ -119,7 +120,7 @@ def test_a_sentence_denying_the_premise_may_name_it():
 def test_an_english_answer_from_chinese_excerpts_is_checked_by_its_numbers_only():
     """English words and names are not spelled in Latin letters on a Chinese page (哈佛 for Harvard): there
     the premise words and the capitalised names are not checked, numbers and codes still are."""
-    from tutor.grounding import Evidence, check_sentence, premise_terms
+    from tutor.grounding import check_sentence, premise_terms
 
     evidence = Evidence(["在 20世纪80年代末 的南非撤资运动中，学生活动人士在哈佛校园竖起了一座象征性的棚子城。1998 年推出 Astra 2A。"])
     assert not evidence.latin and premise_terms("When was the divestment from South Africa movement?", evidence) == set()
@@ -133,7 +134,7 @@ def test_the_verbs_a_question_asks_with_are_no_premise():
     """"Which week covers LoRA?" on a page that never says "covers": an answer "Week 7 covers LoRA" asserts
     nothing the course lacks (it failed the check, and the retry answered "the course does not mention LoRA").
     A thing the question presupposes ("exam") stays a premise."""
-    from tutor.grounding import Evidence, premise_terms
+    from tutor.grounding import premise_terms
 
     evidence = Evidence(["| 7 | LoRA and parameter-efficient fine-tuning |", "Extensions are requested by email.",
                          "The final project is presented in week 12."])
@@ -148,7 +149,7 @@ def test_a_chinese_answer_is_checked_by_its_numbers_units_and_english_words():
     excerpts lack, so every Chinese answer with a number fell back to an English quote); a number keeps its
     unit ("第12天", day 12, is an invented date where the course says "week 12"); the English words it
     carries over must be the excerpts' own."""
-    from tutor.grounding import Evidence, check_sentence
+    from tutor.grounding import check_sentence
 
     evidence = Evidence([LOGISTICS, "Attention computes softmax(Q K^T / sqrt(d_k)) V. The report is at most 6 pages."])
     for sentence in ("秩为8的LoRA增加9,216个可训练参数。", "讲座在Tuesdays的10:00到11:30在B214。", "期末项目在第12周提交。",
@@ -163,7 +164,7 @@ def test_a_chinese_answer_is_checked_by_its_numbers_units_and_english_words():
 def test_a_premise_word_is_a_whole_word():
     """"135M-parameter" names no premise "m-parameter" (the retry then answered "the excerpts do not mention
     m-parameter" instead of 2.7 billion tokens)."""
-    from tutor.grounding import Evidence, premise_terms
+    from tutor.grounding import premise_terms
 
     evidence = Evidence(["At roughly 20 tokens per parameter, a 135 million-parameter model needs about 2.7 billion tokens."])
     assert premise_terms("According to the Chinchilla rule, how many training tokens would a 135M-parameter model need?",
@@ -173,10 +174,10 @@ def test_a_premise_word_is_a_whole_word():
 def test_a_weekday_in_any_language_must_be_the_courses():
     """A German answer moved the office hours from Wednesday to "Dienstag": capitalised names are checked only
     in English, so weekdays in German, Spanish, French and Chinese are read by their English names."""
-    from tutor.grounding import Evidence, check_sentence
+    from tutor.grounding import check_sentence
 
     evidence = Evidence(["Instructor office hours: Wednesdays from 14:00 to 16:00 in room B305."])
-    assert check_sentence("Die Sprechstunden sind am Dienstag von 14:00 bis 16:00.", evidence, "de").unsupported == ["Dienstag"]
+    assert check_sentence("Die Sprechstunden sind am Dienstag von 14:00 bis 16:00.", evidence, "de").unsupported[0] == "Dienstag"
     assert check_sentence("Die Sprechstunden sind am Mittwoch von 14:00 bis 16:00.", evidence, "de").ok
     assert check_sentence("Son los miércoles.", evidence, "es").ok
     assert check_sentence("Son los martes.", evidence, "es").unsupported == ["martes"]
@@ -189,7 +190,7 @@ def test_an_answer_that_only_restates_the_question_fails():
     normalisation do before computing exact match …?" and passed every fact check. A first sentence that
     says the question back is held until one with something to say follows; alone, it fails. An answer
     that adds a number word ("one or two tokens"), a short answer and a yes/no answer are no restatements."""
-    from tutor.grounding import RESTATED, Evidence, SentenceGate, restates
+    from tutor.grounding import RESTATED, SentenceGate, restates
 
     question = "What does normalisation do before computing exact match in the SQuAD convention?"
     restated = "Normalisation is applied before computing exact match in the SQuAD convention."
@@ -217,7 +218,7 @@ def test_an_answer_must_deny_what_the_course_denies():
     says no GPU is needed. When the excerpt sentence closest to the question's subject negates one of its
     words ("no GPU"), an English answer's first sentence must deny too; the retry is told that sentence. A
     negation elsewhere in the sentence is no denial of the question."""
-    from tutor.grounding import DENIED, Evidence, SentenceGate, denied_subject
+    from tutor.grounding import SAYS, SentenceGate, denied_subject
     from tutor.prompts import correction_messages
 
     labs = "All labs run on a laptop CPU: the course uses a small model, so no GPU is needed."
@@ -225,12 +226,32 @@ def test_an_answer_must_deny_what_the_course_denies():
     assert denied_subject("Which GPU do I need to run the labs?", evidence) == labs
     gate = SentenceGate(evidence, "en", denied=labs)
     assert gate.feed("You can request up to 20 GPU hours [1]. ") == ""
-    assert gate.failed.unsupported == [DENIED + labs]
+    assert gate.failed.unsupported == [SAYS + labs]
     gate = SentenceGate(evidence, "en", denied=labs)
     assert gate.feed("No GPU is needed: the labs run on a laptop CPU [1]. ") != ""
-    retry = correction_messages([], "You can request up to 20 GPU hours.", [DENIED + labs], "en")
+    retry = correction_messages([], "You can request up to 20 GPU hours.", [SAYS + labs], "en")
     assert labs in retry[-1]["content"]
 
     grace = Evidence(["Grace days do not apply to the final project report; those deadlines are firm.",
                       "The written report of at most 6 pages is due at the end of week 12."])
     assert denied_subject("How long can the final project report be?", grace) == ""
+
+
+def test_a_day_and_a_time_must_be_given_together_by_the_course():
+    """A German answer put the instructor's office hours (Wednesdays 14:00-16:00) on "Dienstag", a day the
+    excerpts name, for the lectures: each weekday of a sentence with clock times must share an excerpt
+    sentence with one of them, in any language. The failure names the course's sentence for that time, the
+    office hours rather than the labs, which are at 14:00 too."""
+    from tutor.grounding import SAYS
+
+    evidence = Evidence(["Lectures take place on Tuesdays and Thursdays from 10:00 to 11:30 in room B214. Labs run on "
+                         "Mondays from 14:00 to 16:00 in computer room C3.",
+                         "- Instructor office hours: Wednesdays from 14:00 to 16:00 in room B305."])
+    wrong = check_sentence("Die Sprechstunden sind am Dienstag von 14:00 bis 16:00 in Raum B305.", evidence, "de")
+    assert wrong.unsupported == ["Dienstag 14:00", SAYS + "- Instructor office hours: Wednesdays from 14:00 to 16:00 in room B305."]
+    assert not check_sentence("Office hours are on Tuesdays from 14:00 to 16:00.", evidence, "en").ok
+    assert not check_sentence("办公时间是星期二14:00到16:00。", evidence, "zh").ok
+    for right, language in [("Die Sprechstunden sind am Mittwoch von 14:00 bis 16:00 in Raum B305.", "de"),
+                            ("Lectures are on Tuesdays and Thursdays from 10:00 to 11:30, labs on Mondays from 14:00.", "en"),
+                            ("办公时间是星期三14:00到16:00。", "zh")]:
+        assert check_sentence(right, evidence, language).ok, right

@@ -31,7 +31,8 @@ from tutor.adapters import adapter_card
 from tutor.backends import create_generator
 from tutor.engine_config import EngineConfig, with_embedder_thresholds
 from tutor.generators.base import QueueWait
-from tutor.grounding import (RESTATED, Evidence, SentenceGate, denied_subject, detached_facts, premise_facts,
+from tutor.evidence import Evidence, unwrap
+from tutor.grounding import (RESTATED, SAYS, SentenceGate, denied_subject, detached_facts, premise_facts,
                              premise_terms)
 from tutor.language import detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
@@ -282,9 +283,16 @@ class TutorEngine:
             # The model could not answer from strong evidence: the course's own closest sentence, marked as a
             # quote, is honest and often what the student needed (small models say NOT_IN_COURSE too readily).
             result.outcome = "quoted"
-            quote = best_passage(query, included[closest].text, self.kb.embedder)
-            yield emit(quote_text(language, quote, closest + 1))
-            result.citations = self._citations(f"[{closest + 1}]", included)
+            # The check may have named the course's sentence on the matter ("so no GPU is needed", the day of
+            # a time): that is the quote. (The closest sentence by embedding, for a German question about office
+            # hours, was the lecture times.)
+            failures = (first_try or {}).get("unsupported", []) + (gate.failed.unsupported if gate.failed else [])
+            said = [u[len(SAYS):] for u in failures if u.startswith(SAYS)]
+            n = next((i for i, h in enumerate(included) if said and said[0] in unwrap(h.text)), None)
+            quote = said[0] if n is not None else best_passage(query, included[closest].text, self.kb.embedder)
+            n = closest if n is None else n
+            yield emit(quote_text(language, quote, n + 1))
+            result.citations = self._citations(f"[{n + 1}]", included)
             return
         result.outcome = "refused"  # NOT_IN_COURSE, an empty answer, or an unsupported one on weak evidence
         yield emit(refusal_text(language, self._topics(hits)))

@@ -23,14 +23,8 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from basics.text import CJK_CHAR
+from tutor.evidence import CODE, MARKER, NUMBER, SENTENCE_END, TIME, Evidence
 
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])\s+|(?<=[。！？；])|\n+")
-_MARKER = re.compile(r"\s*\[\d{1,2}(?:\s*[,–-]\s*\d{1,2})*\]")
-_TIME = re.compile(r"\b([01]?\d|2[0-3])[:.h]([0-5]\d)\b", re.ASCII)
-# Times, numbers, codes and words are ASCII patterns: CJK characters are word characters to Unicode patterns,
-# so in "第12周" or "增加9,216个参数" no number was found, and a Chinese clause holding a digit read as one code.
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?(?!\w)", re.ASCII)
-_CODE = re.compile(r"\b(?=\w*\d)(?=\w*[^\W\d])\w{2,}\b|\b\w+_\w+\b", re.ASCII)  # B214, q_proj, gpt2; 3e-4 is a number
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,}s?\b", re.ASCII)
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|isn't|aren't|doesn't|don't|didn't|cannot|can't)\b|n't\b",
                        re.IGNORECASE)
@@ -73,75 +67,6 @@ class Check:
         return not self.unsupported
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences of ``text`` (Latin and CJK punctuation, line breaks)."""
-    return [s.strip() for s in _SENTENCE_END.split(text or "") if s and s.strip()]
-
-
-_BLOCK_START = re.compile(r"\s*(?:#|[-*+] |\||>|\d+[.)] |```)")
-
-
-def unwrap(text: str) -> str:
-    """Course text with its soft line breaks joined: Markdown and plain-text pages are often wrapped at a fixed
-    width, and a sentence cut at the wrap became two fragments when quoted ("…their own code and").
-    Headings, list items, table rows, quotes, blank lines and fenced code keep their own lines (a wrapped
-    list item is joined to its item)."""
-    out: list[str] = []
-    fenced = False
-    for line in (text or "").split("\n"):
-        stripped = line.strip()
-        fence = stripped.startswith("```")
-        if (out and out[-1].strip() and stripped and not fenced and not fence and not _BLOCK_START.match(line)
-                and not out[-1].lstrip().startswith(("#", "|", "```"))):
-            out[-1] = f"{out[-1].rstrip()} {stripped}"
-        else:
-            out.append(line)
-        fenced ^= fence
-    return "\n".join(out)
-
-
-def _fold(text: str) -> str:
-    """Lower-case, NFKC (full-width digits and colons become ASCII), thin spaces to spaces."""
-    return unicodedata.normalize("NFKC", text).lower().replace("\u202f", " ").replace("\u00a0", " ")
-
-
-def _number_forms(token: str) -> set[str]:
-    """Spellings of one number: 9,216 / 9216 / 9 216 / 9.216 (German) all mean the same."""
-    digits = re.sub(r"[.,\s]", "", token)
-    forms = {token, digits}
-    if re.fullmatch(r"\d+[.,]\d{1,2}", token):  # a decimal: 0.75 / 0,75
-        forms |= {token.replace(",", "."), token.replace(".", ",")}
-    return forms
-
-
-class Evidence:
-    """The excerpts and question a generated answer may draw its facts from, indexed once per answer."""
-
-    def __init__(self, texts: list[str]):
-        self.text = _fold("\n".join(texts))
-        self.originals = [s for t in texts for s in split_sentences(unwrap(t))]
-        self.sentences = [_fold(s) for s in self.originals]
-        self.numbers: set[str] = set()
-        for m in _NUMBER.finditer(self.text):
-            self.numbers |= _number_forms(m.group().strip())
-        self.times = {f"{int(h)}:{mm}" for h, mm in _TIME.findall(self.text)}
-        # Excerpts in a CJK script spell English words and names their own way ("哈佛" for Harvard): the checks
-        # of English words (names, premise words) only apply to excerpts written in Latin script.
-        self.latin = len(CJK_CHAR.findall(self.text)) < 0.3 * max(1, len(re.findall(r"\w", self.text)))
-
-    def has_number(self, token: str) -> bool:
-        return bool(_number_forms(token) & self.numbers)
-
-    def has_time(self, hour: str, minute: str) -> bool:
-        return f"{int(hour)}:{minute}" in self.times
-
-    def has_word(self, word: str, whole: bool = False) -> bool:
-        """``word`` at the start of a word of the evidence; ``whole``: as a whole word give or take an
-        inflection ("pass" finds "passing", "exam" does not find "example")."""
-        tail = r"(?:s|es|ed|d|ing|er|ers|ion|ions|ation|al|ally|ly|ment|ments)?(?!\w)" if whole else ""
-        return re.search(r"(?<!\w)" + re.escape(_fold(word)) + tail, self.text) is not None
-
-
 def premise_terms(question: str, evidence: Evidence) -> set[str]:
     """Content words of an English question that the excerpts never use ("final exam" in a course with
     only a final project). An answer that repeats one asserts the question's premise, not the course."""
@@ -157,8 +82,8 @@ def premise_facts(question: str, evidence: Evidence, language: str = "en") -> se
     room B305?" in a course whose lectures are in B214. An answer that says yes to it affirms them. For an
     English question, also those the excerpts state only about another subject (``detached_facts``)."""
     text = unicodedata.normalize("NFKC", question)
-    numbers = {m.group().strip() for m in _NUMBER.finditer(text) if not evidence.has_number(m.group().strip())}
-    codes = {w for w in _CODE.findall(text) if not re.fullmatch(r"[\d.,]+\w?", w) and not evidence.has_word(w)}
+    numbers = {m.group().strip() for m in NUMBER.finditer(text) if not evidence.has_number(m.group().strip())}
+    codes = {w for w in CODE.findall(text) if not re.fullmatch(r"[\d.,]+\w?", w) and not evidence.has_word(w)}
     return numbers | codes | (set(detached_facts(text, evidence)) if language == "en" else set())
 
 
@@ -175,7 +100,7 @@ def detached_facts(question: str, evidence: Evidence) -> dict[str, str]:
         return {}
     content = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z-]{3,}", question)} - _QUESTION_WORDS
     out: dict[str, str] = {}
-    for m in [*_NUMBER.finditer(question), *_CODE.finditer(question)]:
+    for m in [*NUMBER.finditer(question), *CODE.finditer(question)]:
         code = m.group().strip()
         before = re.findall(r"[A-Za-z]+", question[: m.start()])
         subject = content - {before[-1].lower() if before else ""}
@@ -189,7 +114,9 @@ def detached_facts(question: str, evidence: Evidence) -> dict[str, str]:
     return out
 
 
-DENIED = "the course denies it: "  # Check.unsupported of a first sentence that misses the course's denial
+# An item of Check.unsupported that is the course's own sentence on the matter, for the retry: the sentence that
+# denies what the question asks about, or the one that gives the time an answer put on another day.
+SAYS = "the course says: "
 
 
 def denied_subject(question: str, evidence: Evidence) -> str:
@@ -225,7 +152,7 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
     excerpts lack: repeated in an English answer, or affirmed by an answer that opens with "yes" (in any
     language), they fail it too.
     """
-    text = unicodedata.normalize("NFKC", _MARKER.sub("", sentence))
+    text = unicodedata.normalize("NFKC", MARKER.sub("", sentence))
     check = Check()
     if premises and _AFFIRMATION.match(text):
         check.facts.append("yes")
@@ -236,12 +163,12 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
         for word in sorted(premises & said):
             check.facts.append(word)
             check.unsupported.append(word)
-    for hour, minute in _TIME.findall(text):
+    for hour, minute in TIME.findall(text):
         check.facts.append(f"{hour}:{minute}")
         if not evidence.has_time(hour, minute):
             check.unsupported.append(f"{hour}:{minute}")
-    rest = _TIME.sub(" ", text)
-    for m in _NUMBER.finditer(rest):
+    rest = TIME.sub(" ", text)
+    for m in NUMBER.finditer(rest):
         token = m.group().strip().rstrip(".,")
         if not token:
             continue
@@ -253,12 +180,14 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
             check.facts.append(m.group())
             if not evidence.has_word(_WEEKDAY.get(m.group().lower(), m.group())) and not evidence.has_word(m.group()):
                 check.unsupported.append(m.group())
+    if evidence.latin:
+        check.unsupported += _unpaired_days(text, evidence)
     if CJK_CHAR.search(text) and evidence.latin:
         for fact, supported in _cjk_facts(rest, evidence):
             check.facts.append(fact)
             if not supported:
                 check.unsupported.append(fact)
-    words = set(_CODE.findall(rest)) | set(_ACRONYM.findall(rest))
+    words = set(CODE.findall(rest)) | set(_ACRONYM.findall(rest))
     if language == "en" and evidence.latin:
         words |= {w for w in _CAPITALISED.findall(rest) if w not in _FREE_NAMES}
     for word in sorted(words):
@@ -281,6 +210,37 @@ _WEEKDAYS = {
 }
 _WEEKDAY = {name: english for english, names in _WEEKDAYS.items() for name in names.split()}
 _WEEKDAY_NAME = re.compile(r"(?<!\w)(?:" + "|".join(_WEEKDAY) + r")|(?:星期|周)[一二三四五六日天]", re.IGNORECASE)
+
+_ENGLISH_DAY = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day", re.IGNORECASE)
+
+
+def _unpaired_days(text: str, evidence: Evidence) -> list[str]:
+    """Weekdays of a sentence with clock times that the excerpts never give with any of those times, as
+    "Dienstag 14:00": a German answer put the office hours (Wednesdays 14:00-16:00) on "Dienstag", a day the
+    excerpts do name, for the lectures. A day and a time stated together must be stated together in one
+    excerpt sentence; each day with at least one of the sentence's times ("Tuesdays 10:00-11:30 and Mondays
+    14:00-16:00" pairs each day with its own). Each miss comes with the excerpt sentence that gives the time."""
+    times = [f"{int(h)}:{mm}" for h, mm in TIME.findall(text)]
+    if not times:
+        return []
+    days = [(m.group(), m.group().lower()) for m in _ENGLISH_DAY.finditer(text)]
+    days += [(m.group(), _WEEKDAY.get(m.group().lower(), "")) for m in _WEEKDAY_NAME.finditer(text)]
+    out = []
+    for word, english in days:
+        stem = english[:-3]  # "tuesday" -> "tues": the excerpts say "Tuesdays"
+        if english and not any(stem in s and paired & set(times)
+                               for s, paired in zip(evidence.sentences, evidence.sentence_times)):
+            out.append(f"{word} {times[0]}")
+            # the retry is told which day the course gives: its sentence sharing most of this one's times and codes
+            # (14:00-16:00 in B305 are the office hours; the labs are at 14:00 too)
+            facts = set(times) | {c.lower() for c in CODE.findall(text)}
+            shared = [(len(facts & paired) + sum(c in s for c in facts if ":" not in c), o) for o, s, paired
+                      in zip(evidence.originals, evidence.sentences, evidence.sentence_times) if times[0] in paired]
+            said = max(shared, key=lambda x: x[0], default=(0, ""))[1]
+            if said and SAYS + said not in out:
+                out.append(SAYS + said)
+    return out
+
 
 # A number with its unit in a Chinese or Japanese sentence, and the unit's English name in the excerpts.
 _CJK_QUANTITY = re.compile(r"(第\s*)?(\d+)\s*(个星期|星期|周|天|日|页|小时|分钟)")
@@ -319,10 +279,10 @@ def restates(sentence: str, question: str) -> bool:
     """Whether an English sentence only restates an English wh-question: no number, code or name the question
     lacks, and at most one content word of its own among at least three (a short "You need Python." is an
     answer). Yes/no questions, and sentences that agree or deny, are never restatements."""
-    text = _MARKER.sub("", sentence)
+    text = MARKER.sub("", sentence)
     if not _WH_QUESTION.match(question) or _AFFIRMATION.match(text) or _NEGATION.search(text):
         return False
-    facts = _NUMBER.findall(text) + _CODE.findall(text) + _NUMBER_WORD.findall(text.lower())
+    facts = NUMBER.findall(text) + CODE.findall(text) + _NUMBER_WORD.findall(text.lower())
     if any(f not in question.lower() for f in facts):  # "A Chinese character usually takes one or two tokens."
         return False
     asked = {w.lower()[:5] for w in _WORD.findall(question)}
@@ -338,7 +298,7 @@ class SentenceGate:
     fails, ``failed`` holds it and everything after is withheld. ``finish()`` checks the last sentence.
     With ``question`` (English), a first sentence that only restates it is held back until a sentence with
     something to say follows; an answer that is nothing but the restatement fails (``RESTATED``). With
-    ``denied`` (``denied_subject``), a first sentence without a negation fails (``DENIED``).
+    ``denied`` (``denied_subject``), a first sentence without a negation fails (``SAYS`` the denial).
     """
 
     def __init__(self, evidence: Evidence, language: str, premises: set[str] = frozenset(), question: str = "",
@@ -361,7 +321,7 @@ class SentenceGate:
         self.pending += delta
         out = []
         while True:
-            m = _SENTENCE_END.search(self.pending)  # "3." is no boundary until a space follows: "3.5" stays whole
+            m = SENTENCE_END.search(self.pending)  # "3." is no boundary until a space follows: "3.5" stays whole
             if not m:
                 break
             sentence, self.pending = self.pending[: m.end()], self.pending[m.end():]
@@ -383,9 +343,9 @@ class SentenceGate:
         check = check_sentence(sentence, self.evidence, self.language, self.premises)
         self.checks.append(check)
         first = not self.released and not self.held
-        if self.denied and first and not _NEGATION.search(_MARKER.sub("", sentence)):
+        if self.denied and first and not _NEGATION.search(MARKER.sub("", sentence)):
             check.facts.append("denial")
-            check.unsupported.append(DENIED + self.denied)
+            check.unsupported.append(SAYS + self.denied)
         if not check.ok:
             self.failed, self.failed_sentence = check, sentence.strip()
             return None

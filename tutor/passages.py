@@ -6,7 +6,7 @@ kept is what is closest to the question, in any language the embedder reads.
 
 from __future__ import annotations
 
-from tutor.grounding import split_sentences, unwrap
+from tutor.evidence import split_sentences, unwrap
 
 
 def best_passage(question: str, text: str, embedder, max_sentences: int = 2) -> str:

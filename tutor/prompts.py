@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from basics.text import CJK_CHAR
-from tutor.grounding import DENIED
+from tutor.grounding import SAYS
 from tutor.language import language_name
 
 if TYPE_CHECKING:
@@ -110,8 +110,8 @@ def correction_messages(messages: list[dict], sentence: str, unsupported: list[s
             said = [f"\u201c{instead[code]}\u201d" for code in item[5:].split(", ") if (instead or {}).get(code)]
             problems.append(f"they give {item[5:]} for something else, not as the answer to this question"
                             + (f"; about the question's subject they say {' '.join(said)}" if said else ""))
-        elif item.startswith(DENIED):
-            problems.append(f"about this they say \u201c{item[len(DENIED):]}\u201d")
+        elif item.startswith(SAYS):
+            problems.append(f"about this they say \u201c{item[len(SAYS):]}\u201d")
         else:
             problems.append(f"they never say \u201c{item}\u201d")
     note = CORRECTION.format(problem="; ".join(problems) or "it is not supported") + "\n" + language_instruction(language)

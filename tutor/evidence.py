@@ -1,0 +1,91 @@
+"""What an answer may draw its facts from: the excerpts (and question) indexed once per answer.
+
+``Evidence`` holds the excerpt text folded for matching (lower case, NFKC), its sentences, and the numbers and
+clock times it states, in every spelling a number has (9,216 / 9216 / 9 216). The patterns here are the
+facts the answer check (``tutor.grounding``) looks for; they are ASCII patterns on purpose: CJK characters are
+word characters to Unicode patterns, so in "第12周" or "增加9,216个参数" no number was found, and a Chinese
+clause holding a digit read as one code.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from basics.text import CJK_CHAR
+
+SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])\s+|(?<=[。！？；])|\n+")
+MARKER = re.compile(r"\s*\[\d{1,2}(?:\s*[,–-]\s*\d{1,2})*\]")
+TIME = re.compile(r"\b([01]?\d|2[0-3])[:.h]([0-5]\d)\b", re.ASCII)
+NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?(?!\w)", re.ASCII)
+CODE = re.compile(r"\b(?=\w*\d)(?=\w*[^\W\d])\w{2,}\b|\b\w+_\w+\b", re.ASCII)  # B214, q_proj, gpt2; 3e-4 is a number
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of ``text`` (Latin and CJK punctuation, line breaks)."""
+    return [s.strip() for s in SENTENCE_END.split(text or "") if s and s.strip()]
+
+
+_BLOCK_START = re.compile(r"\s*(?:#|[-*+] |\||>|\d+[.)] |```)")
+
+
+def unwrap(text: str) -> str:
+    """Course text with its soft line breaks joined: Markdown and plain-text pages are often wrapped at a fixed
+    width, and a sentence cut at the wrap became two fragments when quoted ("…their own code and").
+    Headings, list items, table rows, quotes, blank lines and fenced code keep their own lines (a wrapped
+    list item is joined to its item)."""
+    out: list[str] = []
+    fenced = False
+    for line in (text or "").split("\n"):
+        stripped = line.strip()
+        fence = stripped.startswith("```")
+        if (out and out[-1].strip() and stripped and not fenced and not fence and not _BLOCK_START.match(line)
+                and not out[-1].lstrip().startswith(("#", "|", "```"))):
+            out[-1] = f"{out[-1].rstrip()} {stripped}"
+        else:
+            out.append(line)
+        fenced ^= fence
+    return "\n".join(out)
+
+
+def _fold(text: str) -> str:
+    """Lower-case, NFKC (full-width digits and colons become ASCII), thin spaces to spaces."""
+    return unicodedata.normalize("NFKC", text).lower().replace("\u202f", " ").replace("\u00a0", " ")
+
+
+def _number_forms(token: str) -> set[str]:
+    """Spellings of one number: 9,216 / 9216 / 9 216 / 9.216 (German) all mean the same."""
+    digits = re.sub(r"[.,\s]", "", token)
+    forms = {token, digits}
+    if re.fullmatch(r"\d+[.,]\d{1,2}", token):  # a decimal: 0.75 / 0,75
+        forms |= {token.replace(",", "."), token.replace(".", ",")}
+    return forms
+
+
+class Evidence:
+    """The excerpts and question a generated answer may draw its facts from, indexed once per answer."""
+
+    def __init__(self, texts: list[str]):
+        self.text = _fold("\n".join(texts))
+        self.originals = [s for t in texts for s in split_sentences(unwrap(t))]
+        self.sentences = [_fold(s) for s in self.originals]
+        self.numbers: set[str] = set()
+        for m in NUMBER.finditer(self.text):
+            self.numbers |= _number_forms(m.group().strip())
+        self.times = {f"{int(h)}:{mm}" for h, mm in TIME.findall(self.text)}
+        self.sentence_times = [{f"{int(h)}:{mm}" for h, mm in TIME.findall(s)} for s in self.sentences]
+        # Excerpts in a CJK script spell English words and names their own way ("哈佛" for Harvard): the checks
+        # of English words (names, premise words) only apply to excerpts written in Latin script.
+        self.latin = len(CJK_CHAR.findall(self.text)) < 0.3 * max(1, len(re.findall(r"\w", self.text)))
+
+    def has_number(self, token: str) -> bool:
+        return bool(_number_forms(token) & self.numbers)
+
+    def has_time(self, hour: str, minute: str) -> bool:
+        return f"{int(hour)}:{minute}" in self.times
+
+    def has_word(self, word: str, whole: bool = False) -> bool:
+        """``word`` at the start of a word of the evidence; ``whole``: as a whole word give or take an
+        inflection ("pass" finds "passing", "exam" does not find "example")."""
+        tail = r"(?:s|es|ed|d|ing|er|ers|ion|ions|ation|al|ally|ly|ment|ments)?(?!\w)" if whole else ""
+        return re.search(r"(?<!\w)" + re.escape(_fold(word)) + tail, self.text) is not None
