@@ -283,14 +283,8 @@ class TutorEngine:
             # The model could not answer from strong evidence: the course's own closest sentence, marked as a
             # quote, is honest and often what the student needed (small models say NOT_IN_COURSE too readily).
             result.outcome = "quoted"
-            # The check may have named the course's sentence on the matter ("so no GPU is needed", the day of
-            # a time): that is the quote. (The closest sentence by embedding, for a German question about office
-            # hours, was the lecture times.)
             failures = (first_try or {}).get("unsupported", []) + (gate.failed.unsupported if gate.failed else [])
-            said = [u[len(SAYS):] for u in failures if u.startswith(SAYS)]
-            n = next((i for i, h in enumerate(included) if said and said[0] in unwrap(h.text)), None)
-            quote = said[0] if n is not None else best_passage(query, included[closest].text, self.kb.embedder)
-            n = closest if n is None else n
+            quote, n = self._quote(query, included, closest, failures)
             yield emit(quote_text(language, quote, n + 1))
             result.citations = self._citations(f"[{n + 1}]", included)
             return
@@ -323,6 +317,16 @@ class TutorEngine:
             if tail:
                 yield emit(tail)
         return raw
+
+    def _quote(self, query: str, included: list["Hit"], closest: int, failures: list[str]) -> tuple[str, int]:
+        """The course sentence to quote and its excerpt's index: the one the answer check named (``SAYS``: "so no
+        GPU is needed", the office hours' day for their time), else the closest excerpt's sentence nearest the
+        question (for a German question about office hours, that was the lecture times)."""
+        said = [item[len(SAYS):] for item in failures if item.startswith(SAYS)]
+        for i, hit in enumerate(included):
+            if said and said[0] in unwrap(hit.text):
+                return said[0], i
+        return best_passage(query, included[closest].text, self.kb.embedder), closest
 
     def _faq_hit(self, question: str, match, language: str):
         """The FAQ match when it is close enough: cosine >= ``faq_threshold`` and enough shared terms.
