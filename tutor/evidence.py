@@ -72,8 +72,8 @@ class Evidence:
         self.numbers: set[str] = set()
         for m in NUMBER.finditer(self.text):
             self.numbers |= _number_forms(m.group().strip())
-        self.times = {f"{int(h)}:{mm}" for h, mm in TIME.findall(self.text)}
         self.sentence_times = [{f"{int(h)}:{mm}" for h, mm in TIME.findall(s)} for s in self.sentences]
+        self.times = set().union(*self.sentence_times)
         # Excerpts in a CJK script spell English words and names their own way ("哈佛" for Harvard): the checks
         # of English words (names, premise words) only apply to excerpts written in Latin script.
         self.latin = len(CJK_CHAR.findall(self.text)) < 0.3 * max(1, len(re.findall(r"\w", self.text)))

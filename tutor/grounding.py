@@ -67,13 +67,17 @@ class Check:
         return not self.unsupported
 
 
+def _content_words(text: str) -> set[str]:
+    """The English words of ``text`` that name something (lower case), not the words a question asks with."""
+    return {w.lower() for w in _WORD.findall(text)} - _QUESTION_WORDS
+
+
 def premise_terms(question: str, evidence: Evidence) -> set[str]:
     """Content words of an English question that the excerpts never use ("final exam" in a course with
     only a final project). An answer that repeats one asserts the question's premise, not the course."""
     if not evidence.latin:
         return set()  # an English question on Chinese pages shares no words with them, by design
-    words = {w.lower() for w in _WORD.findall(question)}
-    words = {w for w in words - _QUESTION_WORDS if not w.endswith("ing")}  # "tying", "computing": how, not what
+    words = {w for w in _content_words(question) if not w.endswith("ing")}  # "tying", "computing": how, not what
     return {w for w in words if not evidence.has_word(w[:-1] if w.endswith("s") else w, whole=True)}
 
 
@@ -127,8 +131,7 @@ def denied_subject(question: str, evidence: Evidence) -> str:
     facts from elsewhere: "request up to 20 GPU hours" is the final projects' cluster (``SentenceGate``)."""
     if not evidence.latin:
         return ""
-    words = {w.lower() for w in _WORD.findall(question)} - _QUESTION_WORDS
-    subject = {w[:-1] if w.endswith("s") else w for w in words} | {a.lower() for a in _ACRONYM.findall(question)}
+    subject = {w[:-1] if w.endswith("s") else w for w in _content_words(question)} | {a.lower() for a in _ACRONYM.findall(question)}
     if not subject:
         return ""
     scores = [sum(1 for w in subject if re.search(r"(?<!\w)" + re.escape(w), s)) for s in evidence.sentences]
@@ -211,7 +214,7 @@ _WEEKDAYS = {
 _WEEKDAY = {name: english for english, names in _WEEKDAYS.items() for name in names.split()}
 _WEEKDAY_NAME = re.compile(r"(?<!\w)(?:" + "|".join(_WEEKDAY) + r")|(?:星期|周)[一二三四五六日天]", re.IGNORECASE)
 
-_ENGLISH_DAY = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day", re.IGNORECASE)
+_ENGLISH_DAY = re.compile(r"\b(?:" + "|".join(_WEEKDAYS) + ")", re.IGNORECASE)  # "Tuesdays" too
 
 
 def _unpaired_days(text: str, evidence: Evidence) -> list[str]:
