@@ -164,31 +164,45 @@ def cmd_speed(args) -> None:
     gen = engine.generator
     bare = Llama(model_path=str(PRESETS[args.preset].gguf_path(paths.cache_dir)), n_ctx=gen.config.n_ctx,
                  n_threads=os.cpu_count(), n_batch=gen.config.n_batch, seed=0, verbose=False)
-    totals, firsts, ours, theirs, prompts, prefill = [], [], [], [], [], []
+    totals, firsts, prompts, prefill = [], [], [], []
+    ours, theirs, same = [0, 0.0], [0, 0.0], 0  # [decode steps, seconds] summed over the answers
     for q in questions:
         t0 = time.perf_counter()
         result = engine.ask(q, [], "sample")
         totals.append((time.perf_counter() - t0) * 1000)
-        if result.outcome in ("answered", "quoted") and gen.last_stats.new_tokens >= 8:
-            stats = gen.last_stats
-            firsts.append(result.timings["first_token_ms"])
-            prompts.append(stats.prompt_tokens)
-            ours.append(stats.decode_tokens_per_s)
-            tokens = gen.last_prompt  # exactly what the engine sent
-            bare.reset()
-            t1, n, first = time.perf_counter(), 0, None
-            for _ in bare.create_completion(tokens, max_tokens=stats.new_tokens, temperature=0, stream=True):
-                n += 1
-                first = first or time.perf_counter()
-            theirs.append((n - 1) / max(time.perf_counter() - first, 1e-9))
-            prefill.append(len(tokens) / max(first - t1, 1e-9))  # from an empty cache: the whole prompt
+        stats = gen.last_stats
+        if result.outcome not in ("answered", "quoted") or stats.new_tokens < 8:
+            continue
+        firsts.append(result.timings["first_token_ms"])
+        prompts.append(stats.prompt_tokens)
+        ours[0] += stats.new_tokens - 1
+        ours[1] += stats.total_s - stats.first_token_s
+        # The same request through bare llama-cpp-python: the prompt tokens, stops and penalty the engine
+        # sent, greedy. Where the engine closed its stream early (a failed answer check), stop after as many
+        # tokens; where the model ended it, run to the end too, so both count the same decode steps.
+        bare.reset()
+        t1, n, first = time.perf_counter(), 0, None
+        for chunk in bare.create_completion(gen.last_prompt, max_tokens=args.max_new_tokens, temperature=0, top_k=1,
+                                            stop=gen.last_stops or None, repeat_penalty=gen.repetition_penalty,
+                                            stream=True):
+            if not chunk["choices"][0].get("text"):
+                continue
+            n += 1
+            first = first or time.perf_counter()
+            if not stats.ran_out and n == stats.new_tokens:
+                break
+        end = time.perf_counter()
+        same += n == stats.new_tokens
+        theirs[0] += n - 1
+        theirs[1] += end - first
+        prefill.append(len(gen.last_prompt) / max(first - t1, 1e-9))  # from an empty cache: the whole prompt
+    ours_rate, theirs_rate = ours[0] / max(ours[1], 1e-9), theirs[0] / max(theirs[1], 1e-9)
     print(f"{args.preset}: {len(questions)} questions; prompt tokens p50 {percentile(prompts, 50):.0f}")
     print(f"answer latency p50 {percentile(totals, 50) / 1000:.1f} s, p95 {percentile(totals, 95) / 1000:.1f} s; "
           f"first shown text p50 {percentile(firsts, 50) / 1000:.1f} s")
-    mean = lambda xs: sum(xs) / max(len(xs), 1)  # noqa: E731
-    print(f"bare llama-cpp-python prefill {mean(prefill):.0f} tokens/s")
-    print(f"decode tokens/s: engine {mean(ours):.1f}, bare llama-cpp-python {mean(theirs):.1f} "
-          f"= {mean(ours) / max(mean(theirs), 1e-9):.2f}x ({len(ours)} answers)")
+    print(f"bare llama-cpp-python prefill {sum(prefill) / max(len(prefill), 1):.0f} tokens/s")
+    print(f"decode tokens/s: engine {ours_rate:.1f}, bare llama-cpp-python {theirs_rate:.1f} "
+          f"= {ours_rate / max(theirs_rate, 1e-9):.2f}x ({len(prompts)} answers, {same} with the same token count)")
 
 
 def main() -> None:

@@ -35,6 +35,10 @@ class GenerationStats:
     new_tokens: int = 0
     first_token_s: float | None = None  # from the call to the first yielded text
     total_s: float = 0.0
+    # True when the model ended the answer (end of turn, stop string, max tokens); False when the caller
+    # closed the stream early (the answer check failed): then the last decode step was never run, which a
+    # benchmark comparing decode speed must mirror.
+    ran_out: bool = False
 
     @property
     def decode_tokens_per_s(self) -> float:

@@ -99,6 +99,7 @@ class LlamaCppGenerator:
         self.queue = FairQueue()
         self.last_stats = GenerationStats()
         self.last_prompt: list[int] = []
+        self.last_stops: list[str] = []
 
     def _token_text(self, token: int) -> str:
         if token is None or token < 0:
@@ -122,7 +123,7 @@ class LlamaCppGenerator:
 
     def _complete(self, tokens: list[int], max_new_tokens: int, temperature: float, stops: list[str]) -> Iterator[str]:
         stats = self.last_stats = GenerationStats(prompt_tokens=len(tokens))
-        self.last_prompt = tokens  # for benchmarks that replay the same prompt elsewhere
+        self.last_prompt, self.last_stops = tokens, stops  # for benchmarks that replay the same request elsewhere
         t0 = time.perf_counter()
         try:
             chunks = self.llm.create_completion(
@@ -136,5 +137,6 @@ class LlamaCppGenerator:
                     if stats.first_token_s is None:
                         stats.first_token_s = time.perf_counter() - t0
                     yield text
+            stats.ran_out = True
         finally:
             stats.total_s = time.perf_counter() - t0
