@@ -119,7 +119,7 @@ class Embedder:
     """
 
     def __init__(self, model: str | None = None, device: str = "cpu", batch_size: int = 16, query_cache: int = 512,
-                 query_precision: str = "auto", cache_dir: Path | None = None):
+                 query_precision: str = "auto", cache_dir: Path | None = None, sentence_cache: int = 8192):
         if query_precision not in PRECISIONS:
             raise ValueError(f"query_precision must be one of {', '.join(PRECISIONS)}, got {query_precision!r}")
         self.spec = embedder_spec(model)
@@ -129,7 +129,8 @@ class Embedder:
         self.query_cache = query_cache
         self.query_precision = query_precision
         self.cache_dir = Path(cache_dir) if cache_dir else None
-        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries = _VectorCache(query_cache)
+        self._sentences = _VectorCache(sentence_cache)
         self._model = None
         self._query_model = None
         self._lock = threading.Lock()
@@ -203,18 +204,24 @@ class Embedder:
     def encode_query(self, text: str) -> np.ndarray:
         """One query vector, from a small LRU cache: a student question is embedded for the FAQ match and
         again for retrieval (and repeated questions are common); encoding dominates search latency on CPU."""
-        with self._lock:
-            vec = self._queries.get(text)
-            if vec is not None:
-                self._queries.move_to_end(text)
-                return vec
-        vec = self.encode([text], model=self.query_model, kind="query")[0]
-        vec.setflags(write=False)
-        with self._lock:
-            self._queries[text] = vec
-            while len(self._queries) > self.query_cache:
-                self._queries.popitem(last=False)
+        vec = self._queries.get([text])[0]
+        if vec is None:
+            vec = self.encode([text], model=self.query_model, kind="query")[0]
+            self._queries.put([text], [vec])
         return vec
+
+    def encode_sentences(self, texts: list[str]) -> np.ndarray:
+        """Passage vectors of course sentences, through an LRU cache (``sentence_cache`` entries, 3 KB each
+        for EmbeddingGemma). The engine embeds the sentences of every retrieved chunk to pick what to prompt
+        with and what to quote: ~1.5 s a question on 2 cores for ~30 sentences, and the chunks a class asks
+        about come back again and again. Kept out of ``encode``, which ingest uses for whole chunks."""
+        found = self._sentences.get(texts)
+        missing = list(dict.fromkeys(t for t, v in zip(texts, found) if v is None))
+        if missing:
+            fresh = dict(zip(missing, self.encode(missing)))
+            self._sentences.put(missing, [fresh[t] for t in missing])
+            found = [fresh[t] if v is None else v for t, v in zip(texts, found)]
+        return np.stack(found) if texts else np.zeros((0, self.dim), dtype=np.float32)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Tokens per text as the model sees them, without the special tokens ([CLS]/[SEP])."""
@@ -235,3 +242,28 @@ class Embedder:
             spans.append((window[0][0], window[-1][1]))
         # Stretch each window to the next one's start so no characters fall between chunks.
         return [(s if j else 0, spans[j + 1][0] if j + 1 < len(spans) else len(text)) for j, (s, _) in enumerate(spans)]
+
+
+class _VectorCache:
+    """A thread-safe LRU map from text to a read-only vector, holding at most ``limit`` entries (0: none)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, texts: list[str]) -> list[np.ndarray | None]:
+        with self._lock:
+            out = [self._items.get(t) for t in texts]
+            for t, v in zip(texts, out):
+                if v is not None:
+                    self._items.move_to_end(t)
+        return out
+
+    def put(self, texts: list[str], vecs) -> None:
+        with self._lock:
+            for t, v in zip(texts, vecs):
+                v.setflags(write=False)
+                self._items[t] = v
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)

@@ -405,6 +405,22 @@ def test_query_cache_returns_the_encoded_vector(embedder):
     assert embedder.encode_query(q) is first and not first.flags.writeable
 
 
+def test_sentence_cache_encodes_each_sentence_once(embedder, monkeypatch):
+    """The engine embeds the sentences of every retrieved chunk; a sentence seen before is not embedded again,
+    and a batch mixing seen and new sentences gives the vectors ``encode`` gives."""
+    seen = ["Problem sets are due on Fridays.", "The lab opens at 9:00."]
+    new = ["Office hours are on Wednesdays."]
+    first = embedder.encode_sentences(seen)
+    assert np.allclose(first, embedder.encode(seen), atol=1e-5)
+    calls = []
+    real = embedder.encode
+    monkeypatch.setattr(embedder, "encode", lambda texts, **kw: calls.append(list(texts)) or real(texts, **kw))
+    mixed = embedder.encode_sentences([new[0], seen[1], new[0]])
+    assert calls == [new]  # only the unseen sentence, once
+    assert np.allclose(mixed, np.stack([real(new)[0], first[1], real(new)[0]]), atol=1e-5)
+    assert embedder.encode_sentences([]).shape == (0, embedder.dim)
+
+
 def test_query_vectors_in_bf16_match_fp32_and_documents_stay_fp32(embedder):
     """``query_precision='auto'`` may embed questions with a bf16 copy (native-bf16 CPUs); the vectors must
     stay unit-norm and point where the fp32 ones do, and documents are never embedded with it."""

@@ -12,7 +12,7 @@ from tutor.evidence import split_sentences, unwrap
 def best_passage(question: str, text: str, embedder, max_sentences: int = 2) -> str:
     """The sentence of ``text`` closest to ``question`` (embedder cosine), with its neighbour when short."""
     sentences = [x for x in split_sentences(unwrap(text)) if not x.startswith("#")] or [text.strip()]  # no headings
-    best = int((embedder.encode(sentences) @ embedder.encode_query(question)).argmax())
+    best = int((embedder.encode_sentences(sentences) @ embedder.encode_query(question)).argmax())
     chosen = sentences[best]
     if max_sentences > 1 and len(chosen) < 80 and best + 1 < len(sentences):
         chosen = f"{chosen} {sentences[best + 1]}"
@@ -34,7 +34,7 @@ def focus_excerpts(query: str, texts: list[str], embedder, max_chars: int) -> li
         return list(texts)
     # The question as a query (the vector retrieval already computed, cached), the sentences as passages:
     # asymmetric embedders (EmbeddingGemma) are trained on exactly that pairing, across languages too.
-    scores = iter((embedder.encode(flat) @ embedder.encode_query(query)).tolist())
+    scores = iter((embedder.encode_sentences(flat) @ embedder.encode_query(query)).tolist())
     out = []
     for text, sentences in zip(texts, split):
         if not sentences:
