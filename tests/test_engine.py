@@ -230,6 +230,20 @@ def test_an_answer_that_fails_the_check_is_generated_once_more_told_what_was_wro
     assert len(engine.generator.calls) == 1
 
 
+def test_an_answer_that_echoes_the_rules_is_quoted_over_without_a_retry(kb):
+    """The model copied its rules ("... and what it says instead") instead of answering "Which week covers
+    LoRA?": there is no fact to correct, so no retry; the student gets the course's closest sentence, not the
+    echo."""
+    from tutor.grounding import ECHOED
+
+    engine = scripted_engine(kb, "The course material does not mention LoRA and what it says instead is that "
+                                 "there is no class during the reading week.", "Week 7 covers LoRA [1].")
+    result = engine.ask("Which week covers LoRA?", [], "sample")
+    assert len(engine.generator.calls) == 1
+    assert result.outcome == "quoted" and result.answer.startswith("The course says:")
+    assert "says instead" not in result.answer and result.grounding["unsupported"] == [ECHOED]
+
+
 def test_invented_logistics_never_reach_the_student(kb):
     engine = scripted_engine(kb, "The final exam is on Friday, 12:00 to 13:45 in room B215 [1]. Bring a pen.")
     stream = engine.answer("When is the final exam?", [], "sample")

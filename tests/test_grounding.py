@@ -213,6 +213,29 @@ def test_an_answer_that_only_restates_the_question_fails():
     assert gate.finish() == "" and gate.failed is None
 
 
+def test_an_answer_that_copies_the_rules_fails():
+    """"Which week covers LoRA?" got "The course material does not mention LoRA and what it says instead is ..."
+    and a SQuAD question "The course material does not mention the question and what it says instead.": the
+    model echoed its rules. Four words in a row from the rules fail a sentence, unless the excerpts say them
+    too; the denial the rules ask for ("the course material does not mention ...") is no echo."""
+    from tutor.grounding import ECHOED, echoes
+    from tutor.prompts import INSTRUCTIONS
+
+    evidence = Evidence(["Week 7: LoRA and parameter-efficient fine-tuning. There is no class in the reading week."])
+    assert echoes("The course material does not mention the question and what it says instead.", INSTRUCTIONS, evidence)
+    assert echoes("The course material does not mention LoRA and what it says instead is that there is no class.",
+                  INSTRUCTIONS, evidence)
+    for answer in ("The course material does not mention a final exam.", "Week 7 covers LoRA [1].",
+                   "If the question is about LoRA, week 7 covers it."):
+        assert not echoes(answer, INSTRUCTIONS, evidence), answer
+    quoting = Evidence(["Reply only in English, in one to three sentences."])  # the course says it: no echo
+    assert not echoes("Reply in one to three sentences.", INSTRUCTIONS, quoting)
+
+    gate = SentenceGate(evidence, "en", instructions=INSTRUCTIONS)
+    assert gate.feed("The course material does not mention the question and what it says instead. ") == ""
+    assert gate.failed.unsupported == [ECHOED]
+
+
 def test_an_answer_must_deny_what_the_course_denies():
     """"Which GPU do I need to run the labs?" was answered with the final projects' "20 GPU hours": the course
     says no GPU is needed. When the excerpt sentence closest to the question's subject negates one of its

@@ -32,12 +32,12 @@ from tutor.backends import create_generator
 from tutor.engine_config import EngineConfig, with_embedder_thresholds
 from tutor.generators.base import QueueWait
 from tutor.evidence import Evidence, unwrap
-from tutor.grounding import (RESTATED, SAYS, SentenceGate, denied_subject, detached_facts, premise_facts,
+from tutor.grounding import (ECHOED, RESTATED, SAYS, SentenceGate, denied_subject, detached_facts, premise_facts,
                              premise_terms)
 from tutor.language import detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
 from tutor.passages import best_passage, focus_excerpts
-from tutor.prompts import (NOT_COVERED, build_messages, correction_messages, faq_language_note,
+from tutor.prompts import (INSTRUCTIONS, NOT_COVERED, build_messages, correction_messages, faq_language_note,
                            quote_text, refusal_text, source_label)
 from tutor.questions import standalone_query, symbols, terms
 
@@ -256,17 +256,19 @@ class TutorEngine:
             premises |= premise_terms(question, excerpts)
         denied = denied_subject(query, excerpts) if language == "en" else ""
         evidence = Evidence([h.text for h in included] + [question, query])
-        gate = SentenceGate(evidence, language, premises, query, denied)
+        gate = SentenceGate(evidence, language, premises, query, denied, INSTRUCTIONS)
         raw = yield from self._stream_checked(generator, messages, gate, emit, result)
         first_try = None
-        if gate.failed and not gate.released.strip() and cfg.correct_once and gate.failed.unsupported != [RESTATED]:
+        if gate.failed and not gate.released.strip() and cfg.correct_once and gate.failed.unsupported != [RESTATED] \
+                and ECHOED not in gate.failed.unsupported:
             # Nothing shown yet: one more try, told what the excerpts do not say (CORRECTION in prompts.py).
-            # (Not after a restated question: told so, the model denied that the excerpts answer it; the
-            # course's closest sentence, quoted below, does.)
+            # (Not after a restated question: told so, the model denied that the excerpts answer it; nor after
+            # an echo of the rules: there is no fact to correct. The course's closest sentence, quoted below,
+            # answers.)
             first_try = {"raw": raw.strip(), "unsupported": gate.failed.unsupported}
             instead = detached_facts(question, excerpts) if language == "en" else {}
             messages = correction_messages(messages, gate.failed_sentence, gate.failed.unsupported, language, instead)
-            gate = SentenceGate(evidence, language, premises, query, denied)
+            gate = SentenceGate(evidence, language, premises, query, denied, INSTRUCTIONS)
             raw = yield from self._stream_checked(generator, messages, gate, emit, result)
         result.grounding = {"raw": raw.strip(), "checked_facts": [f for c in gate.checks for f in c.facts],
                             "unsupported": gate.failed.unsupported if gate.failed else [],

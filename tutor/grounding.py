@@ -294,6 +294,35 @@ def restates(sentence: str, question: str) -> bool:
     return len(content) >= 3 and len(new) <= min(1, 0.2 * len(content))
 
 
+# An answer that copies the prompt's own rules ("The course material does not mention the question and what it
+# says instead.") is the model echoing its instructions, not answering; it is quoted over, not retried.
+ECHOED = "repeats the tutor's instructions"
+_ECHO_WORDS = 4
+
+
+def instruction_phrases(rules: str) -> frozenset[tuple[str, ...]]:
+    """The four-word runs of ``rules`` (one clause at a time) that an answer has no reason to repeat: not
+    those with a negation or "course material", since the rules ask for "the course material does not
+    mention it" and the model may say that."""
+    out = set()
+    for clause in re.split(r"[.,:;!?()]", rules.lower()):
+        words = re.findall(r"[a-z]+", clause)
+        for i in range(len(words) - _ECHO_WORDS + 1):
+            run = words[i:i + _ECHO_WORDS]
+            if not _NEGATION.search(" ".join(run)) and "material" not in run:
+                out.add(tuple(run))
+    return frozenset(out)
+
+
+def echoes(sentence: str, phrases: frozenset[tuple[str, ...]], evidence: Evidence) -> bool:
+    """Whether ``sentence`` copies one of ``phrases`` (``instruction_phrases``) that the excerpts do not
+    contain themselves."""
+    words = re.findall(r"[a-z]+", sentence.lower())
+    copied = [" ".join(run) for i in range(len(words) - _ECHO_WORDS + 1) if (run := tuple(words[i:i + _ECHO_WORDS])) in phrases]
+    said = " ".join(re.findall(r"[a-z]+", evidence.text)) if copied else ""
+    return any(run not in said for run in copied)
+
+
 class SentenceGate:
     """Releases a streamed answer one checked sentence at a time.
 
@@ -301,12 +330,14 @@ class SentenceGate:
     fails, ``failed`` holds it and everything after is withheld. ``finish()`` checks the last sentence.
     With ``question`` (English), a first sentence that only restates it is held back until a sentence with
     something to say follows; an answer that is nothing but the restatement fails (``RESTATED``). With
-    ``denied`` (``denied_subject``), a first sentence without a negation fails (``SAYS`` the denial).
+    ``denied`` (``denied_subject``), a first sentence without a negation fails (``SAYS`` the denial). With
+    ``instructions`` (``instruction_phrases`` of the prompt's rules), a sentence that copies them fails (``ECHOED``).
     """
 
     def __init__(self, evidence: Evidence, language: str, premises: set[str] = frozenset(), question: str = "",
-                 denied: str = ""):
+                 denied: str = "", instructions: frozenset[tuple[str, ...]] = frozenset()):
         self.evidence = evidence
+        self.instructions = instructions
         self.language = language
         self.premises = premises
         self.question = question if language == "en" else ""
@@ -349,6 +380,9 @@ class SentenceGate:
         if self.denied and first and not _NEGATION.search(MARKER.sub("", sentence)):
             check.facts.append("denial")
             check.unsupported.append(SAYS + self.denied)
+        if self.instructions and echoes(sentence, self.instructions, self.evidence):
+            check.facts.append("instructions")
+            check.unsupported.append(ECHOED)
         if not check.ok:
             self.failed, self.failed_sentence = check, sentence.strip()
             return None
