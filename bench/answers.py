@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 # finetune_eval sets the offline/cache environment and knows where the shared data lies
 from bench.finetune_eval import ROOT, SHARED, squad_items  # noqa: E402  (after sys.path)
 
-KEYS = ("answer_f1", "correct", "invented_facts", "wrongly_refused", "language_match", "refusal_precision",
+KEYS = ("answer_f1", "answer_recall", "correct", "invented_facts", "wrongly_refused", "language_match", "refusal_precision",
         "refusal_recall", "retrieval_recall_at_5", "latency_p50_ms", "latency_p95_ms")
 
 

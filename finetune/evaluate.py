@@ -26,7 +26,7 @@ from pathlib import Path
 
 from basics.config import Paths
 from basics.errors import ConfigError
-from tutor.evidence import Evidence, split_sentences
+from tutor.evidence import MARKER, Evidence, split_sentences
 from tutor.grounding import check_sentence
 from tutor.passages import best_passage
 from finetune import metrics as M
@@ -177,6 +177,7 @@ def run_evaluation(faq: FAQInput, config: EvalConfig, paths: Paths | None = None
             ranked = _same_doc(entry.source, docs)
             answer = fields["answer"]
             scored = entry.answerable  # a refused answerable question scores as a wrong answer
+            words = MARKER.sub("", answer)  # citation markers ("[1]") are no words of the answer
             rows.append({
                 "system": system, "row": entry.row, "language": language, "course_language": material_language,
                 "question": entry.question,
@@ -188,9 +189,10 @@ def run_evaluation(faq: FAQInput, config: EvalConfig, paths: Paths | None = None
                 "reciprocal_rank": M.reciprocal_rank(ranked, entry.source) if entry.source else None,
                 "correct": _correct(entry, answer, fields["refused"]),
                 "invented": _invented(answer, fields["refused"], language, hits, entry),
-                "f1": M.f1_score(answer, entry.answer) if scored else None,
-                "exact_match": M.exact_match(answer, entry.answer) if scored else None,
-                "rouge_l": M.rouge_l(answer, entry.answer) if scored else None,
+                "f1": M.f1_score(words, entry.answer) if scored else None,
+                "answer_recall": M.token_recall(words, entry.answer) if scored else None,
+                "exact_match": M.exact_match(words, entry.answer) if scored else None,
+                "rouge_l": M.rouge_l(words, entry.answer) if scored else None,
                 "answer_language": detect_language(answer) if answer.strip() else "",
                 "latency_ms": round(latency_ms, 1),
             })

@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 
 ROW_COLUMNS = (
     "system", "row", "language", "question", "reference", "answerable", "source", "answer", "refused",
-    "faq_match", "cited", "retrieved", "recall_at_1", "recall_at_5", "reciprocal_rank", "correct", "invented", "f1", "exact_match",
-    "rouge_l", "semantic_similarity", "answer_language", "language_match", "latency_ms",
+    "faq_match", "cited", "retrieved", "recall_at_1", "recall_at_5", "reciprocal_rank", "correct", "invented", "f1",
+    "answer_recall", "exact_match", "rouge_l", "semantic_similarity", "answer_language", "language_match", "latency_ms",
 )
 PLOTTED = tuple(m.key for m in sorted((m for m in METRICS if m.plot is not None), key=lambda m: m.plot))
 

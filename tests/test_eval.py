@@ -75,7 +75,7 @@ def test_eval_cli_writes_metrics_rows_and_report(setup, tmp_path):
     with open(out / "rows.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 2 * len(FAQ)
-    assert {"answer", "retrieved", "f1", "latency_ms", "refused"} <= set(rows[0])
+    assert {"answer", "retrieved", "f1", "answer_recall", "latency_ms", "refused"} <= set(rows[0])
     only = [r for r in rows if r["system"] == "retrieval_only"]
     # The baseline answers with a sentence of the top chunk: for the exam question, the exam sentence.
     exam = next(r for r in only if r["question"].startswith("When is the final exam"))

@@ -21,6 +21,14 @@ def test_f1_hand_computed():
     assert M.f1_score("", "x") == 0.0
 
 
+def test_token_recall_hand_computed():
+    # ref [1889] all in [in, 1889] -> 1; ref [capital, of, france], pred has capital and france -> 2/3
+    assert M.token_recall("The lab opened in 1889.", "1889") == 1.0
+    assert M.token_recall("Paris, France capital", "the capital of France") == pytest.approx(2 / 3)
+    assert M.token_recall("nothing", "something else") == 0.0
+    assert M.token_recall("", "") == 1.0 and M.token_recall("x", "") == 0.0
+
+
 def test_chinese_is_character_level():
     assert M.tokenize("北京大学。") == ["北", "京", "大", "学"]
     # pred 北京 (2 chars), ref 北京市 (3 chars): common 2 -> P=1, R=2/3 -> F1 = 0.8
@@ -62,7 +70,8 @@ def test_percentile_matches_numpy_linear():
 
 
 def _row(**kw):
-    row = {"recall_at_1": None, "recall_at_5": None, "reciprocal_rank": None, "f1": None, "exact_match": None,
+    row = {"recall_at_1": None, "recall_at_5": None, "reciprocal_rank": None, "f1": None, "answer_recall": None,
+           "exact_match": None,
            "rouge_l": None, "semantic_similarity": None, "correct": None, "invented": "", "refused": False,
            "answerable": True, "language_match": None, "faq_match": False, "latency_ms": 0.0}
     return {**row, **kw}
