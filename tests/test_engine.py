@@ -244,6 +244,17 @@ def test_an_answer_that_echoes_the_rules_is_quoted_over_without_a_retry(kb):
     assert "says instead" not in result.answer and result.grounding["unsupported"] == [ECHOED]
 
 
+def test_a_time_without_its_day_is_retried_with_the_courses_sentence(kb):
+    """"¿Cuándo son las horas de oficina del profesor?" got the hours without the day (Wednesdays). The retry is
+    shown the course's office-hours sentence; the answer with the day is what the student reads."""
+    first = "Las horas de oficina del profesor son de 14:00 a 16:00 en el aula B305 [1]."
+    second = "Las horas de oficina son los miércoles de 14:00 a 16:00 en el aula B305, o con cita previa [1]."
+    engine = scripted_engine(kb, first, second)
+    result = engine.ask("¿Cuándo son las horas de oficina del profesor?", [], "sample")
+    assert result.outcome == "answered" and result.answer == second
+    assert "Wednesdays from 14:00 to 16:00" in engine.generator.calls[1][-1]["content"]
+
+
 def test_invented_logistics_never_reach_the_student(kb):
     engine = scripted_engine(kb, "The final exam is on Friday, 12:00 to 13:45 in room B215 [1]. Bring a pen.")
     stream = engine.answer("When is the final exam?", [], "sample")

@@ -241,7 +241,8 @@ def test_an_answer_must_deny_what_the_course_denies():
     says no GPU is needed. When the excerpt sentence closest to the question's subject negates one of its
     words ("no GPU"), an English answer's first sentence must deny too; the retry is told that sentence. A
     negation elsewhere in the sentence is no denial of the question."""
-    from tutor.grounding import SAYS, SentenceGate, denied_subject
+    from tutor.evidence import SAYS
+    from tutor.grounding import SentenceGate, denied_subject
     from tutor.prompts import correction_messages
 
     labs = "All labs run on a laptop CPU: the course uses a small model, so no GPU is needed."
@@ -265,7 +266,7 @@ def test_a_day_and_a_time_must_be_given_together_by_the_course():
     excerpts name, for the lectures: each weekday of a sentence with clock times must share an excerpt
     sentence with one of them, in any language. The failure names the course's sentence for that time, the
     office hours rather than the labs, which are at 14:00 too."""
-    from tutor.grounding import SAYS
+    from tutor.evidence import SAYS
 
     evidence = Evidence(["Lectures take place on Tuesdays and Thursdays from 10:00 to 11:30 in room B214. Labs run on "
                          "Mondays from 14:00 to 16:00 in computer room C3.",
@@ -278,3 +279,32 @@ def test_a_day_and_a_time_must_be_given_together_by_the_course():
                             ("Lectures are on Tuesdays and Thursdays from 10:00 to 11:30, labs on Mondays from 14:00.", "en"),
                             ("办公时间是星期三14:00到16:00。", "zh")]:
         assert check_sentence(right, evidence, language).ok, right
+
+
+def test_an_answer_to_when_must_give_the_day_the_course_gives():
+    """"¿Cuándo son las horas de oficina del profesor?" got "de 14:00 a 16:00 en el aula B305": true times, and
+    the day (Wednesdays) left out. When the question asks when and every excerpt sentence with the answer's
+    time names a day, a sentence giving the time without one fails, naming the course's sentence. A time
+    the course gives without a day, a day said in an earlier sentence, or a question that does not ask when,
+    fail nothing."""
+    from tutor.evidence import SAYS
+    from tutor.schedule import asks_when, omitted_day
+
+    office = "- Instructor office hours: Wednesdays from 14:00 to 16:00 in room B305, or by appointment."
+    evidence = Evidence(["Labs run on Mondays from 14:00 to 16:00 in computer room C3.", office,
+                         "Problem sets are due at 23:59 local time."])
+    spanish = "Las horas de oficina son de 14:00 a 16:00 en el aula B305."
+    assert omitted_day(spanish, evidence) == office
+    assert omitted_day("Las horas de oficina son los miércoles de 14:00 a 16:00.", evidence) == ""
+    assert omitted_day("They are due at 23:59 local time.", evidence) == ""  # the course names no day either
+    for question in ("¿Cuándo son las horas de oficina del profesor?", "When are the office hours?", "Wann ist die Sprechstunde?",
+                     "答疑时间是什么时候？"):
+        assert asks_when(question), question
+    assert not asks_when("How long are the labs?")
+
+    gate = SentenceGate(evidence, "es", asks_when=True)
+    assert gate.feed(spanish + " ") == "" and gate.failed.unsupported == [SAYS + office]
+    gate = SentenceGate(evidence, "es", asks_when=True)
+    assert gate.feed("Son los miércoles. Empiezan a las 14:00 y terminan a las 16:00. ") != "" and gate.failed is None
+    gate = SentenceGate(evidence, "es")
+    assert gate.feed(spanish + " ") == spanish + " "

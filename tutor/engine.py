@@ -31,8 +31,8 @@ from tutor.adapters import adapter_card
 from tutor.backends import create_generator
 from tutor.engine_config import EngineConfig, with_embedder_thresholds
 from tutor.generators.base import QueueWait
-from tutor.evidence import Evidence, unwrap
-from tutor.grounding import (ECHOED, RESTATED, SAYS, SentenceGate, denied_subject, detached_facts, premise_facts,
+from tutor.evidence import SAYS, Evidence, unwrap
+from tutor.grounding import (ECHOED, RESTATED, SentenceGate, denied_subject, detached_facts, premise_facts,
                              premise_terms)
 from tutor.language import detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
@@ -40,6 +40,7 @@ from tutor.passages import best_passage, focus_excerpts
 from tutor.prompts import (INSTRUCTIONS, NOT_COVERED, build_messages, correction_messages, faq_language_note,
                            quote_text, refusal_text, source_label)
 from tutor.questions import standalone_query, symbols, terms
+from tutor.schedule import asks_when
 
 if TYPE_CHECKING:
     from knowledge_base import Hit
@@ -256,7 +257,8 @@ class TutorEngine:
             premises |= premise_terms(question, excerpts)
         denied = denied_subject(query, excerpts) if language == "en" else ""
         evidence = Evidence([h.text for h in included] + [question, query])
-        gate = SentenceGate(evidence, language, premises, query, denied, INSTRUCTIONS)
+        when = asks_when(query)  # an answer giving a time must give its day too (schedule.omitted_day)
+        gate = SentenceGate(evidence, language, premises, query, denied, INSTRUCTIONS, when)
         raw = yield from self._stream_checked(generator, messages, gate, emit, result)
         first_try = None
         if gate.failed and not gate.released.strip() and cfg.correct_once and gate.failed.unsupported != [RESTATED] \
@@ -268,7 +270,7 @@ class TutorEngine:
             first_try = {"raw": raw.strip(), "unsupported": gate.failed.unsupported}
             instead = detached_facts(question, excerpts) if language == "en" else {}
             messages = correction_messages(messages, gate.failed_sentence, gate.failed.unsupported, language, instead)
-            gate = SentenceGate(evidence, language, premises, query, denied, INSTRUCTIONS)
+            gate = SentenceGate(evidence, language, premises, query, denied, INSTRUCTIONS, when)
             raw = yield from self._stream_checked(generator, messages, gate, emit, result)
         result.grounding = {"raw": raw.strip(), "checked_facts": [f for c in gate.checks for f in c.facts],
                             "unsupported": gate.failed.unsupported if gate.failed else [],

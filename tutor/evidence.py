@@ -17,6 +17,9 @@ from basics.text import CJK_CHAR
 SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])\s+|(?<=[。！？；])|\n+")
 MARKER = re.compile(r"\s*\[\d{1,2}(?:\s*[,–-]\s*\d{1,2})*\]")
 TIME = re.compile(r"\b([01]?\d|2[0-3])[:.h]([0-5]\d)\b", re.ASCII)
+# An item of a check's unsupported facts that is the course's own sentence on the matter, for the retry and
+# the quote: the sentence that denies what the question asks about, or the one that gives a time's day.
+SAYS = "the course says: "
 NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?(?!\w)", re.ASCII)
 CODE = re.compile(r"\b(?=\w*\d)(?=\w*[^\W\d])\w{2,}\b|\b\w+_\w+\b", re.ASCII)  # B214, q_proj, gpt2; 3e-4 is a number
 

@@ -23,7 +23,8 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from basics.text import CJK_CHAR
-from tutor.evidence import CODE, MARKER, NUMBER, SENTENCE_END, TIME, Evidence
+from tutor.evidence import CODE, MARKER, NUMBER, SAYS, SENTENCE_END, TIME, Evidence
+from tutor.schedule import WEEKDAY, WEEKDAY_NAME, names_day, omitted_day, unpaired_days
 
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,}s?\b", re.ASCII)
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|isn't|aren't|doesn't|don't|didn't|cannot|can't)\b|n't\b",
@@ -118,11 +119,6 @@ def detached_facts(question: str, evidence: Evidence) -> dict[str, str]:
     return out
 
 
-# An item of Check.unsupported that is the course's own sentence on the matter, for the retry: the sentence that
-# denies what the question asks about, or the one that gives the time an answer put on another day.
-SAYS = "the course says: "
-
-
 def denied_subject(question: str, evidence: Evidence) -> str:
     """The excerpt sentence that denies what an English question asks about, or "": for "Which GPU do I need to
     run the labs?", "All labs run on a laptop CPU: ..., so no GPU is needed." It is the sentence sharing the
@@ -179,12 +175,12 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
         if not evidence.has_number(token):
             check.unsupported.append(token)
     if language != "en" and evidence.latin:
-        for m in _WEEKDAY_NAME.finditer(rest):
+        for m in WEEKDAY_NAME.finditer(rest):
             check.facts.append(m.group())
-            if not evidence.has_word(_WEEKDAY.get(m.group().lower(), m.group())) and not evidence.has_word(m.group()):
+            if not evidence.has_word(WEEKDAY.get(m.group().lower(), m.group())) and not evidence.has_word(m.group()):
                 check.unsupported.append(m.group())
     if evidence.latin:
-        check.unsupported += _unpaired_days(text, evidence)
+        check.unsupported += unpaired_days(text, evidence)
     if CJK_CHAR.search(text) and evidence.latin:
         for fact, supported in _cjk_facts(rest, evidence):
             check.facts.append(fact)
@@ -201,48 +197,6 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
         if not evidence.has_word(stem):
             check.unsupported.append(word)
     return check
-
-
-# Weekdays in the languages the tutor answers in, by their English name: a German answer moved the office hours
-# from Wednesday to "Dienstag", and capitalised names are checked only in English sentences.
-_WEEKDAYS = {
-    "monday": "montag lunes lundi 星期一 周一", "tuesday": "dienstag martes mardi 星期二 周二",
-    "wednesday": "mittwoch miércoles mercredi 星期三 周三", "thursday": "donnerstag jueves jeudi 星期四 周四",
-    "friday": "freitag viernes vendredi 星期五 周五", "saturday": "samstag sábado samedi 星期六 周六",
-    "sunday": "sonntag domingo dimanche 星期日 星期天 周日",
-}
-_WEEKDAY = {name: english for english, names in _WEEKDAYS.items() for name in names.split()}
-_WEEKDAY_NAME = re.compile(r"(?<!\w)(?:" + "|".join(_WEEKDAY) + r")|(?:星期|周)[一二三四五六日天]", re.IGNORECASE)
-
-_ENGLISH_DAY = re.compile(r"\b(?:" + "|".join(_WEEKDAYS) + ")", re.IGNORECASE)  # "Tuesdays" too
-
-
-def _unpaired_days(text: str, evidence: Evidence) -> list[str]:
-    """Weekdays of a sentence with clock times that the excerpts never give with any of those times, as
-    "Dienstag 14:00": a German answer put the office hours (Wednesdays 14:00-16:00) on "Dienstag", a day the
-    excerpts do name, for the lectures. A day and a time stated together must be stated together in one
-    excerpt sentence; each day with at least one of the sentence's times ("Tuesdays 10:00-11:30 and Mondays
-    14:00-16:00" pairs each day with its own). Each miss comes with the excerpt sentence that gives the time."""
-    times = [f"{int(h)}:{mm}" for h, mm in TIME.findall(text)]
-    if not times:
-        return []
-    days = [(m.group(), m.group().lower()) for m in _ENGLISH_DAY.finditer(text)]
-    days += [(m.group(), _WEEKDAY.get(m.group().lower(), "")) for m in _WEEKDAY_NAME.finditer(text)]
-    out = []
-    for word, english in days:
-        stem = english[:-3]  # "tuesday" -> "tues": the excerpts say "Tuesdays"
-        if english and not any(stem in s and paired & set(times)
-                               for s, paired in zip(evidence.sentences, evidence.sentence_times)):
-            out.append(f"{word} {times[0]}")
-            # the retry is told which day the course gives: its sentence sharing most of this one's times and codes
-            # (14:00-16:00 in B305 are the office hours; the labs are at 14:00 too)
-            facts = set(times) | {c.lower() for c in CODE.findall(text)}
-            shared = [(len(facts & paired) + sum(c in s for c in facts if ":" not in c), o) for o, s, paired
-                      in zip(evidence.originals, evidence.sentences, evidence.sentence_times) if times[0] in paired]
-            said = max(shared, key=lambda x: x[0], default=(0, ""))[1]
-            if said and SAYS + said not in out:
-                out.append(SAYS + said)
-    return out
 
 
 # A number with its unit in a Chinese or Japanese sentence, and the unit's English name in the excerpts.
@@ -332,12 +286,14 @@ class SentenceGate:
     something to say follows; an answer that is nothing but the restatement fails (``RESTATED``). With
     ``denied`` (``denied_subject``), a first sentence without a negation fails (``SAYS`` the denial). With
     ``instructions`` (``instruction_phrases`` of the prompt's rules), a sentence that copies them fails (``ECHOED``).
+    With ``asks_when``, a sentence giving a time without the day the course gives it with fails (``omitted_day``).
     """
 
     def __init__(self, evidence: Evidence, language: str, premises: set[str] = frozenset(), question: str = "",
-                 denied: str = "", instructions: frozenset[tuple[str, ...]] = frozenset()):
+                 denied: str = "", instructions: frozenset[tuple[str, ...]] = frozenset(), asks_when: bool = False):
         self.evidence = evidence
         self.instructions = instructions
+        self.asks_when = asks_when
         self.language = language
         self.premises = premises
         self.question = question if language == "en" else ""
@@ -380,6 +336,10 @@ class SentenceGate:
         if self.denied and first and not _NEGATION.search(MARKER.sub("", sentence)):
             check.facts.append("denial")
             check.unsupported.append(SAYS + self.denied)
+        said = omitted_day(sentence, self.evidence) if self.asks_when and not names_day(self.released) else ""
+        if said:
+            check.facts.append("day")
+            check.unsupported.append(SAYS + said)
         if self.instructions and echoes(sentence, self.instructions, self.evidence):
             check.facts.append("instructions")
             check.unsupported.append(ECHOED)

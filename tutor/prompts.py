@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from basics.text import CJK_CHAR
-from tutor.grounding import SAYS, instruction_phrases
+from tutor.evidence import SAYS
+from tutor.grounding import instruction_phrases
 from tutor.language import language_name
 
 if TYPE_CHECKING:
