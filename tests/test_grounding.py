@@ -308,3 +308,17 @@ def test_an_answer_to_when_must_give_the_day_the_course_gives():
     assert gate.feed("Son los miércoles. Empiezan a las 14:00 y terminan a las 16:00. ") != "" and gate.failed is None
     gate = SentenceGate(evidence, "es")
     assert gate.feed(spanish + " ") == spanish + " "
+
+
+def test_a_retry_drops_an_opening_apology():
+    """Asked "办公时间是什么时候？", the retry opened with "抱歉，我之前的回答不准确。" (sorry, my previous answer was
+    wrong), shown alone when its next sentence failed: the student never saw that answer. A retry's opening
+    apology that states nothing is dropped; one that carries facts, and a first answer's, are kept."""
+    evidence = Evidence(["- Instructor office hours: Wednesdays from 14:00 to 16:00 in room B305."])
+    gate = SentenceGate(evidence, "zh", retry=True)
+    assert gate.feed("抱歉，我之前的回答不准确。办公时间是周三14:00到16:00。") == "办公时间是周三14:00到16:00。"
+    gate = SentenceGate(evidence, "en", retry=True)
+    assert gate.feed("Sorry, my previous answer was wrong. ") == "" and gate.finish() == "" and not gate.released
+    gate = SentenceGate(evidence, "en", retry=True)
+    assert gate.feed("Sorry: office hours are on Wednesdays from 14:00 to 16:00. ") != ""
+    assert SentenceGate(evidence, "en").feed("Sorry, my previous answer was wrong. ") != ""

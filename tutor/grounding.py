@@ -248,6 +248,11 @@ def restates(sentence: str, question: str) -> bool:
     return len(content) >= 3 and len(new) <= min(1, 0.2 * len(content))
 
 
+# A retry that opens by apologising for the answer the check withheld ("Sorry, my previous answer was wrong.").
+_APOLOGY = re.compile(r"^\W*(?:(?:i am |i'm |we are )?sorry|(?:i |my )?apologi|抱歉|对不起|不好意思|lo siento|disculp|perd[oó]n|"
+                      r"entschuldig|es tut mir leid|d[ée]sol[ée]|pardon)", re.IGNORECASE)
+
+
 # An answer that copies the prompt's own rules ("The course material does not mention the question and what it
 # says instead.") is the model echoing its instructions, not answering; it is quoted over, not retried.
 ECHOED = "repeats the tutor's instructions"
@@ -287,11 +292,14 @@ class SentenceGate:
     ``denied`` (``denied_subject``), a first sentence without a negation fails (``SAYS`` the denial). With
     ``instructions`` (``instruction_phrases`` of the prompt's rules), a sentence that copies them fails (``ECHOED``).
     With ``asks_when``, a sentence giving a time without the day the course gives it with fails (``omitted_day``).
+    With ``retry`` (the second answer, after a failed one nobody saw), an opening apology that states nothing is dropped.
     """
 
     def __init__(self, evidence: Evidence, language: str, premises: set[str] = frozenset(), question: str = "",
-                 denied: str = "", instructions: frozenset[tuple[str, ...]] = frozenset(), asks_when: bool = False):
+                 denied: str = "", instructions: frozenset[tuple[str, ...]] = frozenset(), asks_when: bool = False,
+                 retry: bool = False):
         self.evidence = evidence
+        self.retry = retry
         self.instructions = instructions
         self.asks_when = asks_when
         self.language = language
@@ -333,6 +341,8 @@ class SentenceGate:
         check = check_sentence(sentence, self.evidence, self.language, self.premises)
         self.checks.append(check)
         first = not self.released and not self.held
+        if self.retry and first and not check.facts and _APOLOGY.match(MARKER.sub("", sentence)):
+            return ""  # "抱歉，我之前的回答不准确。": the student never saw the answer it apologises for
         if self.denied and first and not _NEGATION.search(MARKER.sub("", sentence)):
             check.facts.append("denial")
             check.unsupported.append(SAYS + self.denied)
