@@ -10,7 +10,8 @@ guard the topic.
 
 Two checks compare the answer with the question rather than the excerpts: a first sentence that only says
 the question back (``restates``) and, where the course denies what the question asks about ("no GPU is
-needed"), a first sentence that does not deny it too (``denied_subject``).
+needed"), a first sentence that does not deny it too (``denied_subject``). One compares it with the prompt:
+a sentence that copies the tutor's own rules (``echoes``). The checks on days and times are in ``tutor.schedule``.
 
 A sentence that fails is not shown. If it was the first one, the engine retries once, then quotes the course
 (``tutor.passages.best_passage``) or refuses; if a later one, the answer ends before it.
