@@ -283,7 +283,7 @@ class TutorEngine:
             return
         closest = max(range(len(included)), key=lambda i: included[i].dense_score, default=None)
         failures = (first_try or {}).get("unsupported", []) + (gate.failed.unsupported if gate.failed else [])
-        named = any(item.startswith(SAYS) for item in failures)  # the check found the course's sentence on it
+        named = self._named_sentence(included, failures)  # the check found the course's sentence on it
         if (gate.failed or NOT_COVERED in raw) and closest is not None \
                 and (included[closest].dense_score >= cfg.min_quote_evidence or named):
             # The model could not answer from strong evidence: the course's own closest sentence, marked as a
@@ -291,7 +291,9 @@ class TutorEngine:
             # A sentence the check named is quoted on weaker evidence too: a Chinese question about the office
             # hours is far from the English page by embedding, but the check matched the answer's times to it.
             result.outcome = "quoted"
-            quote, n = self._quote(query, included, closest, failures)
+            # Else the closest excerpt's sentence nearest the question (for a German question about office hours,
+            # that was the lecture times).
+            quote, n = named or (best_passage(query, included[closest].text, self.kb.embedder), closest)
             yield emit(quote_text(language, quote, n + 1))
             result.citations = self._citations(f"[{n + 1}]", included)
             return
@@ -325,15 +327,14 @@ class TutorEngine:
                 yield emit(tail)
         return raw
 
-    def _quote(self, query: str, included: list["Hit"], closest: int, failures: list[str]) -> tuple[str, int]:
-        """The course sentence to quote and its excerpt's index: the one the answer check named (``SAYS``: "so no
-        GPU is needed", the office hours' day for their time), else the closest excerpt's sentence nearest the
-        question (for a German question about office hours, that was the lecture times)."""
+    def _named_sentence(self, included: list["Hit"], failures: list[str]) -> tuple[str, int] | None:
+        """The course sentence the answer check named (``SAYS``: "so no GPU is needed", the office hours' day for
+        their time) and the index of the excerpt holding it; None when none was named or no excerpt holds it."""
         said = [item[len(SAYS):] for item in failures if item.startswith(SAYS)]
         for i, hit in enumerate(included):
             if said and said[0] in unwrap(hit.text):
                 return said[0], i
-        return best_passage(query, included[closest].text, self.kb.embedder), closest
+        return None
 
     def _faq_hit(self, question: str, match, language: str):
         """The FAQ match when it is close enough: cosine >= ``faq_threshold`` and enough shared terms.

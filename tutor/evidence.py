@@ -65,6 +65,11 @@ def _number_forms(token: str) -> set[str]:
     return forms
 
 
+def clock_times(text: str) -> list[str]:
+    """The clock times of ``text`` in order, as "14:00" ("9.30" and "9h30" -> "9:30")."""
+    return [f"{int(h)}:{mm}" for h, mm in TIME.findall(text)]
+
+
 class Evidence:
     """The excerpts and question a generated answer may draw its facts from, indexed once per answer."""
 
@@ -75,7 +80,7 @@ class Evidence:
         self.numbers: set[str] = set()
         for m in NUMBER.finditer(self.text):
             self.numbers |= _number_forms(m.group().strip())
-        self.sentence_times = [{f"{int(h)}:{mm}" for h, mm in TIME.findall(s)} for s in self.sentences]
+        self.sentence_times = [set(clock_times(s)) for s in self.sentences]
         self.times = set().union(*self.sentence_times)
         # Excerpts in a CJK script spell English words and names their own way ("哈佛" for Harvard): the checks
         # of English words (names, premise words) only apply to excerpts written in Latin script.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from tutor.evidence import CODE, SAYS, TIME, Evidence
+from tutor.evidence import CODE, SAYS, Evidence, clock_times
 
 # Weekdays in the languages the tutor answers in, by their English name: a German answer moved the office hours
 # from Wednesday to "Dienstag", and capitalised names are checked only in English sentences.
@@ -36,10 +36,6 @@ def asks_when(question: str) -> bool:
     return _ASKS_WHEN.search(question) is not None
 
 
-def _times(text: str) -> list[str]:
-    return [f"{int(h)}:{mm}" for h, mm in TIME.findall(text)]
-
-
 def names_day(text: str) -> bool:
     """Whether ``text`` names a weekday, in any of the tutor's languages."""
     return bool(_ENGLISH_DAY.search(text) or WEEKDAY_NAME.search(text))
@@ -60,7 +56,7 @@ def unpaired_days(text: str, evidence: Evidence) -> list[str]:
     excerpts do name, for the lectures. A day and a time stated together must be stated together in one
     excerpt sentence; each day with at least one of the sentence's times ("Tuesdays 10:00-11:30 and Mondays
     14:00-16:00" pairs each day with its own). Each miss comes with the excerpt sentence that gives the time."""
-    times = _times(text)
+    times = clock_times(text)
     if not times:
         return []
     days = [(m.group(), m.group().lower()) for m in _ENGLISH_DAY.finditer(text)]
@@ -81,7 +77,7 @@ def omitted_day(text: str, evidence: Evidence) -> str:
     """The course sentence an answer to a "when" question left the day out of: ``text`` gives clock times and
     no weekday, while every excerpt sentence with its first time names one ("Wednesdays from 14:00 to 16:00").
     "" when nothing is missing."""
-    times = _times(text)
+    times = clock_times(text)
     if not times or names_day(text):
         return ""
     with_time = [s for s, paired in zip(evidence.sentences, evidence.sentence_times) if times[0] in paired]
