@@ -244,6 +244,35 @@ def test_an_answer_that_echoes_the_rules_is_quoted_over_without_a_retry(kb):
     assert "says instead" not in result.answer and result.grounding["unsupported"] == [ECHOED]
 
 
+def test_copied_english_in_a_spanish_answer_is_quoted_over_and_translated(kb):
+    """"¿Cuándo son los laboratorios?" got "... de **Mondays from 14:00 to 16:00 in computer room C3**.": the
+    course's sentence is quoted instead, with no retry (no fact was wrong), translated by the model when the
+    translation keeps the day, times and room, and under the original alone when it does not (the 1.5B wrote
+    "Martes" for Mondays)."""
+    copied = "Los laboratorios se llevan a cabo de **Mondays from 14:00 to 16:00 in computer room C3**."
+    good = "Los laboratorios son los lunes de 14:00 a 16:00 en la sala de ordenadores C3."
+    engine = scripted_engine(kb, copied, good)
+    result = engine.ask("¿Cuándo son los laboratorios?", [], "sample")
+    assert len(engine.generator.calls) == 2 and engine.generator.calls[1][0]["content"].startswith("Translate")
+    assert "Mondays from 14:00" in engine.generator.calls[1][1]["content"]
+    assert result.outcome == "quoted" and result.answer.startswith(f"El material del curso dice (traducido): «{good}» [")
+    assert "Original: «" in result.answer and "Mondays from 14:00 to 16:00 in computer room C3" in result.answer
+
+    engine = scripted_engine(kb, copied, good.replace("los lunes", "los martes"))
+    result = engine.ask("¿Cuándo son los laboratorios?", [], "sample")
+    assert result.outcome == "quoted" and result.answer.startswith("El material del curso dice: «")
+    assert "martes" not in result.answer and "Mondays from 14:00" in result.answer
+    engine = scripted_engine(kb, copied, good, translate_quotes=False)
+    assert engine.ask("¿Cuándo son los laboratorios?", [], "sample").answer.startswith("El material del curso dice: «")
+    assert len(engine.generator.calls) == 1
+
+
+def test_english_day_names_in_a_chinese_answer_are_written_in_chinese(kb):
+    engine = scripted_engine(kb, "课程的讲座在Tuesdays和Thursdays从10:00到11:30在B214 [1]。")
+    result = engine.ask("课程的讲座在什么时间、什么地点？", [], "sample")
+    assert result.outcome == "answered" and "周二和周四从10:00到11:30" in result.answer and "Tuesdays" not in result.answer
+
+
 def test_a_time_without_its_day_is_retried_with_the_courses_sentence(kb):
     """"¿Cuándo son las horas de oficina del profesor?" got the hours without the day (Wednesdays). The retry is
     shown the course's office-hours sentence; the answer with the day is what the student reads."""

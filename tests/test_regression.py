@@ -1,6 +1,6 @@
 """The sample-course regression set (tests/data/sample_course_questions.jsonl) through `tutor eval`.
 
-The whole set (89 questions) is measured with `bench/answers.py sample` (docs/benchmarks.md, "Answers");
+The whole set (90 questions) is measured with `bench/answers.py sample` (docs/benchmarks.md, "Answers");
 here the questions where a tutor is most tempted to invent (course logistics, questions with a false
 premise) and the off-topic ones run through the real default model on every CI run. What must hold: no
 invented fact reaches a student, off-topic questions are refused, and the share answered right does not fall.

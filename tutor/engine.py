@@ -37,10 +37,11 @@ from tutor.grounding import (ECHOED, RESTATED, SentenceGate, denied_subject, det
 from tutor.language import detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
 from tutor.passages import best_passage, focus_excerpts
-from tutor.prompts import (INSTRUCTIONS, NOT_COVERED, build_messages, correction_messages, faq_language_note,
-                           quote_text, refusal_text, source_label)
+from tutor.prompts import (INSTRUCTIONS, NOT_COVERED, TRANSLATED_QUOTES, build_messages, correction_messages,
+                           faq_language_note, plain, quote_text, refusal_text, source_label)
 from tutor.questions import standalone_query, symbols, terms
-from tutor.schedule import asks_when
+from tutor.schedule import asks_when, localize_weekdays
+from tutor.translation import UNTRANSLATED, translatable, translate
 
 if TYPE_CHECKING:
     from knowledge_base import Hit
@@ -262,11 +263,11 @@ class TutorEngine:
         raw = yield from self._stream_checked(generator, messages, gate, emit, result)
         first_try = None
         if gate.failed and not gate.released.strip() and cfg.correct_once and gate.failed.unsupported != [RESTATED] \
-                and ECHOED not in gate.failed.unsupported:
+                and not {ECHOED, UNTRANSLATED} & set(gate.failed.unsupported):
             # Nothing shown yet: one more try, told what the excerpts do not say (CORRECTION in prompts.py).
             # (Not after a restated question: told so, the model denied that the excerpts answer it; nor after
-            # an echo of the rules: there is no fact to correct. The course's closest sentence, quoted below,
-            # answers.)
+            # an echo of the rules or copied English: there is no fact to correct. The course's closest
+            # sentence, quoted below and translated, answers.)
             first_try = {"raw": raw.strip(), "unsupported": gate.failed.unsupported}
             instead = detached_facts(question, excerpts) if language == "en" else {}
             messages = correction_messages(messages, gate.failed_sentence, gate.failed.unsupported, language, instead)
@@ -294,7 +295,10 @@ class TutorEngine:
             # Else the closest excerpt's sentence nearest the question (for a German question about office hours,
             # that was the lecture times).
             quote, n = named or (best_passage(query, included[closest].text, self.kb.embedder), closest)
-            yield emit(quote_text(language, quote, n + 1))
+            translation = None
+            if cfg.translate_quotes and language in TRANSLATED_QUOTES and translatable(plain(quote), language):
+                translation = yield from translate(generator, plain(quote), language)  # None: not the same facts
+            yield emit(quote_text(language, quote, n + 1, translation))
             result.citations = self._citations(f"[{n + 1}]", included)
             return
         result.outcome = "refused"  # NOT_IN_COURSE, an empty answer, or an unsupported one on weak evidence
@@ -317,14 +321,14 @@ class TutorEngine:
             if NOT_COVERED in raw:
                 break
             released = gate.feed(delta)
-            if released:
-                yield emit(released)
+            if released:  # checked; English day names of the excerpts written in the answer's language
+                yield emit(localize_weekdays(released, gate.language))
             if gate.failed:
                 break
         if NOT_COVERED not in raw and not gate.failed:
             tail = gate.finish()
             if tail:
-                yield emit(tail)
+                yield emit(localize_weekdays(tail, gate.language))
         return raw
 
     def _named_sentence(self, included: list["Hit"], failures: list[str]) -> tuple[str, int] | None:

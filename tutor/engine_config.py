@@ -51,6 +51,9 @@ class EngineConfig:
                                         "this; None: the embedder's calibrated level (EmbedderSpec.min_evidence)."})
     min_quote_evidence: float | None = field(default=None, metadata={"help": "When the model's answer fails the fact check, "
                                               "quote the top excerpt if its cosine reaches this; refuse below. None: the embedder's."})
+    translate_quotes: bool = field(default=True, metadata={"help": "A quoted course sentence in another language than "
+                                   "the question's is translated by the model too, and shown with the original when the "
+                                   "translation keeps its numbers, times, rooms and days (tutor.translation)."})
     faq_threshold: float | None = field(default=None, metadata={"help": "FAQ question cosine at or above which the vetted "
                                          "answer is used; None: the embedder's."})
     faq_min_overlap: float = field(default=0.5, metadata={"help": "Share of the FAQ question's content terms the question must contain (guards the embedder on scripts it does not know)."})

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from basics.text import CJK_CHAR
 from tutor.evidence import CODE, MARKER, NUMBER, SAYS, SENTENCE_END, TIME, Evidence
 from tutor.schedule import WEEKDAY, WEEKDAY_NAME, names_day, omitted_day, unpaired_days
+from tutor.translation import UNTRANSLATED, untranslated
 
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,}s?\b", re.ASCII)
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|isn't|aren't|doesn't|don't|didn't|cannot|can't)\b|n't\b",
@@ -292,6 +293,7 @@ class SentenceGate:
     something to say follows; an answer that is nothing but the restatement fails (``RESTATED``). With
     ``denied`` (``denied_subject``), a first sentence without a negation fails (``SAYS`` the denial). With
     ``instructions`` (``instruction_phrases`` of the prompt's rules), a sentence that copies them fails (``ECHOED``).
+    In an answer not in English, a sentence that copies English prose of the excerpts fails (``UNTRANSLATED``).
     With ``asks_when``, a sentence giving a time without the day the course gives it with fails (``omitted_day``).
     With ``retry`` (the second answer, after a failed one nobody saw), an opening apology that states nothing is dropped.
     """
@@ -354,6 +356,10 @@ class SentenceGate:
         if self.instructions and echoes(sentence, self.instructions, self.evidence):
             check.facts.append("instructions")
             check.unsupported.append(ECHOED)
+        copied = untranslated(sentence, self.evidence) if self.language != "en" else ""
+        if copied:  # the course's sentence is quoted instead, translated (tutor.translation)
+            check.facts.append("language")
+            check.unsupported += [UNTRANSLATED, SAYS + copied]
         if not check.ok:
             self.failed, self.failed_sentence = check, sentence.strip()
             return None

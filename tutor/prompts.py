@@ -92,6 +92,15 @@ QUOTES = {
     "de": "Im Kursmaterial steht: \u201e{quote}\u201c [{n}]",
 }
 
+# The same, when the model translated the sentence for a student who asked in another language
+# (``tutor.translation``): the translation first, the course's own words under it.
+TRANSLATED_QUOTES = {
+    "zh": "课程资料（译文）：\u201c{translation}\u201d [{n}]\n\n原文：\u201c{quote}\u201d",
+    "es": "El material del curso dice (traducido): \u00ab{translation}\u00bb [{n}]\n\nOriginal: \u00ab{quote}\u00bb",
+    "fr": "Le cours dit (traduction) : \u00ab {translation} \u00bb [{n}]\n\nOriginal : \u00ab {quote} \u00bb",
+    "de": "Im Kursmaterial steht (übersetzt): \u201e{translation}\u201c [{n}]\n\nOriginal: \u201e{quote}\u201c",
+}
+
 # After a first answer that failed the answer check, one more try that says what was wrong. The 1.5B model
 # accepts a question's false premise ("When is the final exam?" in a course with a final project); told that
 # the excerpts never say it, it mostly answers what they do say.
@@ -280,7 +289,14 @@ def faq_language_note(language: str, faq_language: str) -> str:
 _MARKUP = re.compile(r"(?m)^\s*(?:#{1,6}|[-*+>])\s+|\*\*|__|`")
 
 
-def quote_text(language: str, quote: str, n: int = 1) -> str:
-    """The course's own sentence, introduced in the student's language and cited as excerpt ``[n]``; Markdown
-    marks (headings, bullets, bold, code ticks) are dropped, since the chat shows the quote as plain text."""
-    return QUOTES.get(language, QUOTES["en"]).format(quote=_MARKUP.sub("", quote).strip(), n=n)
+def plain(text: str) -> str:
+    """``text`` without Markdown marks (headings, bullets, bold, code ticks): a quote is shown as plain text."""
+    return _MARKUP.sub("", text).strip()
+
+
+def quote_text(language: str, quote: str, n: int = 1, translation: str | None = None) -> str:
+    """The course's own sentence, introduced in the student's language and cited as excerpt ``[n]``; with
+    ``translation`` (into ``language``, see ``TRANSLATED_QUOTES``) shown first."""
+    if translation and language in TRANSLATED_QUOTES:
+        return TRANSLATED_QUOTES[language].format(translation=translation, quote=plain(quote), n=n)
+    return QUOTES.get(language, QUOTES["en"]).format(quote=plain(quote), n=n)

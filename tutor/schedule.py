@@ -5,6 +5,9 @@ check alone misses: it pairs a time with a day the course names for something el
 moved to "Dienstag", the lectures' day), and it gives the time without the day ("de 14:00 a 16:00", asked
 "¿Cuándo son las horas de oficina?", where the course says Wednesdays). Both failures name the course sentence
 (``SAYS``), which the retry is shown and the quote falls back to.
+
+An answer that passed may still name days in English in another language ("课程的讲座在Tuesdays和Thursdays"):
+``localize_weekdays`` writes them in the answer's language.
 """
 
 from __future__ import annotations
@@ -23,7 +26,20 @@ _WEEKDAYS = {
 }
 WEEKDAY = {name: english for english, names in _WEEKDAYS.items() for name in names.split()}  # "dienstag" -> "tuesday"
 WEEKDAY_NAME = re.compile(r"(?<!\w)(?:" + "|".join(WEEKDAY) + r")|(?:星期|周)[一二三四五六日天]", re.IGNORECASE)
-_ENGLISH_DAY = re.compile(r"\b(?:" + "|".join(_WEEKDAYS) + ")", re.IGNORECASE)  # "Tuesdays" too
+# "Tuesdays" too; not \b, which finds no word boundary in "在Tuesdays和" (CJK characters are word characters)
+_ENGLISH_DAY = re.compile(r"(?<![A-Za-z])(" + "|".join(_WEEKDAYS) + r")(s?)(?![A-Za-z])", re.IGNORECASE)
+
+# Weekday names to write in an answer, Monday first: (a day, a recurring day: "Mondays").
+_DAY_ORDER = tuple(_WEEKDAYS)
+_LOCAL_DAYS = {
+    "zh": ("周一 周二 周三 周四 周五 周六 周日".split(),) * 2,  # a plural is the day itself
+    "es": ("lunes martes miércoles jueves viernes sábado domingo".split(),
+           "los lunes|los martes|los miércoles|los jueves|los viernes|los sábados|los domingos".split("|")),
+    "de": ("Montag Dienstag Mittwoch Donnerstag Freitag Samstag Sonntag".split(),
+           "montags dienstags mittwochs donnerstags freitags samstags sonntags".split()),
+    "fr": ("lundi mardi mercredi jeudi vendredi samedi dimanche".split(),
+           "le lundi|le mardi|le mercredi|le jeudi|le vendredi|le samedi|le dimanche".split("|")),
+}
 
 # Questions that ask when something happens, in the tutor's languages.
 _ASKS_WHEN = re.compile(r"\b(?:when|what time|which days?|cu[aá]ndo|a qu[eé] hora|qu[eé] d[ií]as?|wann|um wie viel uhr|"
@@ -34,6 +50,33 @@ _ASKS_WHEN = re.compile(r"\b(?:when|what time|which days?|cu[aá]ndo|a qu[eé] h
 def asks_when(question: str) -> bool:
     """Whether ``question`` asks when something happens ("When are the office hours?", "¿Cuándo ...?")."""
     return _ASKS_WHEN.search(question) is not None
+
+
+def _days(text: str) -> list[tuple[str, str]]:
+    """The weekdays ``text`` names, each as (the word, its English name): ("Mittwochs", "mittwoch") is
+    ("Mittwoch", "wednesday"), ("Tuesdays", ...) is ("Tuesday", "tuesday")."""
+    days = [(m.group(), m.group(1).lower()) for m in _ENGLISH_DAY.finditer(text)]
+    return days + [(m.group(), WEEKDAY.get(m.group().lower(), "")) for m in WEEKDAY_NAME.finditer(text)]
+
+
+def english_days(text: str) -> list[str]:
+    """The weekdays ``text`` names, by their English names, whatever language it names them in."""
+    return [english for _, english in _days(text)]
+
+
+def localize_weekdays(text: str, language: str) -> str:
+    """``text`` with English weekday names written in ``language``: a Chinese answer copied the excerpts'
+    "Tuesdays和Thursdays" (-> 周二和周四). The mapping is exact, so it runs on text the answer check has passed;
+    unchanged for English and languages without a table."""
+    names = _LOCAL_DAYS.get(language)
+    if not names:
+        return text
+
+    def local(m: re.Match) -> str:
+        i = _DAY_ORDER.index(m.group(1).lower())
+        return names[1 if m.group(2) else 0][i]
+
+    return _ENGLISH_DAY.sub(local, text)
 
 
 def names_day(text: str) -> bool:
@@ -59,10 +102,8 @@ def unpaired_days(text: str, evidence: Evidence) -> list[str]:
     times = clock_times(text)
     if not times:
         return []
-    days = [(m.group(), m.group().lower()) for m in _ENGLISH_DAY.finditer(text)]
-    days += [(m.group(), WEEKDAY.get(m.group().lower(), "")) for m in WEEKDAY_NAME.finditer(text)]
     out = []
-    for word, english in days:
+    for word, english in _days(text):
         stem = english[:-3]  # "tuesday" -> "tues": the excerpts say "Tuesdays"
         if english and not any(stem in s and paired & set(times)
                                for s, paired in zip(evidence.sentences, evidence.sentence_times)):

@@ -1,0 +1,77 @@
+"""Course text in the student's language (tutor/translation.py, tutor.schedule.localize_weekdays): a quote's
+translation is shown only with the source's facts, copied English prose fails the answer check, English day
+names in an answer are written in its language."""
+
+from tutor.evidence import SAYS, Evidence
+from tutor.grounding import SentenceGate
+from tutor.prompts import quote_text
+from tutor.schedule import english_days, localize_weekdays, names_day
+from tutor.translation import UNTRANSLATED, acceptable, translatable, untranslated
+
+LABS = "Labs: Mondays from 14:00 to 16:00 in computer room C3."
+OFFICE = "- **Instructor office hours:** Wednesdays from 14:00 to 16:00 in room B305, or by appointment."
+
+
+def test_a_translation_must_state_the_sources_facts():
+    """Asked by hand, the 1.5B model translated the labs line into Spanish with "Martes" (Tuesday) for Mondays:
+    such a translation is never shown. Numbers count by their digits (49,152 is German 49.152), days by the day
+    they name in any language; a dropped room, an added time, a reply in the wrong language or a long ramble fail."""
+    assert acceptable(LABS, "Laboratorios: los lunes de 14:00 a 16:00 en la sala de ordenadores C3.", "es")
+    assert not acceptable(LABS, "Laboratorios: martes de 14:00 a 16:00 en la sala de ordenadores C3.", "es")
+    assert not acceptable(LABS, "Laboratorios: los lunes de 14:00 a 16:00 en la sala de ordenadores.", "es")
+    assert not acceptable(LABS, "Laboratorios: los lunes de 14:00 a 17:00 en la sala de ordenadores C3.", "es")
+    assert acceptable(LABS, "实验：周一14:00到16:00，在计算机教室C3。", "zh")
+    assert not acceptable(LABS, "Labs: Mondays from 14:00 to 16:00 in computer room C3.", "zh")
+    assert not acceptable(LABS, "实验：周一14:00到16:00，在计算机教室C3。\n注意：……", "zh")
+    assert acceptable("SmolLM2 has a vocabulary of 49,152 tokens.", "SmolLM2 hat ein Vokabular von 49.152 Tokens.", "de")
+    assert not acceptable("SmolLM2 has a vocabulary of 49,152 tokens.", "SmolLM2 hat ein Vokabular von 49.512 Tokens.", "de")
+
+
+def test_only_a_sentence_with_checkable_facts_in_another_language_is_translated():
+    """Without a number, time, code or day nothing checks a translation (the grace days became
+    "Grace-Dämonien" in German): such a sentence is shown as the course wrote it."""
+    assert translatable(LABS, "de") and translatable(LABS, "zh")
+    assert not translatable(LABS, "en")
+    assert not translatable("Each student has three grace days for the whole term.", "de")
+
+
+def test_a_translated_quote_shows_the_courses_own_words_too():
+    shown = quote_text("es", OFFICE, 2, "Horario de atención: los miércoles de 14:00 a 16:00 en el aula B305.")
+    assert shown.startswith("El material del curso dice (traducido): «Horario de atención: los miércoles")
+    assert "[2]" in shown and "Original: «Instructor office hours: Wednesdays from 14:00" in shown and "**" not in shown
+    assert quote_text("es", OFFICE, 2) == ("El material del curso dice: «Instructor office hours: Wednesdays from 14:00 "
+                                          "to 16:00 in room B305, or by appointment.» [2]")
+    assert quote_text("it", OFFICE, 1, "Orario: mercoledì 14:00-16:00, aula B305.").startswith("The course says:")
+
+
+def test_copied_english_prose_in_another_language_fails_naming_the_course_sentence():
+    """"¿Cuándo son los laboratorios?" got "Los laboratorios se llevan a cabo de **Mondays from 14:00 to 16:00 in
+    computer room C3**.": the check fails it and names the course's sentence, which is then quoted, translated.
+    English terms, names and formulas in a Spanish or Chinese answer, prose the excerpts do not hold, and English
+    answers pass."""
+    evidence = Evidence([LABS, OFFICE, "Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V, the scaled dot-product attention."])
+    spanish = "Los laboratorios se llevan a cabo de **Mondays from 14:00 to 16:00 in computer room C3**."
+    assert untranslated(spanish, evidence) == LABS
+    assert untranslated("Die Sprechstunden sind Wednesdays from 14:00 to 16:00 in room B305.", evidence) == OFFICE
+    assert untranslated("Los laboratorios son los lunes de 14:00 a 16:00 en la sala C3.", evidence) == ""
+    assert untranslated("注意力的计算是 Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V。", evidence) == ""
+    assert untranslated("La atención escala el producto (scaled dot-product attention) por √d_k.", evidence) == ""
+    assert untranslated("La tutoría es the best of all in the world.", evidence) == ""  # not the course's words
+
+    gate = SentenceGate(evidence, "es")
+    assert gate.feed(spanish + " ") == "" and gate.failed.unsupported == [UNTRANSLATED, SAYS + LABS]
+    gate = SentenceGate(evidence, "en")
+    assert gate.feed(LABS + " ") == LABS + " " and gate.failed is None
+
+
+def test_english_day_names_in_an_answer_are_written_in_its_language():
+    """A Chinese answer copied "Tuesdays和Thursdays" from the excerpts: CJK characters are word characters, so
+    even finding the days needs no \\b. Each language gets its day and its recurring day."""
+    chinese = "课程的讲座在Tuesdays和Thursdays从10:00到11:30在B214。"
+    assert english_days(chinese) == ["tuesday", "thursday"] and names_day("在Tuesdays和")
+    assert localize_weekdays(chinese, "zh") == "课程的讲座在周二和周四从10:00到11:30在B214。"
+    assert localize_weekdays("Die Vorlesungen sind Tuesdays, das Labor am Monday.", "de") == \
+        "Die Vorlesungen sind dienstags, das Labor am Montag."
+    assert localize_weekdays("Las clases son Tuesdays y Thursdays.", "es") == "Las clases son los martes y los jueves."
+    assert localize_weekdays("Lectures are on Tuesdays.", "en") == "Lectures are on Tuesdays."
+    assert localize_weekdays("Mondayish weather.", "de") == "Mondayish weather."

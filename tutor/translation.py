@@ -1,0 +1,93 @@
+"""The quoted course sentence in the student's language: translated by the model, shown only if it keeps the facts.
+
+When the answer check rejects a generated answer, the student gets the course's own sentence (the quote). On an
+English course a German student then read "Im Kursmaterial steht: „Instructor office hours: Wednesdays from
+14:00 to 16:00 in room B305, or by appointment.“": right, and in a language the student did not write in. The
+model translates that one sentence with a short prompt of its own (~60 tokens, a few seconds), and the
+translation is shown only when it states the same facts as the sentence: the same numbers, clock times, codes
+(rooms) and weekdays. That check is not a formality: asked by hand, the 1.5B model translated "Labs: Mondays
+from 14:00 to 16:00" into Spanish as "Laboratorios: Martes de 14:00 a 16:00". The original sentence is shown
+with the translation, so a student can check the wording too.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from tutor.evidence import CODE, MARKER, NUMBER, TIME, Evidence, clock_times
+from tutor.language import detect_language, language_name
+from tutor.schedule import english_days
+
+# English words that are no words of the other languages the tutor answers in: a run of excerpt text copied
+# into such an answer that holds two of them is English prose, not a term ("byte-level BPE") or a formula.
+_ENGLISH_GLUE = frozenset("the from to of and with is are for by which that at this".split())
+_LATIN_RUN = re.compile(r"[A-Za-z0-9][A-Za-z0-9:.,'-]*(?:[ \t]+[A-Za-z0-9][A-Za-z0-9:.,'-]*){4,}")
+UNTRANSLATED = "copies English course text"
+
+# Asked by hand on the logistics lines, this wording kept "office hours" (not "Horarios de clase", class times,
+# with "You translate course text into Spanish.").
+TRANSLATE_RULES = ("Translate the user's text from English into {language}. It is a line of a university course's "
+                   "documents: translate its meaning faithfully and keep every number, time, room and name exactly "
+                   "as written. Reply with the translation only.")
+
+
+def facts(text: str) -> tuple[frozenset, frozenset, frozenset, frozenset]:
+    """What a translation must keep: numbers (by their digits: 49,152 = 49.152), clock times, codes (B305) and
+    weekdays (by their English names, whatever language names them)."""
+    numbers = frozenset(re.sub(r"[.,\s]", "", m.group()) for m in NUMBER.finditer(TIME.sub(" ", text)))
+    return (numbers, frozenset(clock_times(text)), frozenset(c.lower() for c in CODE.findall(text)),
+            frozenset(english_days(text)))
+
+
+def untranslated(sentence: str, evidence: Evidence) -> str:
+    """The excerpt sentence that ``sentence``, of an answer not in English, copies English prose from: a run of
+    five or more words and numbers, two of them English function words, found word for word in the excerpts
+    ("Los laboratorios se llevan a cabo de **Mondays from 14:00 to 16:00 in computer room C3**."). A term, a
+    name or a formula carried into the answer's language holds no such words. "" when there is none."""
+    plain = None
+    for m in _LATIN_RUN.finditer(MARKER.sub("", sentence)):
+        words = m.group().lower().split()  # the run may begin with the answer's own words: "Die Sprechstunden
+        for i in range(len(words) - 4):    # sind Wednesdays from 14:00 to ...": five words at a time
+            if sum(w in _ENGLISH_GLUE for w in words[i:i + 5]) < 2:
+                continue
+            plain = plain or [" ".join(re.sub(r"[*_`]", "", s).split()) for s in evidence.sentences]
+            gram = " ".join(words[i:i + 5]).rstrip(".,:")
+            for original, text in zip(evidence.originals, plain):
+                if gram in text:
+                    return original
+    return ""
+
+
+def translation_messages(text: str, language: str) -> list[dict]:
+    """The prompt: the rules as a system turn, the sentence alone as the user turn."""
+    return [{"role": "system", "content": TRANSLATE_RULES.format(language=language_name(language))},
+            {"role": "user", "content": text}]
+
+
+def translatable(text: str, language: str) -> bool:
+    """Whether ``text`` is in another language than ``language`` and a translation of it can be checked: it
+    states a number, a time, a code or a day. A sentence with none is shown as the course wrote it (a German
+    translation of the grace days made them "Grace-Dämonien")."""
+    return any(facts(text)) and detect_language(text) != language
+
+
+def acceptable(source: str, translation: str, language: str) -> bool:
+    """Whether ``translation`` may be shown: one line in ``language``, not much longer than the source, and
+    stating exactly the source's facts."""
+    if not translation or "\n" in translation or len(translation) > 2 * len(source) + 40:
+        return False
+    return detect_language(translation) == language and facts(source) == facts(translation)
+
+
+def translate(generator, text: str, language: str, max_new_tokens: int = 128) -> Iterator[str]:
+    """Translate one course sentence with ``generator``: yields its queue notices (empty ``QueueWait``
+    deltas), returns the checked translation, or None when it is not acceptable (the original is shown alone)."""
+    out = ""
+    for delta in generator.stream(translation_messages(text, language), max_new_tokens, 0.0):
+        if delta:
+            out += delta
+        else:
+            yield delta
+    out = out.strip().strip("\"“”„«»").strip()
+    return out if acceptable(text, out, language) else None
