@@ -267,6 +267,21 @@ def test_copied_english_in_a_spanish_answer_is_quoted_over_and_translated(kb):
     assert len(engine.generator.calls) == 1
 
 
+def test_an_answer_that_only_denies_is_followed_by_what_the_course_says(kb):
+    """"How many encoder layers does SmolLM2-135M have?" got "The excerpts do not mention encoder layers.": true,
+    and the student still does not know that the model is decoder-only with 30 blocks. The course's closest
+    sentence follows, marked as a quote; a denial with facts, and a plain answer, stand alone."""
+    engine = scripted_engine(kb, "The excerpts do not mention encoder layers.")
+    result = engine.ask("How many encoder layers does SmolLM2-135M have?", [], "sample")
+    assert result.outcome == "answered" and len(engine.generator.calls) == 1
+    assert result.answer.startswith("The excerpts do not mention encoder layers. \n\nThe nearest the course material "
+                                    "comes to it: \u201c")
+    n = int(result.answer.rsplit("[", 1)[1].rstrip("]"))  # the quoted excerpt is cited
+    assert [c.n for c in result.citations] == [n] and result.citations[0].document.endswith(".md")
+    denial = "The course has no final exam; the final project is presented in week 12 [1]."
+    assert scripted_engine(kb, denial).ask("When is the final exam?", [], "sample").answer == denial
+
+
 def test_english_day_names_in_a_chinese_answer_are_written_in_chinese(kb):
     engine = scripted_engine(kb, "课程的讲座在Tuesdays和Thursdays从10:00到11:30在B214 [1]。")
     result = engine.ask("课程的讲座在什么时间、什么地点？", [], "sample")

@@ -322,3 +322,18 @@ def test_a_retry_drops_an_opening_apology():
     gate = SentenceGate(evidence, "en", retry=True)
     assert gate.feed("Sorry: office hours are on Wednesdays from 14:00 to 16:00. ") != ""
     assert SentenceGate(evidence, "en").feed("Sorry, my previous answer was wrong. ") != ""
+
+
+def test_an_answer_that_only_denies_is_told_apart():
+    """The engine adds what the course says to an answer that only denies; one that says it too, or answers,
+    is left as it is (tutor.engine, ``SentenceGate.only_denies``)."""
+    evidence = Evidence([LOGISTICS])
+    gate = SentenceGate(evidence, "en")
+    gate.feed("The excerpts do not mention encoder layers. ")
+    assert gate.finish() == "" and gate.only_denies
+    gate = SentenceGate(evidence, "en")
+    gate.feed("The course has no final exam; the final project is due in week 12. ")
+    assert not gate.only_denies
+    gate = SentenceGate(evidence, "en")
+    gate.feed("Lectures are on Tuesdays and Thursdays. ")
+    assert not gate.only_denies and not SentenceGate(evidence, "en").only_denies

@@ -17,7 +17,6 @@ numbered excerpts, with citations, every sentence through the answer check in ``
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -29,6 +28,7 @@ from knowledge_base import KnowledgeBase
 from tutor import records
 from tutor.adapters import adapter_card
 from tutor.backends import create_generator
+from tutor.citations import Citation, cite, snippet
 from tutor.engine_config import EngineConfig, with_embedder_thresholds
 from tutor.generators.base import QueueWait
 from tutor.evidence import SAYS, Evidence, unwrap
@@ -37,7 +37,7 @@ from tutor.grounding import (ECHOED, RESTATED, SentenceGate, denied_subject, det
 from tutor.language import detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
 from tutor.passages import best_passage, focus_excerpts
-from tutor.prompts import (INSTRUCTIONS, NOT_COVERED, TRANSLATED_QUOTES, build_messages, correction_messages,
+from tutor.prompts import (INSTRUCTIONS, NEAREST, NOT_COVERED, TRANSLATED_QUOTES, build_messages, correction_messages,
                            faq_language_note, plain, quote_text, refusal_text, source_label)
 from tutor.questions import standalone_query, symbols, terms
 from tutor.schedule import asks_when, localize_weekdays
@@ -48,22 +48,6 @@ if TYPE_CHECKING:
     from basics.config import Paths
 
 log = logging.getLogger(__name__)
-
-_MARKER = re.compile(r"\[(\d{1,2})\]")
-
-
-@dataclass
-class Citation:
-    """A source shown under an answer: ``[n]`` in the text is ``citations[n-1]`` when the model cited it."""
-
-    n: int
-    document: str
-    section: str | None
-    page: int | None
-    snippet: str
-    chunk_id: str | None
-    score: float | None
-
 
 @dataclass
 class AnswerResult:
@@ -203,7 +187,8 @@ class TutorEngine:
             result.faq = {"question": entry[0].question, "answer": entry[0].answer, "score": entry[1],
                           "language": faq_language}
             if entry[0].source:
-                result.citations = [Citation(1, entry[0].source, None, None, self._snippet(entry[0].answer), None, entry[1])]
+                result.citations = [Citation(1, entry[0].source, None, None, snippet(entry[0].answer, cfg.snippet_chars),
+                                             None, entry[1])]
             # The vetted text is shown as the instructor wrote it; in another language, the student is told so.
             note = faq_language_note(language, faq_language) if faq_language != language else ""
             yield emit(f"{note}\n\n{entry[0].answer}" if note else entry[0].answer)
@@ -239,7 +224,8 @@ class TutorEngine:
         Outcomes: ``answered`` (every released sentence's facts are in the excerpts), ``quoted`` (the model's
         first sentence failed the check, or it replied NOT_IN_COURSE, while the top excerpt is close to the
         question: the course's own best sentence is shown instead, marked as a quote), ``refused`` (the same
-        on weaker evidence, or an empty answer). A later failing sentence ends the answer there.
+        on weaker evidence, or an empty answer). A later failing sentence ends the answer there. An answer that
+        only denies ("The excerpts do not mention encoder layers.") is followed by the course's closest sentence.
         """
         cfg = self.config
         generator = self.generator
@@ -279,10 +265,16 @@ class TutorEngine:
         if first_try:
             result.grounding["first_try"] = first_try
         answer = gate.released.strip()
-        if answer:
-            result.citations = self._citations(answer, included)
-            return
         closest = max(range(len(included)), key=lambda i: included[i].dense_score, default=None)
+        if answer and gate.only_denies and closest is not None and included[closest].dense_score >= cfg.min_quote_evidence:
+            # "The excerpts do not mention encoder layers.": true, and what the course says instead is wanted.
+            said = "\n\n" + NEAREST.format(quote=plain(best_passage(query, included[closest].text, self.kb.embedder)),
+                                           n=closest + 1)
+            answer += said
+            yield emit(said)
+        if answer:
+            result.citations = cite(answer, included, cfg.citation_min_overlap, cfg.snippet_chars)
+            return
         failures = (first_try or {}).get("unsupported", []) + (gate.failed.unsupported if gate.failed else [])
         named = self._named_sentence(included, failures)  # the check found the course's sentence on it
         if (gate.failed or NOT_COVERED in raw) and closest is not None \
@@ -299,7 +291,7 @@ class TutorEngine:
             if cfg.translate_quotes and language in TRANSLATED_QUOTES and translatable(plain(quote), language):
                 translation = yield from translate(generator, plain(quote), language)  # None: not the same facts
             yield emit(quote_text(language, quote, n + 1, translation))
-            result.citations = self._citations(f"[{n + 1}]", included)
+            result.citations = cite(f"[{n + 1}]", included, cfg.citation_min_overlap, cfg.snippet_chars)
             return
         result.outcome = "refused"  # NOT_IN_COURSE, an empty answer, or an unsupported one on weak evidence
         yield emit(refusal_text(language, self._topics(hits)))
@@ -371,29 +363,3 @@ class TutorEngine:
             if len(topics) >= self.config.nearest_topics:
                 break
         return topics
-
-    def _snippet(self, text: str) -> str:
-        text = " ".join(text.split())
-        n = self.config.snippet_chars
-        return text if len(text) <= n else text[:n].rsplit(" ", 1)[0] + " ..."
-
-    def _citations(self, answer: str, included: list["Hit"]) -> list[Citation]:
-        """Hits the answer cites with ``[n]``; without valid markers, the hits whose terms the answer uses.
-
-        Small models rarely write markers, yet a student should always see where an answer comes from: the
-        fallback cites each included hit sharing ``citation_min_overlap`` of the answer's content terms, and the
-        top hit if none does (it is what the answer was conditioned on most).
-        """
-        cited = [int(n) for n in _MARKER.findall(answer) if 1 <= int(n) <= len(included)]
-        numbers = list(dict.fromkeys(cited))
-        if not numbers and included:
-            answer_terms = terms(answer)
-            for i, hit in enumerate(included, 1):
-                if answer_terms and len(answer_terms & terms(hit.text)) / len(answer_terms) >= self.config.citation_min_overlap:
-                    numbers.append(i)
-            numbers = numbers or [1]
-        return [
-            Citation(n, included[n - 1].document, included[n - 1].section, included[n - 1].page,
-                     self._snippet(included[n - 1].text), included[n - 1].chunk_id, included[n - 1].score)
-            for n in numbers
-        ]

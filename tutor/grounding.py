@@ -24,7 +24,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from basics.text import CJK_CHAR
-from tutor.evidence import CODE, MARKER, NUMBER, SAYS, SENTENCE_END, TIME, Evidence
+from tutor.evidence import CODE, MARKER, NUMBER, SAYS, SENTENCE_END, TIME, Evidence, split_sentences
 from tutor.schedule import WEEKDAY, WEEKDAY_NAME, names_day, omitted_day, unpaired_days
 from tutor.translation import UNTRANSLATED, untranslated
 
@@ -315,6 +315,15 @@ class SentenceGate:
         self.failed: Check | None = None
         self.failed_sentence = ""
         self.checks: list[Check] = []
+
+    @property
+    def only_denies(self) -> bool:
+        """Whether all that was released (English) denies and states nothing: "The excerpts do not mention
+        encoder layers." is true, and leaves the student without what the course says instead (decoder-only,
+        30 blocks)."""
+        sentences = split_sentences(MARKER.sub("", self.released))
+        return (self.language == "en" and 0 < len(sentences) <= 2 and all(_NEGATION.search(s) for s in sentences)
+                and not any(c.facts for c in self.checks if c is not self.failed))
 
     def feed(self, delta: str) -> str:
         if self.failed:

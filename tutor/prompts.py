@@ -92,6 +92,10 @@ QUOTES = {
     "de": "Im Kursmaterial steht: \u201e{quote}\u201c [{n}]",
 }
 
+# After an English answer that only denies ("The excerpts do not mention encoder layers."): the course's
+# sentence closest to the question, introduced as the nearest thing it says, not as the answer.
+NEAREST = "The nearest the course material comes to it: \u201c{quote}\u201d [{n}]"
+
 # The same, when the model translated the sentence for a student who asked in another language
 # (``tutor.translation``): the translation first, the course's own words under it.
 TRANSLATED_QUOTES = {
