@@ -337,3 +337,6 @@ def test_an_answer_that_only_denies_is_told_apart():
     gate = SentenceGate(evidence, "en")
     gate.feed("Lectures are on Tuesdays and Thursdays. ")
     assert not gate.only_denies and not SentenceGate(evidence, "en").only_denies
+    gate = SentenceGate(Evidence(["Because it has no recurrence, all positions are processed in parallel."]), "en")
+    gate.feed("Transformers train faster because they have no recurrence, so all positions are processed in parallel. ")
+    assert gate.released and not gate.only_denies  # an explanation with a negation denies nothing

@@ -31,6 +31,9 @@ from tutor.translation import UNTRANSLATED, untranslated
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,}s?\b", re.ASCII)
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|isn't|aren't|doesn't|don't|didn't|cannot|can't)\b|n't\b",
                        re.IGNORECASE)
+# What a denial of the course's coverage names: "The excerpts do not mention …" (not "because they have no
+# recurrence", an explanation with a negation in it).
+_COVERAGE = re.compile(r"\b(?:excerpts?|course|material|context|provided text)\b", re.IGNORECASE)
 # An answer that opens by agreeing ("Yes, ...", "是的", "Sí", "Ja", "Oui", "Correct"): it affirms the question.
 _AFFIRMATION = re.compile(r"^\W*(?:(?:yes|yeah|correct|indeed|sí|ja|oui)(?![a-z])|(?:是的|没错|是|对|對)(?=[，,。！!\s]|$))",
                           re.IGNORECASE)  # "对于…" (regarding) and "Si el…" (if) are no yes
@@ -322,7 +325,8 @@ class SentenceGate:
         encoder layers." is true, and leaves the student without what the course says instead (decoder-only,
         30 blocks)."""
         sentences = split_sentences(MARKER.sub("", self.released))
-        return (self.language == "en" and 0 < len(sentences) <= 2 and all(_NEGATION.search(s) for s in sentences)
+        return (self.language == "en" and 0 < len(sentences) <= 2
+                and all(_NEGATION.search(s) and _COVERAGE.search(s) for s in sentences)
                 and not any(c.facts for c in self.checks if c is not self.failed))
 
     def feed(self, delta: str) -> str:
