@@ -75,3 +75,19 @@ def test_english_day_names_in_an_answer_are_written_in_its_language():
     assert localize_weekdays("Las clases son Tuesdays y Thursdays.", "es") == "Las clases son los martes y los jueves."
     assert localize_weekdays("Lectures are on Tuesdays.", "en") == "Lectures are on Tuesdays."
     assert localize_weekdays("Mondayish weather.", "de") == "Mondayish weather."
+
+
+def test_a_backend_failing_while_translating_leaves_the_quote_untranslated():
+    from tutor.translation import translate
+
+    class Broken:
+        def stream(self, messages, max_new_tokens, temperature, stop=()):
+            yield "Laborat"
+            raise ConnectionError("server gone")
+
+    run = translate(Broken(), LABS, "es")
+    try:
+        while True:
+            next(run)
+    except StopIteration as done:
+        assert done.value is None

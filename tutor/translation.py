@@ -12,6 +12,7 @@ with the translation, so a student can check the wording too.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Iterator
 
@@ -27,6 +28,8 @@ UNTRANSLATED = "copies English course text"
 
 # Asked by hand on the logistics lines, this wording kept "office hours" (not "Horarios de clase", class times,
 # with "You translate course text into Spanish.").
+log = logging.getLogger(__name__)
+
 TRANSLATE_RULES = ("Translate the user's text from English into {language}. It is a line of a university course's "
                    "documents: translate its meaning faithfully and keep every number, time, room and name exactly "
                    "as written. Reply with the translation only.")
@@ -84,10 +87,14 @@ def translate(generator, text: str, language: str, max_new_tokens: int = 128) ->
     """Translate one course sentence with ``generator``: yields its queue notices (empty ``QueueWait``
     deltas), returns the checked translation, or None when it is not acceptable (the original is shown alone)."""
     out = ""
-    for delta in generator.stream(translation_messages(text, language), max_new_tokens, 0.0):
-        if delta:
-            out += delta
-        else:
-            yield delta
+    try:
+        for delta in generator.stream(translation_messages(text, language), max_new_tokens, 0.0):
+            if delta:
+                out += delta
+            else:
+                yield delta
+    except Exception as exc:  # the quote is the answer and is ready: a failed translation only leaves it untranslated
+        log.warning("could not translate the quote into %s: %s", language, exc)
+        return None
     out = out.strip().strip("\"“”„«»").strip()
     return out if acceptable(text, out, language) else None
