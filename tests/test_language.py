@@ -27,6 +27,12 @@ from tutor.language import LanguageConfig, detect_language
         ("How does SentencePiece represent spaces?", "en"),  # langdetect alone: Spanish
         ("What is the difference between a flat index and an HNSW index?", "en"),
         ("", "en"),
+        # short questions asked by hand, answered in English before: too few letters, or one function word
+        ("Wann finden die Labore statt?", "de"),
+        ("Was ist LoRA?", "de"),
+        ("¿Qué es LoRA?", "es"),
+        ("¿Hay examen final?", "es"),
+        ("Quand ont lieu les cours ?", "fr"),
     ],
 )
 def test_detect_language(text, expected):

@@ -6,12 +6,13 @@ layered, cheapest and surest first:
 
 1. Script: any CJK ideograph -> ``zh`` (kana -> ``ja``, hangul -> ``ko``); the ideographs alone decide,
    because a Chinese question that names an English term ("什么是 BM25?") is still a Chinese question.
-2. Very short Latin text (fewer than ``min_chars`` letters) -> the fallback (``en``): too little signal.
+2. An inverted question or exclamation mark (¿ ¡) -> ``es``: only Spanish writes one.
 3. Function words: a question names its topic in the course's terms ("Was misst der Mean Reciprocal Rank
    (MRR)?" is half English words, and langdetect calls it English), but its small words are the student's
    language. When at least two function words of one language outnumber the English ones, that language;
-   two English ones and none of another language, English.
-4. langdetect, seeded (``DetectorFactory.seed = 0``) so the same question always gets the same answer,
+   two English ones and none of another language, English. This runs on short text too ("Was ist LoRA?").
+4. Very short Latin text (fewer than ``min_chars`` letters) -> the fallback (``en``): too little signal.
+5. langdetect, seeded (``DetectorFactory.seed = 0``) so the same question always gets the same answer,
    restricted to a candidate set of languages we expect in a course; the best candidate must reach
    ``min_probability`` or we fall back to ``en``.
 """
@@ -42,12 +43,14 @@ LANGUAGE_NAMES = {
 FUNCTION_WORDS = {
     "en": set("the what is are how why when which does do of to a an for with and can i my this that it".split()),
     "de": set("was der das ist sind wie wann warum welche welcher welches wird werden und nicht ein eine einen mit "
-              "für von im auf den dem des zu bei kann muss wo wer mein meine ich".split()),
+              "für von im auf den dem des zu bei kann muss wo wer mein meine ich statt finden findet gibt habe hat "
+              "bis oder auch viele".split()),
     "es": set("qué cómo cuál cuáles cuándo dónde por para el los las es son del una y se puedo mi cuánto "
-              "cuántos".split()),
+              "cuántos hay está están tengo".split()),
     "fr": set("qu'est-ce est que quel quelle quels quelles les des le du une pour dans comment pourquoi quand où "
-              "avec sur je mon ma puis-je combien".split()),
+              "avec sur je mon ma puis-je combien ont lieu sont a-t-il".split()),
 }
+_INVERTED = re.compile(r"[¿¡]")  # only Spanish opens a question with "¿": "¿Qué es LoRA?" is too short for the rest
 _WORDS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?(?:-[^\W\d_]+)*", re.UNICODE)
 
 
@@ -92,11 +95,13 @@ def detect_language(text: str, config: LanguageConfig | None = None) -> str:
         return "ko"
     if HAN_CHAR.search(text):
         return "zh"
-    if len(_LETTER.findall(text)) < config.min_chars:
-        return config.fallback
-    by_words = _by_function_words(text, config.candidates)
+    if _INVERTED.search(text) and "es" in config.candidates:
+        return "es"
+    by_words = _by_function_words(text, config.candidates)  # also on short text: "Was ist LoRA?"
     if by_words:
         return by_words
+    if len(_LETTER.findall(text)) < config.min_chars:
+        return config.fallback
     from langdetect import DetectorFactory, detect_langs
     from langdetect.lang_detect_exception import LangDetectException
 
