@@ -26,10 +26,10 @@ _ENGLISH_GLUE = frozenset("the from to of and with is are for by which that at t
 _LATIN_RUN = re.compile(r"[A-Za-z0-9][A-Za-z0-9:.,'-]*(?:[ \t]+[A-Za-z0-9][A-Za-z0-9:.,'-]*){4,}")
 UNTRANSLATED = "copies English course text"
 
-# Asked by hand on the logistics lines, this wording kept "office hours" (not "Horarios de clase", class times,
-# with "You translate course text into Spanish.").
 log = logging.getLogger(__name__)
 
+# Asked by hand on the logistics lines, this wording kept "office hours" (not "Horarios de clase", class times,
+# with "You translate course text into Spanish.").
 TRANSLATE_RULES = ("Translate the user's text from English into {language}. It is a line of a university course's "
                    "documents: translate its meaning faithfully and keep every number, time, room and name exactly "
                    "as written. Reply with the translation only.")
