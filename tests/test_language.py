@@ -33,6 +33,9 @@ from tutor.language import LanguageConfig, detect_language
         ("¿Qué es LoRA?", "es"),
         ("¿Hay examen final?", "es"),
         ("Quand ont lieu les cours ?", "fr"),
+        ("Y a-t-il un examen final ?", "fr"),  # "y" is Spanish too: the inversion "a-t-il" is French only
+        ("Peut-on utiliser un GPU ?", "fr"),
+        ("What does an add-on adapter change?", "en"),  # "add-on" looks like an inversion; English words outvote it
     ],
 )
 def test_detect_language(text, expected):

@@ -52,11 +52,16 @@ FUNCTION_WORDS = {
 }
 _INVERTED = re.compile(r"[¿¡]")  # only Spanish opens a question with "¿": "¿Qué es LoRA?" is too short for the rest
 _WORDS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?(?:-[^\W\d_]+)*", re.UNICODE)
+# A verb joined to its subject pronoun ("a-t-il", "peut-on", "puis-je", "est-ce") is an inversion only French
+# writes: it counts as two function words, so "Y a-t-il un examen final ?" is French though "y" is Spanish too.
+_FRENCH_INVERSION = re.compile(r"^[^\W\d_]+-(?:t-)?(?:il|elle|on|ils|elles|je|tu|nous|vous|ce)$")
 
 
 def _by_function_words(text: str, candidates: tuple[str, ...]) -> str | None:
     words = [w.lower() for w in _WORDS.findall(text)]
     counts = {lang: sum(w in vocab for w in words) for lang, vocab in FUNCTION_WORDS.items() if lang in candidates}
+    if "fr" in counts:
+        counts["fr"] += 2 * sum(bool(_FRENCH_INVERSION.match(w)) for w in words)
     english = counts.pop("en", 0)
     best = max(counts, key=counts.get, default=None)
     if best is not None and counts[best] >= 2 and counts[best] > english \
