@@ -78,7 +78,7 @@ def test_a_yes_that_moves_a_course_fact_to_another_subject_fails():
     premises = premise_facts("Are the lectures in room B305?", evidence)
     assert not check_sentence("Yes, the lectures are in room B305 [1].", evidence, "en", premises).ok
     # the corrected retry is told what the course says about the lectures, not only that B305 is elsewhere
-    from tutor.grounding import detached_facts
+    from tutor.subjects import detached_facts
     from tutor.prompts import correction_messages
 
     instead = detached_facts("Are the lectures in room B305?", evidence)

@@ -32,8 +32,7 @@ from tutor.citations import Citation, cite, snippet
 from tutor.engine_config import EngineConfig, with_embedder_thresholds
 from tutor.generators.base import QueueWait
 from tutor.evidence import SAYS, Evidence, unwrap
-from tutor.grounding import (ECHOED, RESTATED, SentenceGate, denied_subject, detached_facts, premise_facts,
-                             premise_terms)
+from tutor.grounding import ECHOED, RESTATED, SentenceGate, denied_subject, premise_facts, premise_terms
 from tutor.language import detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
 from tutor.passages import best_passage, focus_excerpts
@@ -41,6 +40,7 @@ from tutor.prompts import (INSTRUCTIONS, NEAREST, NOT_COVERED, TRANSLATED_QUOTES
                            faq_language_note, plain, quote_text, refusal_text, source_label)
 from tutor.questions import standalone_query, symbols, terms
 from tutor.schedule import asks_when, localize_weekdays
+from tutor.subjects import detached_facts
 from tutor.translation import UNTRANSLATED, translatable, translate
 
 if TYPE_CHECKING:
@@ -245,7 +245,7 @@ class TutorEngine:
         denied = denied_subject(query, excerpts) if language == "en" else ""
         evidence = Evidence([h.text for h in included] + [question, query])
         when = asks_when(query)  # an answer giving a time must give its day too (schedule.omitted_day)
-        gate = SentenceGate(evidence, language, premises, query, denied, INSTRUCTIONS, when)
+        gate = SentenceGate(evidence, language, premises, query, denied, INSTRUCTIONS, when, excerpts=excerpts)
         raw = yield from self._stream_checked(generator, messages, gate, emit, result)
         first_try = None
         if gate.failed and not gate.released.strip() and cfg.correct_once and gate.failed.unsupported != [RESTATED] \
@@ -257,7 +257,8 @@ class TutorEngine:
             first_try = {"raw": raw.strip(), "unsupported": gate.failed.unsupported}
             instead = detached_facts(question, excerpts) if language == "en" else {}
             messages = correction_messages(messages, gate.failed_sentence, gate.failed.unsupported, language, instead)
-            gate = SentenceGate(evidence, language, premises, query, denied, INSTRUCTIONS, when, retry=True)
+            gate = SentenceGate(evidence, language, premises, query, denied, INSTRUCTIONS, when, retry=True,
+                                excerpts=excerpts)
             raw = yield from self._stream_checked(generator, messages, gate, emit, result)
         result.grounding = {"raw": raw.strip(), "checked_facts": [f for c in gate.checks for f in c.facts],
                             "unsupported": gate.failed.unsupported if gate.failed else [],

@@ -89,6 +89,18 @@ class Evidence:
     def has_number(self, token: str) -> bool:
         return bool(_number_forms(token) & self.numbers)
 
+    def sentences_with_number(self, token: str) -> list[int]:
+        """Indexes of the sentences that state the number ``token``, in any of its spellings, not as part of a
+        clock time; "10%" only as a percentage (the 10% late penalty is not the 10-minute presentation)."""
+        percent, forms = token.endswith("%"), _number_forms(token.rstrip("%").strip())
+        out = []
+        for i, sentence in enumerate(self.sentences):
+            text = TIME.sub(" ", sentence)
+            if any(forms & _number_forms(m.group().strip()) and (not percent or text[m.end():].lstrip().startswith("%"))
+                   for m in NUMBER.finditer(text)):
+                out.append(i)
+        return out
+
     def has_time(self, hour: str, minute: str) -> bool:
         return f"{int(hour)}:{minute}" in self.times
 

@@ -11,7 +11,8 @@ guard the topic.
 Two checks compare the answer with the question rather than the excerpts: a first sentence that only says
 the question back (``restates``) and, where the course denies what the question asks about ("no GPU is
 needed"), a first sentence that does not deny it too (``denied_subject``). One compares it with the prompt:
-a sentence that copies the tutor's own rules (``echoes``). The checks on days and times are in ``tutor.schedule``.
+a sentence that copies the tutor's own rules (``echoes``). The checks on days and times are in ``tutor.schedule``,
+those on which subject a number is stated about in ``tutor.subjects``.
 
 A sentence that fails is not shown. If it was the first one, the engine retries once, then quotes the course
 (``tutor.passages.best_passage``) or refuses; if a later one, the answer ends before it.
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from basics.text import CJK_CHAR
 from tutor.evidence import CODE, MARKER, NUMBER, SAYS, SENTENCE_END, TIME, Evidence, split_sentences
 from tutor.schedule import WEEKDAY, WEEKDAY_NAME, names_day, omitted_day, unpaired_days
+from tutor.subjects import QUESTION_WORDS, WORD, content_words, detached_facts, misattributed
 from tutor.translation import UNTRANSLATED, untranslated
 
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,}s?\b", re.ASCII)
@@ -37,27 +39,8 @@ _COVERAGE = re.compile(r"\b(?:excerpts?|course|material|context|provided text)\b
 # An answer that opens by agreeing ("Yes, ...", "是的", "Sí", "Ja", "Oui", "Correct"): it affirms the question.
 _AFFIRMATION = re.compile(r"^\W*(?:(?:yes|yeah|correct|indeed|sí|ja|oui)(?![a-z])|(?:是的|没错|是|对|對)(?=[，,。！!\s]|$))",
                           re.IGNORECASE)  # "对于…" (regarding) and "Si el…" (if) are no yes
-_WORD = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z0-9-]{3,}", re.ASCII)  # an English word, whole: "135M-parameter" is none
 _CAPITALISED = re.compile(r"(?<=[^.!?:;\n\"'(\[]\s)[A-Z][a-z]{2,}\b")
 # Capitalised words an English answer may use without the excerpts saying them.
-# Words of questions that name no premise ("what does X mean", "explain the difference").
-_QUESTION_WORDS = {
-    "what", "when", "where", "which", "whom", "whose", "does", "have", "many", "much", "there", "this", "that",
-    "these", "those", "with", "from", "into", "about", "they", "their", "them", "your", "would", "could", "should",
-    "mean", "means", "meaning", "difference", "different", "between", "explain", "work", "works", "used", "using",
-    "need", "give", "example", "tell", "more", "most", "some", "than", "then", "also", "only", "just", "like",
-    "course", "important", "happen", "happens", "good", "best", "better", "main", "role", "purpose", "kind",
-    # words that ask about an aspect rather than name a topic ("reduce the *number* of parameters")
-    "number", "amount", "type", "types", "part", "parts", "thing", "things", "value", "values", "ways",
-    # the verbs and connectives a question asks with ("Which week *covers* LoRA?", "Since ..."): an answer
-    # repeating one asserts nothing the course lacks; a premise is a thing the question presupposes (an exam)
-    "since", "because", "cover", "covers", "covered", "write", "writes", "reach", "reaches", "measure", "measures",
-    "compute", "computes", "save", "saves", "lose", "loses", "hand", "need", "needs", "take", "takes", "make",
-    "makes", "help", "helps", "decide", "decides", "choose", "change", "changes", "affect", "affects", "improve",
-    "reduce", "increase", "require", "requires", "allow", "allows", "contain", "contains", "include", "includes",
-    "mean", "cause", "causes", "matter", "matters", "depend", "depends", "bring", "submit", "pass", "fail", "count",
-    "learn", "learns", "train", "trains", "start", "begin", "apply", "applies", "produce", "produces", "look",
-}
 _FREE_NAMES = {"English", "Chinese", "Spanish", "German", "French", "The", "This", "That", "These", "Yes", "No", "However"}
 
 
@@ -73,17 +56,12 @@ class Check:
         return not self.unsupported
 
 
-def _content_words(text: str) -> set[str]:
-    """The English words of ``text`` that name something (lower case), not the words a question asks with."""
-    return {w.lower() for w in _WORD.findall(text)} - _QUESTION_WORDS
-
-
 def premise_terms(question: str, evidence: Evidence) -> set[str]:
     """Content words of an English question that the excerpts never use ("final exam" in a course with
     only a final project). An answer that repeats one asserts the question's premise, not the course."""
     if not evidence.latin:
         return set()  # an English question on Chinese pages shares no words with them, by design
-    words = {w for w in _content_words(question) if not w.endswith("ing")}  # "tying", "computing": how, not what
+    words = {w for w in content_words(question) if not w.endswith("ing")}  # "tying", "computing": how, not what
     return {w for w in words if not evidence.has_word(w[:-1] if w.endswith("s") else w, whole=True)}
 
 
@@ -97,33 +75,6 @@ def premise_facts(question: str, evidence: Evidence, language: str = "en") -> se
     return numbers | codes | (set(detached_facts(text, evidence)) if language == "en" else set())
 
 
-def detached_facts(question: str, evidence: Evidence) -> dict[str, str]:
-    """Codes and numbers of an English question that the excerpts contain, but never in a sentence about the
-    question's subject: in "Are the lectures in room B305?" B305 is the office-hours room, and a "yes" would
-    move the lectures there. The subject is the question's content words other than the word naming the
-    code's kind ("room", "week"); one of them must share a sentence (or table row) with the code. (Only for
-    English: the subject words of a Spanish question never share a sentence with English excerpts.)
-
-    Each such code maps to the first excerpt sentence about the subject ("Lectures take place ... in room
-    B214."), or "": what the course says instead, for the corrected retry (``prompts.correction_messages``)."""
-    if not evidence.latin:
-        return {}
-    content = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z-]{3,}", question)} - _QUESTION_WORDS
-    out: dict[str, str] = {}
-    for m in [*NUMBER.finditer(question), *CODE.finditer(question)]:
-        code = m.group().strip()
-        before = re.findall(r"[A-Za-z]+", question[: m.start()])
-        subject = content - {before[-1].lower() if before else ""}
-        if not re.search(r"\d", code) or not subject or not evidence.has_word(code):
-            continue
-        stems = [re.escape(w[:-1] if w.endswith("s") else w) for w in subject]
-        about = re.compile(r"(?<!\w)(?:" + "|".join(stems) + r")")
-        needle = re.compile(r"(?<!\w)" + re.escape(code.lower()) + r"(?!\w)")
-        if not any(needle.search(s) and about.search(s) for s in evidence.sentences):
-            out[code] = next((o for o, s in zip(evidence.originals, evidence.sentences) if about.search(s)), "")
-    return out
-
-
 def denied_subject(question: str, evidence: Evidence) -> str:
     """The excerpt sentence that denies what an English question asks about, or "": for "Which GPU do I need to
     run the labs?", "All labs run on a laptop CPU: ..., so no GPU is needed." It is the sentence sharing the
@@ -132,7 +83,7 @@ def denied_subject(question: str, evidence: Evidence) -> str:
     facts from elsewhere: "request up to 20 GPU hours" is the final projects' cluster (``SentenceGate``)."""
     if not evidence.latin:
         return ""
-    subject = {w[:-1] if w.endswith("s") else w for w in _content_words(question)} | {a.lower() for a in _ACRONYM.findall(question)}
+    subject = {w[:-1] if w.endswith("s") else w for w in content_words(question)} | {a.lower() for a in _ACRONYM.findall(question)}
     if not subject:
         return ""
     scores = [sum(1 for w in subject if re.search(r"(?<!\w)" + re.escape(w), s)) for s in evidence.sentences]
@@ -163,7 +114,7 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
         check.unsupported.append("yes: " + ", ".join(sorted(premises)))
     if premises and language == "en" and not _NEGATION.search(text):
         # A sentence that denies the premise ("The course does not mention a final exam; ...") may name it.
-        said = {w.lower() for w in _WORD.findall(text)}
+        said = {w.lower() for w in WORD.findall(text)}
         for word in sorted(premises & said):
             check.facts.append(word)
             check.unsupported.append(word)
@@ -223,8 +174,8 @@ def _cjk_facts(text: str, evidence: Evidence) -> list[tuple[str, bool]]:
         near = (rf"(?<![\d.,]){n}(?:[\s-]+[a-z]+)?[\s-]+{unit}s?\b"  # "12 weeks", "6-page", "20 GPU hours"
                 rf"|\b{unit}s?\s+(?:\d+\s*(?:and|or|to|,|-|–)\s*)?{n}(?![\d])")  # "week 12", "weeks 6 and 7"
         out.append((m.group(), re.search(near, evidence.text) is not None))
-    for word in _WORD.findall(text):
-        if word.lower() not in _QUESTION_WORDS:
+    for word in WORD.findall(text):
+        if word.lower() not in QUESTION_WORDS:
             out.append((word, evidence.has_word(word)))
     return out
 
@@ -247,8 +198,8 @@ def restates(sentence: str, question: str) -> bool:
     facts = NUMBER.findall(text) + CODE.findall(text) + _NUMBER_WORD.findall(text.lower())
     if any(f not in question.lower() for f in facts):  # "A Chinese character usually takes one or two tokens."
         return False
-    asked = {w.lower()[:5] for w in _WORD.findall(question)}
-    content = [w.lower() for w in _WORD.findall(text) if w.lower() not in _QUESTION_WORDS]
+    asked = {w.lower()[:5] for w in WORD.findall(question)}
+    content = [w.lower() for w in WORD.findall(text) if w.lower() not in QUESTION_WORDS]
     new = [w for w in content if w[:5] not in asked]
     return len(content) >= 3 and len(new) <= min(1, 0.2 * len(content))
 
@@ -299,12 +250,15 @@ class SentenceGate:
     In an answer not in English, a sentence that copies English prose of the excerpts fails (``UNTRANSLATED``).
     With ``asks_when``, a sentence giving a time without the day the course gives it with fails (``omitted_day``).
     With ``retry`` (the second answer, after a failed one nobody saw), an opening apology that states nothing is dropped.
+    With ``excerpts`` (the excerpts alone) and an English ``question``, a sentence that gives the question's subject a
+    number the course states about something else fails, naming the course's sentence on the subject (``misattributed``).
     """
 
     def __init__(self, evidence: Evidence, language: str, premises: set[str] = frozenset(), question: str = "",
                  denied: str = "", instructions: frozenset[tuple[str, ...]] = frozenset(), asks_when: bool = False,
-                 retry: bool = False):
+                 retry: bool = False, excerpts: Evidence | None = None):
         self.evidence = evidence
+        self.excerpts = excerpts
         self.retry = retry
         self.instructions = instructions
         self.asks_when = asks_when
@@ -366,6 +320,10 @@ class SentenceGate:
         if said:
             check.facts.append("day")
             check.unsupported.append(SAYS + said)
+        about = misattributed(sentence, self.question, self.excerpts) if self.question and self.excerpts else ""
+        if about:
+            check.facts.append("subject")
+            check.unsupported.append(SAYS + about)
         if self.instructions and echoes(sentence, self.instructions, self.evidence):
             check.facts.append("instructions")
             check.unsupported.append(ECHOED)

@@ -1,0 +1,127 @@
+"""Which subject a fact is stated about: the question's subject words, and the course sentences that hold a fact.
+
+The answer check (``tutor.grounding``) asks more of a number than that the excerpts contain it somewhere. The
+sample course gives "10% of its points per day" for late *problem sets*; an answer that gives it to the final
+project report states a number the course has, and a rule it does not. Two checks read the relation between a
+fact and the subject it is said of, in English (the subject words of a Spanish question never share a sentence
+with English excerpts):
+
+- ``detached_facts``: a number or code of the *question* that the course gives only for something else ("Are
+  the lectures in room B305?" -- B305 is the office-hours room), so that a "yes" would move it;
+- ``misattributed``: a number of the *answer* that every course sentence holding it states about something
+  else, while another course sentence is about the question's subject.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tutor.evidence import CODE, MARKER, NUMBER, TIME, Evidence
+
+WORD = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z0-9-]{3,}", re.ASCII)  # an English word, whole: "135M-parameter" is none
+
+# Words of questions that name no premise ("what does X mean", "explain the difference").
+QUESTION_WORDS = {
+    "what", "when", "where", "which", "whom", "whose", "does", "have", "many", "much", "there", "this", "that",
+    "these", "those", "with", "from", "into", "about", "they", "their", "them", "your", "would", "could", "should",
+    "mean", "means", "meaning", "difference", "different", "between", "explain", "work", "works", "used", "using",
+    "need", "give", "example", "tell", "more", "most", "some", "than", "then", "also", "only", "just", "like",
+    "course", "important", "happen", "happens", "good", "best", "better", "main", "role", "purpose", "kind",
+    # words that ask about an aspect rather than name a topic ("reduce the *number* of parameters")
+    "number", "amount", "type", "types", "part", "parts", "thing", "things", "value", "values", "ways",
+    # the verbs and connectives a question asks with ("Which week *covers* LoRA?", "Since ..."): an answer
+    # repeating one asserts nothing the course lacks; a premise is a thing the question presupposes (an exam)
+    "since", "because", "cover", "covers", "covered", "write", "writes", "reach", "reaches", "measure", "measures",
+    "compute", "computes", "save", "saves", "lose", "loses", "hand", "need", "needs", "take", "takes", "make",
+    "makes", "help", "helps", "decide", "decides", "choose", "change", "changes", "affect", "affects", "improve",
+    "reduce", "increase", "require", "requires", "allow", "allows", "contain", "contains", "include", "includes",
+    "mean", "cause", "causes", "matter", "matters", "depend", "depends", "bring", "submit", "pass", "fail", "count",
+    "learn", "learns", "train", "trains", "start", "begin", "apply", "applies", "produce", "produces", "look",
+}
+
+
+def content_words(text: str) -> set[str]:
+    """The English words of ``text`` that name something (lower case), not the words a question asks with."""
+    return {w.lower() for w in WORD.findall(text)} - QUESTION_WORDS
+
+
+def detached_facts(question: str, evidence: Evidence) -> dict[str, str]:
+    """Codes and numbers of an English question that the excerpts contain, but never in a sentence about the
+    question's subject: in "Are the lectures in room B305?" B305 is the office-hours room, and a "yes" would
+    move the lectures there. The subject is the question's content words other than the word naming the
+    code's kind ("room", "week"); one of them must share a sentence (or table row) with the code. (Only for
+    English: the subject words of a Spanish question never share a sentence with English excerpts.)
+
+    Each such code maps to the first excerpt sentence about the subject ("Lectures take place ... in room
+    B214."), or "": what the course says instead, for the corrected retry (``prompts.correction_messages``)."""
+    if not evidence.latin:
+        return {}
+    content = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z-]{3,}", question)} - QUESTION_WORDS
+    out: dict[str, str] = {}
+    for m in [*NUMBER.finditer(question), *CODE.finditer(question)]:
+        code = m.group().strip()
+        before = re.findall(r"[A-Za-z]+", question[: m.start()])
+        subject = content - {before[-1].lower() if before else ""}
+        if not re.search(r"\d", code) or not subject or not evidence.has_word(code):
+            continue
+        stems = [re.escape(w[:-1] if w.endswith("s") else w) for w in subject]
+        about = re.compile(r"(?<!\w)(?:" + "|".join(stems) + r")")
+        needle = re.compile(r"(?<!\w)" + re.escape(code.lower()) + r"(?!\w)")
+        if not any(needle.search(s) and about.search(s) for s in evidence.sentences):
+            out[code] = next((o for o, s in zip(evidence.originals, evidence.sentences) if about.search(s)), "")
+    return out
+
+
+_STEM = 5  # words are compared by their first letters: "conquered" and "conquest", "points" and "point"
+_APART = 2  # subject words that a course sentence must name beyond the fact's own sentences
+_CONTEXT = 2  # sentences before a number's own that say what it is about
+
+
+def misattributed(sentence: str, question: str, excerpts: Evidence) -> str:
+    """The course sentence about an English answer's subject, when the answer gives that subject a number the
+    course states only about something else; else "".
+
+    "How many points do I lose per day if I hand in the final project report late?" got "The final project
+    report loses 10% of its points per day": 10% is in the course, in the sentence on late *problem sets*,
+    while "Grace days do not apply to ... the final project report; those deadlines are firm." is about the
+    report. The subject is the content words the question and the answer sentence share; a number fails when
+    some course sentence names at least two of them that no course sentence holding the number names, nor
+    the two sentences before one.
+    (Numbers the question gives are its own; ``excerpts`` holds the excerpts only, not the question.)"""
+    if not excerpts.latin:
+        return ""
+    text = TIME.sub(" ", MARKER.sub("", sentence))
+    asked = {m.group().strip().replace(",", "") for m in NUMBER.finditer(question)}
+    numbers = [t + ("%" if text[m.end():].lstrip().startswith("%") else "") for m in NUMBER.finditer(text)
+               if (t := m.group().strip().rstrip(".,")) and t.replace(",", "") not in asked]
+    subject = {w[:_STEM] for w in content_words(question)} & {w[:_STEM] for w in content_words(text)}
+    if not numbers or len(subject) < _APART:
+        return ""
+    patterns = {w: re.compile(r"(?<!\w)" + re.escape(w)) for w in subject}
+    names = [{w for w, p in patterns.items() if p.search(s)} for s in excerpts.sentences]
+    for number in numbers:
+        holders = excerpts.sentences_with_number(number)
+        if not holders:
+            continue  # not in the course at all: the fact check fails it
+        # A number's sentence is read with the two before it, which often name what it is about ("Take one
+        # 576 x 576 query projection. A rank-8 LoRA adds ... 9,216 trainable weights"); headings only set context.
+        near = set().union(*(names[j] for i in holders for j in _context(excerpts.originals, i)))
+        others = [i for i, s in enumerate(excerpts.originals) if not s.lstrip().startswith("#")]
+        # On a tie, the sentence nearest the number's: a course states the exception next to the rule.
+        best = max(others, key=lambda i: (len(names[i] - near), -min(abs(i - h) for h in holders)), default=None)
+        if best is not None and len(names[best] - near) >= _APART:
+            said, end = excerpts.originals[best], best + 1
+            while said.endswith(";") and end < len(excerpts.originals):  # the clause goes on: "; those deadlines are firm."
+                said, end = f"{said} {excerpts.originals[end]}", end + 1
+            return said
+    return ""
+
+
+def _context(sentences: list[str], i: int) -> list[int]:
+    """Sentence ``i`` and the ``_CONTEXT`` before it; for a table row, the row, the table's header (it names
+    the columns: "| Model | Tokenizer | Vocabulary size |") and the sentences before the table, not the other
+    rows ("| Final project | 35% |" says nothing about the 10% of "| Participation | 10% |")."""
+    start = i
+    while sentences[i].lstrip().startswith("|") and start > 0 and sentences[start - 1].lstrip().startswith("|"):
+        start -= 1
+    return [*range(max(0, start - _CONTEXT), start + 1), i]
