@@ -9,7 +9,8 @@ attention projections, batch 8) through ``train_adapter``, i.e. the code behind 
 Baseline, same run and preset: a plain fp32 loop (peft model, AdamW, forward/backward/step on the same
 encoded examples and batches, nothing else), the kind of loop the issue measured. Figures: samples/s
 and answer+prompt tokens/s (the Trainer's own train runtime: training steps plus its per-epoch
-validation and checkpoint writes; the before/after loss evaluations are outside it).
+validation and checkpoint writes; the before/after loss evaluations are outside it), and the peak resident
+memory of each run (the process's resident set, after what earlier runs freed is handed back to the OS).
 """
 
 from __future__ import annotations
@@ -61,6 +62,39 @@ def plain_loop(preset: str, faq: Path, paths, steps: int, batch_size: int) -> tu
     return steps * batch_size / elapsed, sum(len(e["input_ids"]) for e in examples) / len(examples)
 
 
+class PeakMemory:
+    """The largest resident set size of this process while the block runs (sampled every 0.1 s), in GiB:
+    the figure a CPU trainer has to fit in, model, activations and optimiser state together."""
+
+    def __enter__(self):
+        import ctypes
+        import gc
+        import threading
+
+        import psutil
+
+        gc.collect()
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # what an earlier run freed goes back to the OS: not counted again
+        self.peak, self._stop, proc = 0, threading.Event(), psutil.Process()
+
+        def sample():
+            while not self._stop.is_set():
+                self.peak = max(self.peak, proc.memory_info().rss)
+                self._stop.wait(0.1)
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def gib(self) -> float:
+        return self.peak / 2**30
+
+
 def main() -> None:
     from tutor.models import PRESETS
 
@@ -84,23 +118,25 @@ def main() -> None:
     print(f"# {len(rows)} FAQ rows, torch threads {torch.get_num_threads()}, load before {os.getloadavg()[0]:.2f}")
     table = []
     for preset in args.presets:
-        base, tokens = plain_loop(preset, faq, paths, args.steps, args.batch_size)
+        with PeakMemory() as mem:
+            base, tokens = plain_loop(preset, faq, paths, args.steps, args.batch_size)
         table.append((preset, "plain fp32 loop (baseline)", args.steps, args.steps * args.batch_size / base, base, 1.0,
-                      float("nan"), float("nan")))
+                      float("nan"), float("nan"), mem.gib))
         for precision in args.precisions:
             config = TrainConfig(base=preset, max_steps=args.steps, batch_size=args.batch_size, precision=precision,
                                  early_stopping_patience=0, loss_rows=8, show_progress=False, overwrite=True)
-            card = train_adapter(faq, f"speed-{precision}", config, paths)
+            with PeakMemory() as mem:
+                card = train_adapter(faq, f"speed-{precision}", config, paths)
             m = card["metrics"]
             sps = m["samples_per_second"]
             table.append((preset, f"train_adapter {precision}", m["steps"], m["train_runtime_s"], sps, sps / base,
-                          m["val_loss_before"], m["val_loss_after"]))
+                          m["val_loss_before"], m["val_loss_after"], mem.gib))
         print(f"# {preset}: {tokens:.0f} tokens per example on average", flush=True)
-    print("\n| preset | run | steps | train s | samples/s | vs plain loop | val loss before -> after |")
-    print("|---|---|---|---|---|---|---|")
-    for preset, run, steps, secs, sps, ratio, v0, v1 in table:
+    print("\n| preset | run | steps | train s | samples/s | vs plain loop | val loss before -> after | peak RSS GiB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for preset, run, steps, secs, sps, ratio, v0, v1, gib in table:
         losses = "" if v0 != v0 else f"{v0:.2f} -> {v1:.2f}"
-        print(f"| {preset} | {run} | {steps} | {secs:.0f} | {sps:.2f} | {ratio:.2f}x | {losses} |")
+        print(f"| {preset} | {run} | {steps} | {secs:.0f} | {sps:.2f} | {ratio:.2f}x | {losses} | {gib:.1f} |")
     print(f"\nload after {os.getloadavg()[0]:.2f}")
     print("command: python " + " ".join(shlex.quote(a) for a in [str(Path(__file__).relative_to(ROOT))] + sys.argv[1:]))
 

@@ -280,6 +280,11 @@ def test_an_answer_that_only_denies_is_followed_by_what_the_course_says(kb):
     assert [c.n for c in result.citations] == [n] and result.citations[0].document.endswith(".md")
     denial = "The course has no final exam; the final project is presented in week 12 [1]."
     assert scripted_engine(kb, denial).ask("When is the final exam?", [], "sample").answer == denial
+    # On evidence too weak to quote, the denial is all the student gets: a refusal in the model's words, logged
+    # as one (the instructor's review lists refused questions; an evaluation counts it as refused).
+    engine = scripted_engine(kb, "The excerpts do not mention encoder layers.", min_quote_evidence=1.01)
+    result = engine.ask("How many encoder layers does SmolLM2-135M have?", [], "sample")
+    assert result.outcome == "refused" and result.answer == "The excerpts do not mention encoder layers."
 
 
 def test_english_day_names_in_a_chinese_answer_are_written_in_chinese(kb):

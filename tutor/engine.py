@@ -225,7 +225,8 @@ class TutorEngine:
         first sentence failed the check, or it replied NOT_IN_COURSE, while the top excerpt is close to the
         question: the course's own best sentence is shown instead, marked as a quote), ``refused`` (the same
         on weaker evidence, or an empty answer). A later failing sentence ends the answer there. An answer that
-        only denies ("The excerpts do not mention encoder layers.") is followed by the course's closest sentence.
+        only denies ("The excerpts do not mention encoder layers.") is followed by the course's closest sentence,
+        or, on evidence too weak to quote, stands as a refusal in the model's words (``refused``).
         """
         cfg = self.config
         generator = self.generator
@@ -267,12 +268,16 @@ class TutorEngine:
             result.grounding["first_try"] = first_try
         answer = gate.released.strip()
         closest = max(range(len(included)), key=lambda i: included[i].dense_score, default=None)
-        if answer and gate.only_denies and closest is not None and included[closest].dense_score >= cfg.min_quote_evidence:
-            # "The excerpts do not mention encoder layers.": true, and what the course says instead is wanted.
-            said = "\n\n" + NEAREST.format(quote=plain(best_passage(query, included[closest].text, self.kb.embedder)),
-                                           n=closest + 1)
-            answer += said
-            yield emit(said)
+        if answer and gate.only_denies:
+            if closest is not None and included[closest].dense_score >= cfg.min_quote_evidence:
+                # "The excerpts do not mention encoder layers.": true, and what the course says instead is wanted.
+                said = "\n\n" + NEAREST.format(quote=plain(best_passage(query, included[closest].text,
+                                                                          self.kb.embedder)), n=closest + 1)
+                answer += said
+                yield emit(said)
+            else:  # the model's own words say the course does not cover it: a refusal, for the log and the review
+                result.outcome = "refused"
+                return
         if answer:
             result.citations = cite(answer, included, cfg.citation_min_overlap, cfg.snippet_chars)
             return
