@@ -36,6 +36,8 @@ _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|isn't|aren't
 # What a denial of the course's coverage names: "The excerpts do not mention …" (not "because they have no
 # recurrence", an explanation with a negation in it).
 _COVERAGE = re.compile(r"\b(?:excerpts?|course|material|context|provided text)\b", re.IGNORECASE)
+# A denial that goes on to say something: "The excerpts do not mention "term" but they do say "kick back."".
+_CONTRAST = re.compile(r"\b(?:but|however|instead|though|although|rather)\b", re.IGNORECASE)
 # An answer that opens by agreeing ("Yes, ...", "是的", "Sí", "Ja", "Oui", "Correct"): it affirms the question.
 _AFFIRMATION = re.compile(r"^\W*(?:(?:yes|yeah|correct|indeed|sí|ja|oui)(?![a-z])|(?:是的|没错|是|对|對)(?=[，,。！!\s]|$))",
                           re.IGNORECASE)  # "对于…" (regarding) and "Si el…" (if) are no yes
@@ -280,7 +282,7 @@ class SentenceGate:
         30 blocks)."""
         sentences = split_sentences(MARKER.sub("", self.released))
         return (self.language == "en" and 0 < len(sentences) <= 2
-                and all(_NEGATION.search(s) and _COVERAGE.search(s) for s in sentences)
+                and all(_NEGATION.search(s) and _COVERAGE.search(s) and not _CONTRAST.search(s) for s in sentences)
                 and not any(c.facts for c in self.checks if c is not self.failed))
 
     def feed(self, delta: str) -> str:
