@@ -341,5 +341,6 @@ def test_an_answer_that_only_denies_is_told_apart():
     gate.feed("Transformers train faster because they have no recurrence, so all positions are processed in parallel. ")
     assert gate.released and not gate.only_denies  # an explanation with a negation denies nothing
     gate = SentenceGate(Evidence(["A compressor that kicks back is said to kick back."]), "en")
-    gate.feed('The excerpts do not mention "term" but they do say "kick back." ')
+    gate.feed('The excerpts do not mention "term" but they do say "kick back."')
+    gate.finish()
     assert gate.released and not gate.only_denies  # a denial that goes on to answer
