@@ -455,3 +455,15 @@ def test_ask_with_an_adapter_uses_the_base_on_its_card(kb):
     data = json.loads(out.stdout)
     assert data["adapter"] == "card-base" and data["model"] == f"{base}+card-base"
     assert data["outcome"] != "faq"
+
+
+def test_an_answer_that_is_the_question_again_is_not_shown(kb):
+    """"Y a-t-il un examen final ?" got "Y a-t-il un examen final ? [1]" (the 1.5B, asked by hand): in any
+    language, a first sentence that is the question word for word says nothing, and the course is quoted."""
+    from tutor.grounding import RESTATED
+
+    engine = scripted_engine(kb, "Y a-t-il un examen final ? [1]", translate_quotes=False)
+    result = engine.ask("Y a-t-il un examen final ?", [], "sample")
+    assert result.language == "fr" and result.outcome in ("quoted", "refused"), result.answer
+    assert "Y a-t-il" not in result.answer and len(engine.generator.calls) == 1  # no retry: nothing to correct
+    assert result.grounding["unsupported"] == [RESTATED]

@@ -344,3 +344,14 @@ def test_an_answer_that_only_denies_is_told_apart():
     gate.feed('The excerpts do not mention "term" but they do say "kick back."')
     gate.finish()
     assert gate.released and not gate.only_denies  # a denial that goes on to answer
+
+
+def test_a_sentence_that_is_the_question_fails_in_any_language():
+    evidence = Evidence([LOGISTICS])
+    for language, question in [("fr", "Y a-t-il un examen final ?"), ("zh", "期末考试是什么时候？"), ("en", "What is BPE?")]:
+        gate = SentenceGate(evidence, language, question=question)
+        gate.feed(question + " [1] ")
+        gate.finish()
+        assert gate.failed is not None and gate.released == "", (language, gate.released)
+    gate = SentenceGate(evidence, "fr", question="Y a-t-il un examen final ?")
+    assert gate.feed("Non, il n'y a pas d'examen final. ") != ""  # an answer that reuses its words is an answer

@@ -190,6 +190,11 @@ _NUMBER_WORD = re.compile(r"\b(?:zero|one|two|three|four|five|six|seven|eight|ni
 _WH_QUESTION = re.compile(r"^\W*(?:what|how|why|which|when|where|who|whom|whose)\b", re.IGNORECASE)
 
 
+def _words(text: str) -> list[str]:
+    """The words of ``text`` in order, case-folded, without citation markers or punctuation."""
+    return re.findall(r"\w+", MARKER.sub("", text).casefold())
+
+
 def restates(sentence: str, question: str) -> bool:
     """Whether an English sentence only restates an English wh-question: no number, code or name the question
     lacks, and at most one content word of its own among at least three (a short "You need Python." is an
@@ -246,7 +251,8 @@ class SentenceGate:
     ``feed(delta)`` returns the text that may be shown now (whole sentences that passed); once a sentence
     fails, ``failed`` holds it and everything after is withheld. ``finish()`` checks the last sentence.
     With ``question`` (English), a first sentence that only restates it is held back until a sentence with
-    something to say follows; an answer that is nothing but the restatement fails (``RESTATED``). With
+    something to say follows; an answer that is nothing but the restatement fails (``RESTATED``). In any
+    language, a first sentence that is the question word for word fails (``RESTATED``). With
     ``denied`` (``denied_subject``), a first sentence without a negation fails (``SAYS`` the denial). With
     ``instructions`` (``instruction_phrases`` of the prompt's rules), a sentence that copies them fails (``ECHOED``).
     In an answer not in English, a sentence that copies English prose of the excerpts fails (``UNTRANSLATED``).
@@ -266,6 +272,7 @@ class SentenceGate:
         self.asks_when = asks_when
         self.language = language
         self.premises = premises
+        self.asked = question
         self.question = question if language == "en" else ""
         self.denied = denied if language == "en" else ""
         self.pending = ""
@@ -315,6 +322,9 @@ class SentenceGate:
         first = not self.released and not self.held
         if self.retry and first and not check.facts and _APOLOGY.match(MARKER.sub("", sentence)):
             return ""  # "抱歉，我之前的回答不准确。": the student never saw the answer it apologises for
+        if first and self.asked and _words(sentence) == _words(self.asked):  # "Y a-t-il un examen final ? [1]"
+            check.facts.append("question")
+            check.unsupported.append(RESTATED)
         if self.denied and first and not _NEGATION.search(MARKER.sub("", sentence)):
             check.facts.append("denial")
             check.unsupported.append(SAYS + self.denied)
