@@ -30,6 +30,18 @@ def test_a_number_given_to_another_subject_names_the_course_sentence_on_the_subj
                          excerpts) == ""
 
 
+def test_what_an_answer_says_a_number_is_of_must_be_in_its_course_context():
+    """"How much is participation worth?" got "Participation is worth 10% of the final project." (asked by hand):
+    the number is participation's, but of the grade. Words right after a number that the question did not bring
+    must be in the number's course context; one such word is paraphrase ("overall")."""
+    excerpts = Evidence([GRADES, LATE])
+    question = "How much is participation worth?"
+    assert misattributed("Participation is worth 10% of the final project.", question, excerpts) == "| Participation | 10% |"
+    for right in ("Participation is worth 10%.", "Participation is worth 10% of the grade.",
+                  "Participation counts for 10% of the overall grade."):
+        assert misattributed(right, question, excerpts) == "", right
+
+
 def test_a_number_whose_subject_is_named_before_it_or_in_a_table_header_passes():
     """Course text names a subject once, then gives its numbers: the two sentences before a number's, and a
     table's header, are read with it."""

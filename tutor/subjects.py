@@ -9,7 +9,8 @@ with English excerpts):
 - ``detached_facts``: a number or code of the *question* that the course gives only for something else ("Are
   the lectures in room B305?" -- B305 is the office-hours room), so that a "yes" would move it;
 - ``misattributed``: a number of the *answer* that every course sentence holding it states about something
-  else, while another course sentence is about the question's subject.
+  else, while another course sentence is about the question's subject; or that the answer says is "of"
+  something its course sentences never name ("Participation is worth 10% of the final project").
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ def detached_facts(question: str, evidence: Evidence) -> dict[str, str]:
 _STEM = 5  # words are compared by their first letters: "conquered" and "conquest", "points" and "point"
 _APART = 2  # subject words that a course sentence must name beyond the fact's own sentences
 _CONTEXT = 2  # sentences before a number's own that say what it is about
+_OF = 3  # words after a number that say what it is of ("10% of the final project")
+_CLAUSE = re.compile(r"[;:,()]|\.(?!\d)")  # where what a number is of ends: "28.3 million numbers."
 
 
 def misattributed(sentence: str, question: str, excerpts: Evidence) -> str:
@@ -86,26 +89,36 @@ def misattributed(sentence: str, question: str, excerpts: Evidence) -> str:
     while "Grace days do not apply to ... the final project report; those deadlines are firm." is about the
     report. The subject is the content words the question and the answer sentence share; a number fails when
     some course sentence names at least two of them that no course sentence holding the number names, nor
-    the two sentences before one.
+    the two sentences before one. It fails too when two of the first words after the number that the question
+    did not bring are absent from the number's course context (then the number's own sentence is returned).
     (Numbers the question gives are its own; ``excerpts`` holds the excerpts only, not the question.)"""
     if not excerpts.latin:
         return ""
     text = TIME.sub(" ", MARKER.sub("", sentence))
     asked = {m.group().strip().replace(",", "") for m in NUMBER.finditer(question)}
-    numbers = [t + ("%" if text[m.end():].lstrip().startswith("%") else "") for m in NUMBER.finditer(text)
+    numbers = [(t + ("%" if text[m.end():].lstrip().startswith("%") else ""), m.end()) for m in NUMBER.finditer(text)
                if (t := m.group().strip().rstrip(".,")) and t.replace(",", "") not in asked]
     subject = {w[:_STEM] for w in content_words(question)} & {w[:_STEM] for w in content_words(text)}
     if not numbers or len(subject) < _APART:
         return ""
     patterns = {w: re.compile(r"(?<!\w)" + re.escape(w)) for w in subject}
     names = [{w for w, p in patterns.items() if p.search(s)} for s in excerpts.sentences]
-    for number in numbers:
+    asked_stems = {w[:_STEM] for w in content_words(question)}
+    for number, end in numbers:
         holders = excerpts.sentences_with_number(number)
         if not holders:
             continue  # not in the course at all: the fact check fails it
         # A number's sentence is read with the two before it, which often name what it is about ("Take one
         # 576 x 576 query projection. A rank-8 LoRA adds ... 9,216 trainable weights"); headings only set context.
-        near = set().union(*(names[j] for i in holders for j in _context(excerpts.originals, i)))
+        around = [j for i in holders for j in _context(excerpts.originals, i)]
+        near = set().union(*(names[j] for j in around))
+        # What the answer says the number is of ("10% of the final project"): words the question did not bring
+        # must be in the number's course context too. Participation is 10% of the grade, not of the project.
+        of = [w for w in content_words(" ".join(WORD.findall(_CLAUSE.split(text[end:], 1)[0])[:_OF]))
+              if w[:_STEM] not in asked_stems]
+        unsaid = [w for w in of if not any(re.search(r"(?<!\w)" + re.escape(w[:4]), excerpts.sentences[j]) for j in around)]
+        if len(unsaid) >= _APART:
+            return excerpts.originals[max(holders, key=lambda i: len(names[i]))]
         others = [i for i, s in enumerate(excerpts.originals) if not s.lstrip().startswith("#")]
         # On a tie, the sentence nearest the number's: a course states the exception next to the rule.
         best = max(others, key=lambda i: (len(names[i] - near), -min(abs(i - h) for h in holders)), default=None)
