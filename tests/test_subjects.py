@@ -36,7 +36,8 @@ def test_what_an_answer_says_a_number_is_of_must_be_in_its_course_context():
     must be in the number's course context; one such word is paraphrase ("overall")."""
     excerpts = Evidence([GRADES, LATE])
     question = "How much is participation worth?"
-    assert misattributed("Participation is worth 10% of the final project.", question, excerpts) == "| Participation | 10% |"
+    said = misattributed("Participation is worth 10% of the final project.", question, excerpts)
+    assert said == "Component: Participation; Weight: 10%."  # a table row, read with its header
     for right in ("Participation is worth 10%.", "Participation is worth 10% of the grade.",
                   "Participation counts for 10% of the overall grade."):
         assert misattributed(right, question, excerpts) == "", right

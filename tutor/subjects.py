@@ -118,7 +118,7 @@ def misattributed(sentence: str, question: str, excerpts: Evidence) -> str:
               if w[:_STEM] not in asked_stems]
         unsaid = [w for w in of if not any(re.search(r"(?<!\w)" + re.escape(w[:4]), excerpts.sentences[j]) for j in around)]
         if len(unsaid) >= _APART:
-            return excerpts.originals[max(holders, key=lambda i: len(names[i]))]
+            return _readable(excerpts.originals, max(holders, key=lambda i: len(names[i])))
         others = [i for i, s in enumerate(excerpts.originals) if not s.lstrip().startswith("#")]
         # On a tie, the sentence nearest the number's: a course states the exception next to the rule.
         best = max(others, key=lambda i: (len(names[i] - near), -min(abs(i - h) for h in holders)), default=None)
@@ -138,3 +138,15 @@ def _context(sentences: list[str], i: int) -> list[int]:
     while sentences[i].lstrip().startswith("|") and start > 0 and sentences[start - 1].lstrip().startswith("|"):
         start -= 1
     return [*range(max(0, start - _CONTEXT), start + 1), i]
+
+
+def _readable(sentences: list[str], i: int) -> str:
+    """Sentence ``i``; a table row as its cells named by the header ("Component: Participation; Weight: 10%"):
+    told only "| Participation | 10% |", the 1.5B replied that the course does not mention participation."""
+    if not sentences[i].lstrip().startswith("|"):
+        return sentences[i]
+    start = i
+    while start > 0 and sentences[start - 1].lstrip().startswith("|"):
+        start -= 1
+    cells = [[c.strip() for c in sentences[j].strip().strip("|").split("|")] for j in (start, i)]
+    return "; ".join(f"{h}: {c}" if h else c for h, c in zip(*cells)) + "."
