@@ -24,7 +24,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from basics.text import CJK_CHAR
+from basics.text import CJK_CHAR, words
 from tutor.evidence import CODE, MARKER, NUMBER, SAYS, SENTENCE_END, TIME, Evidence, split_sentences
 from tutor.schedule import WEEKDAY, WEEKDAY_NAME, names_day, omitted_day, unpaired_days
 from tutor.subjects import QUESTION_WORDS, WORD, content_words, detached_facts, misattributed
@@ -190,11 +190,6 @@ _NUMBER_WORD = re.compile(r"\b(?:zero|one|two|three|four|five|six|seven|eight|ni
 _WH_QUESTION = re.compile(r"^\W*(?:what|how|why|which|when|where|who|whom|whose)\b", re.IGNORECASE)
 
 
-def _words(text: str) -> list[str]:
-    """The words of ``text`` in order, case-folded, without citation markers or punctuation."""
-    return re.findall(r"\w+", MARKER.sub("", text).casefold())
-
-
 def restates(sentence: str, question: str) -> bool:
     """Whether an English sentence only restates an English wh-question: no number, code or name the question
     lacks, and at most one content word of its own among at least three (a short "You need Python." is an
@@ -322,7 +317,7 @@ class SentenceGate:
         first = not self.released and not self.held
         if self.retry and first and not check.facts and _APOLOGY.match(MARKER.sub("", sentence)):
             return ""  # "抱歉，我之前的回答不准确。": the student never saw the answer it apologises for
-        if first and self.asked and _words(sentence) == _words(self.asked):  # "Y a-t-il un examen final ? [1]"
+        if first and self.asked and words(MARKER.sub("", sentence)) == words(self.asked):  # "Y a-t-il un examen final ? [1]"
             check.facts.append("question")
             check.unsupported.append(RESTATED)
         if self.denied and first and not _NEGATION.search(MARKER.sub("", sentence)):

@@ -77,6 +77,7 @@ _STEM = 5  # words are compared by their first letters: "conquered" and "conques
 _APART = 2  # subject words that a course sentence must name beyond the fact's own sentences
 _CONTEXT = 2  # sentences before a number's own that say what it is about
 _OF = 3  # words after a number that say what it is of ("10% of the final project")
+_OF_STEM = 4  # compared more loosely: "of the grade" is said by the heading "Grading"
 _CLAUSE = re.compile(r"[;:,()]|\.(?!\d)")  # where what a number is of ends: "28.3 million numbers."
 
 
@@ -98,12 +99,13 @@ def misattributed(sentence: str, question: str, excerpts: Evidence) -> str:
     asked = {m.group().strip().replace(",", "") for m in NUMBER.finditer(question)}
     numbers = [(t + ("%" if text[m.end():].lstrip().startswith("%") else ""), m.end()) for m in NUMBER.finditer(text)
                if (t := m.group().strip().rstrip(".,")) and t.replace(",", "") not in asked]
-    subject = {w[:_STEM] for w in content_words(question)} & {w[:_STEM] for w in content_words(text)}
+    asked_stems = {w[:_STEM] for w in content_words(question)}
+    subject = asked_stems & {w[:_STEM] for w in content_words(text)}
     if not numbers or len(subject) < _APART:
         return ""
     patterns = {w: re.compile(r"(?<!\w)" + re.escape(w)) for w in subject}
     names = [{w for w, p in patterns.items() if p.search(s)} for s in excerpts.sentences]
-    asked_stems = {w[:_STEM] for w in content_words(question)}
+    others = [i for i, s in enumerate(excerpts.originals) if not s.lstrip().startswith("#")]
     for number, end in numbers:
         holders = excerpts.sentences_with_number(number)
         if not holders:
@@ -116,10 +118,10 @@ def misattributed(sentence: str, question: str, excerpts: Evidence) -> str:
         # must be in the number's course context too. Participation is 10% of the grade, not of the project.
         of = [w for w in content_words(" ".join(WORD.findall(_CLAUSE.split(text[end:], 1)[0])[:_OF]))
               if w[:_STEM] not in asked_stems]
-        unsaid = [w for w in of if not any(re.search(r"(?<!\w)" + re.escape(w[:4]), excerpts.sentences[j]) for j in around)]
+        unsaid = [w for w in of
+                  if not any(re.search(r"(?<!\w)" + re.escape(w[:_OF_STEM]), excerpts.sentences[j]) for j in around)]
         if len(unsaid) >= _APART:
             return _readable(excerpts.originals, max(holders, key=lambda i: len(names[i])))
-        others = [i for i, s in enumerate(excerpts.originals) if not s.lstrip().startswith("#")]
         # On a tie, the sentence nearest the number's: a course states the exception next to the rule.
         best = max(others, key=lambda i: (len(names[i] - near), -min(abs(i - h) for h in holders)), default=None)
         if best is not None and len(names[best] - near) >= _APART:
@@ -130,23 +132,27 @@ def misattributed(sentence: str, question: str, excerpts: Evidence) -> str:
     return ""
 
 
+def _table_start(sentences: list[str], i: int) -> int:
+    """The first row (the header) of the table that row ``i`` belongs to; ``i`` when it is no table row."""
+    start = i
+    while sentences[i].lstrip().startswith("|") and start > 0 and sentences[start - 1].lstrip().startswith("|"):
+        start -= 1
+    return start
+
+
 def _context(sentences: list[str], i: int) -> list[int]:
     """Sentence ``i`` and the ``_CONTEXT`` before it; for a table row, the row, the table's header (it names
     the columns: "| Model | Tokenizer | Vocabulary size |") and the sentences before the table, not the other
     rows ("| Final project | 35% |" says nothing about the 10% of "| Participation | 10% |")."""
-    start = i
-    while sentences[i].lstrip().startswith("|") and start > 0 and sentences[start - 1].lstrip().startswith("|"):
-        start -= 1
+    start = _table_start(sentences, i)
     return [*range(max(0, start - _CONTEXT), start + 1), i]
 
 
 def _readable(sentences: list[str], i: int) -> str:
-    """Sentence ``i``; a table row as its cells named by the header ("Component: Participation; Weight: 10%"):
-    told only "| Participation | 10% |", the 1.5B replied that the course does not mention participation."""
-    if not sentences[i].lstrip().startswith("|"):
+    """Sentence ``i``; a table row as its cells named by the header ("Component: Participation; Weight: 10%"),
+    so that the retry is told what the number is (a bare "| Participation | 10% |" names no column)."""
+    start = _table_start(sentences, i)
+    if start == i:
         return sentences[i]
-    start = i
-    while start > 0 and sentences[start - 1].lstrip().startswith("|"):
-        start -= 1
     cells = [[c.strip() for c in sentences[j].strip().strip("|").split("|")] for j in (start, i)]
     return "; ".join(f"{h}: {c}" if h else c for h, c in zip(*cells)) + "."
