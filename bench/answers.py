@@ -18,6 +18,7 @@ Three measurements, each printing its figures and the command that reproduces it
 The shared data is read from ../shared/data and written only to a temporary directory.
 
     python bench/answers.py quality --preset qwen2.5-1.5b-instruct --en 60 --zh 30 --unanswerable 20
+    python bench/answers.py quality --preset qwen2.5-1.5b-instruct --en 60 --zh 30 --unanswerable 20 --answer-form short
     python bench/answers.py offcourse --preset qwen2.5-1.5b-instruct --questions 100
     python bench/answers.py crosslingual --preset qwen2.5-1.5b-instruct --questions 30
     python bench/answers.py sample --preset qwen2.5-1.5b-instruct
@@ -63,7 +64,9 @@ def evaluate(rows_file: Path, course: str, args, paths, kb, out: Path):
     """One evaluation of the preset (and the retrieval-only anchor); prints a table per language."""
     from finetune.evaluate import EvalConfig, run_evaluation
 
-    options = {"max_new_tokens": args.max_new_tokens}
+    from tutor.prompts import PromptConfig
+
+    options = {"max_new_tokens": args.max_new_tokens, "prompt": PromptConfig(answer_form=args.answer_form)}
     if args.min_evidence is not None:
         options["min_evidence"] = args.min_evidence
     config = EvalConfig(course=course, model=args.preset, engine_options=options, use_faq=False)
@@ -220,6 +223,9 @@ def main() -> None:
                     help="question -> course languages (crosslingual)")
     ap.add_argument("--max-new-tokens", type=int, default=160)
     ap.add_argument("--min-evidence", type=float, default=None, help="override the engine's evidence gate")
+    ap.add_argument("--answer-form", default="sentences", choices=("sentences", "short"),
+                    help="the prompt's answer length (tutor.prompts.ANSWER_FORMS): 'short' asks for the bare answer "
+                         "that extractive QA references hold")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     from tutor.models import DEFAULT_PRESET

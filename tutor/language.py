@@ -41,7 +41,8 @@ LANGUAGE_NAMES = {
 # Small words that name no topic; ones shared by two of these languages ("die", "es", "de", "en") are left out
 # ("was" counts for German: an English "was" comes with English words that outvote it).
 FUNCTION_WORDS = {
-    "en": set("the what is are how why when which does do of to a an for with and can i my this that it".split()),
+    "en": set("the what is are how why when which does do of to a an for with and can i my this that it where who "
+              "were did has have been being from by".split()),
     "de": set("was der das ist sind wie wann warum welche welcher welches wird werden und nicht ein eine einen mit "
               "für von im auf den dem des zu bei kann muss wo wer mein meine ich statt finden findet gibt habe hat "
               "bis oder auch viele".split()),
