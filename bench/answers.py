@@ -63,7 +63,6 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 def evaluate(rows_file: Path, course: str, args, paths, kb, out: Path):
     """One evaluation of the preset (and the retrieval-only anchor); prints a table per language."""
     from finetune.evaluate import EvalConfig, run_evaluation
-
     from tutor.prompts import PromptConfig
 
     options = {"max_new_tokens": args.max_new_tokens, "prompt": PromptConfig(answer_form=args.answer_form)}

@@ -84,9 +84,10 @@ def test_answer_form_asks_for_the_bare_answer_only_when_chosen():
     from tutor.prompts import PromptConfig
 
     hits = [hit(1, "Labs run on Mondays from 14:00 to 16:00.")]
-    tutor, _ = build_messages("When are the labs?", hits, [], "en", None, 200)
+    sentences, _ = build_messages("When are the labs?", hits, [], "en", None, 200)
     short, _ = build_messages("When are the labs?", hits, [], "en", None, 200, PromptConfig(answer_form="short"))
-    assert "one to three sentences." in tutor[0]["content"] and "Give the answer itself first" not in tutor[0]["content"]
+    assert "one to three sentences." in sentences[0]["content"]
+    assert "Give the answer itself first" not in sentences[0]["content"]
     assert "Give the answer itself first" in short[0]["content"] and "Answer in English." in short[0]["content"]
     with pytest.raises(ValueError, match="answer_form"):
         PromptConfig(answer_form="terse")
