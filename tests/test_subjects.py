@@ -4,7 +4,7 @@ from pathlib import Path
 
 from tutor.evidence import Evidence
 from tutor.grounding import SentenceGate
-from tutor.subjects import misattributed
+from tutor.subjects import false_denial, misattributed
 
 COURSE = Path(__file__).resolve().parent.parent / "knowledge_base" / "sample_course"
 LATE = ("## Late policy\n\nEach student has **three grace days** for the whole term, which can be spent on problem sets "
@@ -65,3 +65,40 @@ def test_the_gate_fails_the_sentence_and_hands_the_course_sentence_to_the_retry(
     # without the excerpts (or for a question in another language) the gate does not read subjects
     gate = SentenceGate(Evidence([LATE, question]), "en", question=question)
     assert gate.feed("The final project report loses 10% of its points per day. ") != ""
+
+
+def test_a_denial_fails_when_one_course_sentence_holds_what_it_denies():
+    """Asked by hand: "How many GPU hours can I get for my final project?" got "The course material does not
+    mention the number of GPU hours available for the final project. Instead, it states ... up to 20 GPU
+    hours": a student cannot tell which half to believe. True denials of the sample course still pass."""
+    pages = [(COURSE / name).read_text(encoding="utf-8")
+             for name in ("01-tokenization.md", "03-transformer-architecture.md", "08-course-logistics.md")]
+    excerpts = Evidence(pages)
+    for question, denial, course in [
+        ("How many GPU hours can I get for my final project?",
+         "The course material does not mention the number of GPU hours available for the final project [1].",
+         "Students who want to train larger models for their projects can request up to **20 GPU hours**"),
+        ("What vocabulary size does GPT-2 use?", "The excerpts do not specify the vocabulary size of GPT-2.",
+         "Model: GPT-2; Algorithm: byte-level BPE; Vocabulary size: 50,257."),  # a table row, read with its header
+    ]:
+        assert false_denial(denial, question, excerpts).startswith(course), question
+    for question, denial in [
+        # "encoder" and "SmolLM2" share a sentence on Byte-Pair Encoding; "layers" is the word that matters
+        ("How many encoder layers does SmolLM2-135M have?",
+         "The course material does not mention encoder layers for SmolLM2-135M."),
+        # the course gives the assistant's office hours, never a name; "Fridays" is no name
+        ("Who is the teaching assistant?", "The course material does not specify the name of the teaching assistant."),
+        ("Is there a final exam?", "The course material does not mention a final exam."),
+        ("How many GPU hours can I get?", "I could not find this in the course material."),  # no denial of a thing
+    ]:
+        assert false_denial(denial, question, excerpts) == "", question
+
+
+def test_the_gate_hands_a_false_denial_s_course_sentence_to_the_retry():
+    page = (COURSE / "08-course-logistics.md").read_text(encoding="utf-8")
+    excerpts = Evidence([page])
+    question = "How many GPU hours can I get for my final project?"
+    gate = SentenceGate(Evidence([page, question]), "en", question=question, excerpts=excerpts)
+    assert gate.feed("The course material does not mention the number of GPU hours for the final project. ") == ""
+    assert gate.failed is not None and "denial" in gate.failed.facts
+    assert gate.failed.unsupported[-1].startswith("the course says: Students who want to train larger models")

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from basics.text import CJK_CHAR, words
 from tutor.evidence import CODE, MARKER, NUMBER, SAYS, SENTENCE_END, TIME, Evidence, split_sentences
 from tutor.schedule import WEEKDAY, WEEKDAY_NAME, names_day, omitted_day, unpaired_days
-from tutor.subjects import QUESTION_WORDS, WORD, content_words, detached_facts, misattributed
+from tutor.subjects import QUESTION_WORDS, WORD, content_words, detached_facts, false_denial, misattributed
 from tutor.translation import UNTRANSLATED, untranslated
 
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,}s?\b", re.ASCII)
@@ -323,6 +323,10 @@ class SentenceGate:
         if self.denied and first and not _NEGATION.search(MARKER.sub("", sentence)):
             check.facts.append("denial")
             check.unsupported.append(SAYS + self.denied)
+        said = false_denial(sentence, self.question, self.excerpts) if first and self.question and self.excerpts else ""
+        if said:  # "The course material does not mention the name of Bohemond's nephew." -- it does
+            check.facts.append("denial")
+            check.unsupported.append(SAYS + said)
         said = omitted_day(sentence, self.evidence) if self.asks_when and not names_day(self.released) else ""
         if said:
             check.facts.append("day")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 from tutor.evidence import CODE, MARKER, NUMBER, TIME, Evidence
+from tutor.schedule import WEEKDAY_NAME
 
 WORD = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z0-9-]{3,}", re.ASCII)  # an English word, whole: "135M-parameter" is none
 
@@ -129,6 +130,64 @@ def misattributed(sentence: str, question: str, excerpts: Evidence) -> str:
             while said.endswith(";") and end < len(excerpts.originals):  # the clause goes on: "; those deadlines are firm."
                 said, end = f"{said} {excerpts.originals[end]}", end + 1
             return said
+    return ""
+
+
+# A coverage denial and what it denies: "The course material does not mention the name of Bohemond's nephew."
+_DENIAL = re.compile(
+    r"\b(?:excerpts?|course|material|context|text)\s+(?:does|do|did)\s*(?:not|n't)\s+(?:explicitly\s+)?"
+    r"(?:mention|say|specify|state|provide|include|contain|give|cover|discuss|describe|list)\w*\s+"
+    r"(?:(?:any|specific|explicit|information|details?|about|on|regarding)\s+)*(?P<what>[^.;:!?]+)", re.IGNORECASE)
+# Words a denial names its object's kind with, that the course sentence holding it need not say. A name or a
+# number is then looked for instead: "the *name* of the teaching assistant" is not in "Teaching assistant
+# office hours: Fridays ..." (the course names no assistant), "the *number* of GPU hours" is in "up to 20 GPU hours".
+_NAME_ASPECT = {"name", "names", "who"}
+_NUMBER_ASPECT = {"number", "amount", "many", "much", "count"}
+_ASPECT = _NAME_ASPECT | _NUMBER_ASPECT | {"specific", "exact", "precise", "information", "detail", "details",
+                                           "explicitly", "mention", "available"}
+_ACRONYM = re.compile(r"(?<![\w-])[A-Z]{2,3}(?![\w-])")  # "GPU", which WORD (four letters or more) skips
+_PROPER = re.compile(r"(?<=[\w,;)] )[A-Z][a-z]+")  # a capitalised word inside a sentence: a name
+
+
+def false_denial(sentence: str, question: str, excerpts: Evidence) -> str:
+    """The course sentence that holds what an English answer's denial says the course does not mention; else "".
+
+    Asked to say so when a question assumes what the excerpts do not say, the 1.5B denies too readily: "What
+    was the name of Bohemond's nephew?" got "The course material does not mention the name of Bohemond's
+    nephew. Instead, it states that ...", while its excerpt names the nephew. A denial is false when one course
+    sentence (a table row with its header) holds every content word of the denied phrase and of the question
+    but at most one common lower-case word of four ("their projects" for "the final project"), and a name
+    or a number when the denial is of one. A true denial passes: "encoder layers" of SmolLM2-135M are in a
+    sentence on another model; "the name of the teaching assistant" is in no sentence with a name."""
+    found = _DENIAL.search(MARKER.sub("", sentence))
+    if not found or not excerpts.latin:
+        return ""
+    what = found.group("what")
+    kind = {w.lower() for w in re.findall(r"[A-Za-z]+", f"{what} {question}")}
+    words = {w for w in WORD.findall(what) + WORD.findall(question) + _ACRONYM.findall(f"{what} {question}")
+             if w.lower() not in QUESTION_WORDS | _ASPECT}
+    if len({w.lower() for w in WORD.findall(what)} - _ASPECT - QUESTION_WORDS) < _APART:
+        return ""
+    stems = {w.lower()[:_STEM]: w for w in words}
+    plain = {s for s, w in stems.items() if w.islower()}  # a word a paraphrase may drop; never a name or code
+    spare = 1 if len(stems) > 3 else 0
+    asked = {w.lower() for w in WORD.findall(question)}
+    for i, said in enumerate(excerpts.sentences):
+        if excerpts.originals[i].lstrip().startswith("#"):
+            continue
+        head = _table_start(excerpts.sentences, i)
+        text = said if head == i else f"{excerpts.sentences[head]} {said}"
+        missing = {s for s in stems if not re.search(r"(?<!\w)" + re.escape(s), text)}
+        if len(missing) > spare or missing - plain:
+            continue
+        original = excerpts.originals[i]
+        if kind & _NAME_ASPECT and not any(
+                m.group().lower() not in asked and not WEEKDAY_NAME.match(m.group()) for m in _PROPER.finditer(original)):
+            continue
+        if kind & _NUMBER_ASPECT and not any(m.start() == 0 or original[m.start() - 1] != "-"
+                                             for m in NUMBER.finditer(TIME.sub(" ", original))):
+            continue
+        return _readable(excerpts.originals, i)
     return ""
 
 
