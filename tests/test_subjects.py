@@ -4,7 +4,7 @@ from pathlib import Path
 
 from tutor.evidence import Evidence
 from tutor.grounding import SentenceGate
-from tutor.subjects import false_denial, misattributed
+from tutor.subjects import false_denial, holds, misattributed
 
 COURSE = Path(__file__).resolve().parent.parent / "knowledge_base" / "sample_course"
 LATE = ("## Late policy\n\nEach student has **three grace days** for the whole term, which can be spent on problem sets "
@@ -80,6 +80,9 @@ def test_a_denial_fails_when_one_course_sentence_holds_what_it_denies():
          "Students who want to train larger models for their projects can request up to **20 GPU hours**"),
         ("What vocabulary size does GPT-2 use?", "The excerpts do not specify the vocabulary size of GPT-2.",
          "Model: GPT-2; Algorithm: byte-level BPE; Vocabulary size: 50,257."),  # a table row, read with its header
+        # one word denied, a number asked for: asked by hand, the retry said so before "participation is worth 10%"
+        ("How much is participation worth?", "The course material does not mention participation.",
+         "Component: Participation; Weight: 10%."),
     ]:
         assert false_denial(denial, question, excerpts).startswith(course), question
     for question, denial in [
@@ -90,6 +93,8 @@ def test_a_denial_fails_when_one_course_sentence_holds_what_it_denies():
         ("Who is the teaching assistant?", "The course material does not specify the name of the teaching assistant."),
         ("Is there a final exam?", "The course material does not mention a final exam."),
         ("How many GPU hours can I get?", "I could not find this in the course material."),  # no denial of a thing
+        ("Who is the instructor?", "The course material does not mention the instructor."),  # one word, no name
+        ("What is BPE?", "The course material does not mention BPE."),  # one word, asks for neither name nor number
     ]:
         assert false_denial(denial, question, excerpts) == "", question
 
@@ -102,3 +107,12 @@ def test_the_gate_hands_a_false_denial_s_course_sentence_to_the_retry():
     assert gate.feed("The course material does not mention the number of GPU hours for the final project. ") == ""
     assert gate.failed is not None and "denial" in gate.failed.facts
     assert gate.failed.unsupported[-1].startswith("the course says: Students who want to train larger models")
+
+
+def test_a_table_row_read_with_its_header_is_found_in_its_excerpt():
+    """The engine quotes the course sentence the check named, if an excerpt holds it; a table row is named
+    with its header's words, and must still be found (else "How much is participation worth?" was refused)."""
+    assert holds(GRADES, "Component: Participation; Weight: 10%.")
+    assert holds(LATE, "Grace days do **not** apply to the midterm quiz or to the final project report; those deadlines are")
+    assert not holds(GRADES, "Component: Participation; Weight: 35%.")
+    assert not holds(GRADES, "Weight: 10%.")  # one cell alone is no row

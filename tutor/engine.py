@@ -40,7 +40,7 @@ from tutor.prompts import (INSTRUCTIONS, NEAREST, NOT_COVERED, TRANSLATED_QUOTES
                            faq_language_note, plain, quote_text, refusal_text, source_label)
 from tutor.questions import standalone_query, symbols, terms
 from tutor.schedule import asks_when, localize_weekdays
-from tutor.subjects import detached_facts
+from tutor.subjects import detached_facts, holds
 from tutor.translation import UNTRANSLATED, translatable, translate
 
 if TYPE_CHECKING:
@@ -334,7 +334,7 @@ class TutorEngine:
         their time) and the index of the excerpt holding it; None when none was named or no excerpt holds it."""
         said = [item[len(SAYS):] for item in failures if item.startswith(SAYS)]
         for i, hit in enumerate(included):
-            if said and said[0] in unwrap(hit.text):
+            if said and holds(unwrap(hit.text), said[0]):
                 return said[0], i
         return None
 

@@ -63,7 +63,8 @@ def premise_terms(question: str, evidence: Evidence) -> set[str]:
     only a final project). An answer that repeats one asserts the question's premise, not the course."""
     if not evidence.latin:
         return set()  # an English question on Chinese pages shares no words with them, by design
-    words = {w for w in content_words(question) if not w.endswith("ing")}  # "tying", "computing": how, not what
+    # "tying", "computing": how, not what; "How much is the final project worth?": what a thing is worth is asked
+    words = {w for w in content_words(question) if not w.endswith("ing") and w != "worth"}
     return {w for w in words if not evidence.has_word(w[:-1] if w.endswith("s") else w, whole=True)}
 
 

@@ -157,8 +157,10 @@ def false_denial(sentence: str, question: str, excerpts: Evidence) -> str:
     nephew. Instead, it states that ...", while its excerpt names the nephew. A denial is false when one course
     sentence (a table row with its header) holds every content word of the denied phrase and of the question
     but at most one common lower-case word of four ("their projects" for "the final project"), and a name
-    or a number when the denial is of one. A true denial passes: "encoder layers" of SmolLM2-135M are in a
-    sentence on another model; "the name of the teaching assistant" is in no sentence with a name."""
+    or a number when the denial is of one. A denial of one word is read only when the question asks for a name
+    or a number, and then needs that word and the name or number. A true denial passes: "encoder layers" of
+    SmolLM2-135M are in a sentence on another model; "the name of the teaching assistant" is in no sentence
+    with a name."""
     found = _DENIAL.search(MARKER.sub("", sentence))
     if not found or not excerpts.latin:
         return ""
@@ -166,8 +168,14 @@ def false_denial(sentence: str, question: str, excerpts: Evidence) -> str:
     kind = {w.lower() for w in re.findall(r"[A-Za-z]+", f"{what} {question}")}
     words = {w for w in WORD.findall(what) + WORD.findall(question) + _ACRONYM.findall(f"{what} {question}")
              if w.lower() not in QUESTION_WORDS | _ASPECT}
-    if len({w.lower() for w in WORD.findall(what)} - _ASPECT - QUESTION_WORDS) < _APART:
-        return ""
+    denied = {w.lower() for w in WORD.findall(what)} - _ASPECT - QUESTION_WORDS
+    typed = kind & (_NAME_ASPECT | _NUMBER_ASPECT)
+    if len(denied) < _APART:
+        if not denied or not typed:
+            return ""
+        # "How much is participation worth?" -> "The course material does not mention participation.": one word,
+        # but the question asks for a number, so the course sentence holding the word and a number refutes it.
+        words = {w for w in words if w.lower() in denied}
     stems = {w.lower()[:_STEM]: w for w in words}
     plain = {s for s, w in stems.items() if w.islower()}  # a word a paraphrase may drop; never a name or code
     spare = 1 if len(stems) > 3 else 0
@@ -205,6 +213,18 @@ def _context(sentences: list[str], i: int) -> list[int]:
     rows ("| Final project | 35% |" says nothing about the 10% of "| Participation | 10% |")."""
     start = _table_start(sentences, i)
     return [*range(max(0, start - _CONTEXT), start + 1), i]
+
+
+def holds(text: str, said: str) -> bool:
+    """Whether excerpt ``text`` holds ``said``, a course sentence as ``_readable`` gave it: verbatim, or a table
+    row whose cells are all in one row of ``text`` ("Component: Participation; Weight: 10%." is
+    "| Participation | 10% |")."""
+    if said in text:
+        return True
+    cells = [c.split(": ", 1)[-1].strip() for c in said.rstrip(".").split("; ")]
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")]
+            for line in text.splitlines() if line.lstrip().startswith("|")]
+    return len(cells) > 1 and any(row == cells for row in rows)
 
 
 def _readable(sentences: list[str], i: int) -> str:
