@@ -17,7 +17,7 @@ A course of SQuAD 2.0 dev paragraphs; the answerable and unanswerable questions 
 paragraphs, as many of each (the dev set's own mix is about half and half). The shared data is read
 from ../shared/data and written only to a temporary directory.
 
-    python bench/unanswerable.py --preset qwen2.5-1.5b-instruct --paragraphs 64 --questions 60
+    python bench/unanswerable.py --preset qwen2.5-1.5b-instruct --paragraphs 64 --questions 40
 """
 
 from __future__ import annotations
@@ -69,9 +69,9 @@ def sweep(name: str, scores: list[float], unanswerable: list[bool], precision_fl
         recall = sum(refused) / n_pos
         if precision >= precision_floor and recall > best["recall"]:
             best = {"score": name, "recall": recall, "precision": precision, "threshold": t, "refused": len(refused)}
-    order = sorted(range(len(scores)), key=lambda i: -scores[i])  # AUC: P(unanswerable scores above answerable)
-    pos = [scores[i] for i in order if unanswerable[i]]
-    neg = [scores[i] for i in order if not unanswerable[i]]
+    # AUC: the chance that an unanswerable question scores above an answerable one
+    pos = [s for s, u in zip(scores, unanswerable) if u]
+    neg = [s for s, u in zip(scores, unanswerable) if not u]
     pairs = sum((p > q) + 0.5 * (p == q) for p in pos for q in neg)
     best["auc"] = pairs / max(1, len(pos) * len(neg))
     return best
@@ -86,7 +86,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     from tutor.engine import EngineConfig, TutorEngine
-    from tutor.grounding import denies_coverage
+    from tutor.subjects import denies_coverage
     from tutor.models import DEFAULT_PRESET
 
     work, paths, kb = workspace()

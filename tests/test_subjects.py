@@ -116,3 +116,16 @@ def test_a_table_row_read_with_its_header_is_found_in_its_excerpt():
     assert holds(LATE, "Grace days do **not** apply to the midterm quiz or to the final project report; those deadlines are")
     assert not holds(GRADES, "Component: Participation; Weight: 35%.")
     assert not holds(GRADES, "Weight: 10%.")  # one cell alone is no row
+
+
+def test_an_answer_that_opens_by_denying_coverage():
+    from tutor.subjects import denies_coverage
+
+    assert denies_coverage("The course material does not mention the name of Bohemond's nephew. Instead, it states "
+                           "that Tancred joined the crusade [1].")
+    assert denies_coverage("The excerpts do not say when the lab meets.")
+    assert denies_coverage("The course doesn't mention a lab.")
+    # a negation about the subject itself, or a denial after the first sentence, is no refusal
+    assert not denies_coverage("The course has no final exam; the final project is due in week 12 [1].")
+    assert not denies_coverage("Lectures are in B214 [1]. The excerpts do not mention a lab.")
+    assert not denies_coverage("")

@@ -36,9 +36,6 @@ _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|isn't|aren't
 # What a denial of the course's coverage names: "The excerpts do not mention …" (not "because they have no
 # recurrence", an explanation with a negation in it).
 _COVERAGE = re.compile(r"\b(?:excerpts?|course|material|context|provided text)\b", re.IGNORECASE)
-# ... and the verb it denies with ("The course has no final exam" is an answer, not a denial).
-_NOT_SAID = re.compile(r"(?:\bnot|\bno|\bnever|n't)\s+(?:\w+\s+)?(?:mention|say|state|specif|provide|contain|include|cover|give|"
-                       r"discuss|address|describe|list|indicate|refer|explain|information|detail)", re.IGNORECASE)
 # A denial that goes on to say something: "The excerpts do not mention "term" but they do say "kick back."".
 _CONTRAST = re.compile(r"\b(?:but|however|instead|though|although|rather)\b", re.IGNORECASE)
 # An answer that opens by agreeing ("Yes, ...", "是的", "Sí", "Ja", "Oui", "Correct"): it affirms the question.
@@ -47,14 +44,6 @@ _AFFIRMATION = re.compile(r"^\W*(?:(?:yes|yeah|correct|indeed|sí|ja|oui)(?![a-z
 _CAPITALISED = re.compile(r"(?<=[^.!?:;\n\"'(\[]\s)[A-Z][a-z]{2,}\b")
 # Capitalised words an English answer may use without the excerpts saying them.
 _FREE_NAMES = {"English", "Chinese", "Spanish", "German", "French", "The", "This", "That", "These", "Yes", "No", "However"}
-
-
-def denies_coverage(answer: str) -> bool:
-    """Whether an English answer opens by saying the course does not cover what was asked ("The course
-    material does not mention the name of …"): for a question the course cannot answer, that is a refusal in
-    the model's words, whatever it quotes after it."""
-    first = next(iter(split_sentences(MARKER.sub("", answer))), "")
-    return bool(_COVERAGE.search(first) and _NOT_SAID.search(first))
 
 
 @dataclass

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from tutor.evidence import CODE, MARKER, NUMBER, TIME, Evidence
+from tutor.evidence import CODE, MARKER, NUMBER, TIME, Evidence, split_sentences
 from tutor.schedule import WEEKDAY_NAME
 
 WORD = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z0-9-]{3,}", re.ASCII)  # an English word, whole: "135M-parameter" is none
@@ -147,6 +147,15 @@ _ASPECT = _NAME_ASPECT | _NUMBER_ASPECT | {"specific", "exact", "precise", "info
                                            "explicitly", "mention", "available"}
 _ACRONYM = re.compile(r"(?<![\w-])[A-Z]{2,3}(?![\w-])")  # "GPU", which WORD (four letters or more) skips
 _PROPER = re.compile(r"(?<=[\w,;)] )[A-Z][a-z]+")  # a capitalised word inside a sentence: a name
+
+
+def denies_coverage(answer: str) -> bool:
+    """Whether an English answer opens by saying the course does not cover what was asked ("The course
+    material does not mention the name of …", the ``_DENIAL`` that ``false_denial`` reads): for a question the
+    course cannot answer, that is a refusal in the model's words, whatever it quotes after it. "The course has
+    no final exam" is an answer, not a denial."""
+    first = next(iter(split_sentences(MARKER.sub("", answer))), "")
+    return bool(_DENIAL.search(first))
 
 
 def false_denial(sentence: str, question: str, excerpts: Evidence) -> str:
