@@ -56,6 +56,17 @@ def test_a_number_whose_subject_is_named_before_it_or_in_a_table_header_passes()
         assert misattributed(answer, question, excerpts) == "", question
 
 
+def test_on_a_tie_the_numbers_own_sentence_is_named():
+    """"Why is the LoRA matrix A initialised to zero?" (a false premise: B is) got "The LoRA matrix A is
+    initialised to zero because ... the product B A is zero at step 0." The sentence holding 0 names
+    "initialised" and "zero"; the 9,216-weights sentence names "LoRA" and "matrix": as many. The answer fails,
+    and the course sentence it is told (and quoted) is the one that says A is initialised randomly."""
+    excerpts = Evidence([(COURSE / "05-fine-tuning-and-lora.md").read_text(encoding="utf-8")])
+    said = misattributed("The LoRA matrix A is initialised to zero because the product B A is zero at step 0.",
+                         "Why is the LoRA matrix A initialised to zero?", excerpts)
+    assert said.startswith("- `A` is initialised randomly and **`B` is initialised to zero**"), said
+
+
 def test_the_gate_fails_the_sentence_and_hands_the_course_sentence_to_the_retry():
     excerpts = Evidence([LATE])
     question = "How many points do I lose per day if I hand in the final project report late?"

@@ -126,6 +126,11 @@ def misattributed(sentence: str, question: str, excerpts: Evidence) -> str:
         # On a tie, the sentence nearest the number's: a course states the exception next to the rule.
         best = max(others, key=lambda i: (len(names[i] - near), -min(abs(i - h) for h in holders)), default=None)
         if best is not None and len(names[best] - near) >= _APART:
+            if len(names[best] - near) <= len(near):
+                # A tie: the number's own sentence names the subject as much ("A is initialised randomly and B
+                # is initialised to zero, so at step 0 ..." for "Why is the LoRA matrix A initialised to
+                # zero?"). The answer still fails; its own sentence, not the other one, says what is right.
+                return _readable(excerpts.originals, max(holders, key=lambda i: len(names[i])))
             said, end = excerpts.originals[best], best + 1
             while said.endswith(";") and end < len(excerpts.originals):  # the clause goes on: "; those deadlines are firm."
                 said, end = f"{said} {excerpts.originals[end]}", end + 1
