@@ -331,9 +331,25 @@ def test_a_later_unsupported_sentence_ends_the_answer(kb):
 def test_the_model_saying_not_covered_is_a_refusal_in_the_students_language(kb):
     from tutor.prompts import NOT_COVERED
 
-    result = scripted_engine(kb, NOT_COVERED).ask("¿Cuántos parámetros tiene la capa de atención de GPT-5?", [], "sample")
+    # (on evidence too weak to quote: at 0.398, as at 0.462 for the English question, the closest sentence is quoted)
+    never = {"min_quote_evidence": 1.01, "min_cross_lingual_quote_evidence": 1.01}
+    result = scripted_engine(kb, NOT_COVERED, **never).ask("¿Cuántos parámetros tiene la capa de atención de GPT-5?",
+                                                           [], "sample")
     assert result.outcome == "refused" and result.language == "es"
     assert NOT_COVERED not in result.answer and "no cubre" in result.answer
+
+
+def test_a_question_in_another_language_is_quoted_on_its_cross_lingual_level(kb):
+    """"实验课在什么时候？" (when are the labs?) scores 0.335 against the English schedule, under the 0.4 from which an
+    English question's excerpt is quoted: the embedder scores a question below its own translation. When the
+    model cannot answer, the course's lab sentence is quoted from the cross-lingual level (0.3), not refused."""
+    from tutor.prompts import NOT_COVERED
+
+    result = scripted_engine(kb, NOT_COVERED).ask("实验课在什么时候？", [], "sample")
+    assert result.outcome == "quoted" and 0.3 <= result.top_score < 0.4, (result.outcome, result.top_score)
+    assert "Labs run on Mondays from 14:00 to 16:00" in result.answer and result.answer.startswith("课程资料")
+    strict = scripted_engine(kb, NOT_COVERED, min_cross_lingual_quote_evidence=0.4).ask("实验课在什么时候？", [], "sample")
+    assert strict.outcome == "refused"
 
 
 def test_a_new_language_or_topic_is_not_a_follow_up():

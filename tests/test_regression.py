@@ -26,6 +26,7 @@ def test_regression_set_is_well_formed():
     assert len(entries) == len(rows) >= 40
     languages = [r["language"] for r in rows if r["answerable"]]
     assert sum(lang in ("zh", "es", "de") for lang in languages) >= 10
+    assert sum(lang == "fr" for lang in languages) >= 5  # the issue names French questions too
     assert sum(not r["answerable"] for r in rows) >= 5
     assert all(e.must_include for e in entries if e.answerable)  # every answerable row is scored by its facts
 

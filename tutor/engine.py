@@ -284,7 +284,7 @@ class TutorEngine:
         failures = (first_try or {}).get("unsupported", []) + (gate.failed.unsupported if gate.failed else [])
         named = self._named_sentence(included, failures)  # the check found the course's sentence on it
         if (gate.failed or NOT_COVERED in raw) and closest is not None \
-                and (included[closest].dense_score >= cfg.min_quote_evidence or named):
+                and (included[closest].dense_score >= self._quote_level(language, included[closest]) or named):
             # The model could not answer from strong evidence: the course's own closest sentence, marked as a
             # quote, is honest and often what the student needed (small models say NOT_IN_COURSE too readily).
             # A sentence the check named is quoted on weaker evidence too: a Chinese question about the office
@@ -328,6 +328,15 @@ class TutorEngine:
             if tail:
                 yield emit(localize_weekdays(tail, gate.language))
         return raw
+
+    def _quote_level(self, language: str, hit: "Hit") -> float:
+        """The cosine from which ``hit`` may be quoted: lower when the question is in another language than the
+        excerpt, since a multilingual embedder scores a question below its own translation ("实验课在什么时候？"
+        0.335 against the schedule, "When are the lab classes?" 0.505)."""
+        cfg = self.config
+        if language != detect_language(unwrap(hit.text), cfg.language):
+            return min(cfg.min_quote_evidence, cfg.min_cross_lingual_quote_evidence)
+        return cfg.min_quote_evidence
 
     def _named_sentence(self, included: list["Hit"], failures: list[str]) -> tuple[str, int] | None:
         """The course sentence the answer check named (``SAYS``: "so no GPU is needed", the office hours' day for

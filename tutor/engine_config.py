@@ -16,6 +16,10 @@ from tutor.prompts import PromptConfig
 SEARCH_MODES = ("hybrid", "dense", "lexical")
 
 
+# The cosine levels an embedder is calibrated at (EmbedderSpec): each left at None in the config takes the embedder's.
+THRESHOLDS = ("min_evidence", "min_quote_evidence", "min_cross_lingual_quote_evidence", "faq_threshold")
+
+
 @dataclass
 class EngineConfig:
     """Everything the engine decides with. Thresholds live here; the CLI and the app fill it."""
@@ -51,6 +55,9 @@ class EngineConfig:
                                         "this; None: the embedder's calibrated level (EmbedderSpec.min_evidence)."})
     min_quote_evidence: float | None = field(default=None, metadata={"help": "When the model's answer fails the fact check, "
                                               "quote the top excerpt if its cosine reaches this; refuse below. None: the embedder's."})
+    min_cross_lingual_quote_evidence: float | None = field(default=None, metadata={"help": "min_quote_evidence for a question "
+                                                            "in another language than the excerpt (cosines across languages run "
+                                                            "lower). None: the embedder's."})
     translate_quotes: bool = field(default=True, metadata={"help": "A quoted course sentence in another language than "
                                    "the question's is translated by the model too, and shown with the original when the "
                                    "translation keeps its numbers, times, rooms and days (tutor.translation)."})
@@ -77,7 +84,7 @@ class EngineConfig:
                 raise ConfigError(f"EngineConfig.{name} must be positive (got {getattr(self, name)!r}).")
         if self.temperature < 0 or self.excerpt_chars < 0:
             raise ConfigError("EngineConfig.temperature and excerpt_chars must not be negative.")
-        for name in ("min_evidence", "min_quote_evidence", "faq_threshold"):
+        for name in THRESHOLDS:
             value = getattr(self, name)
             if value is not None and not -1.0 <= value <= 1.01:  # 1.01: "never" (above any cosine)
                 raise ConfigError(f"EngineConfig.{name} is a cosine level in [-1, 1] (got {value!r}).")
@@ -86,5 +93,4 @@ class EngineConfig:
 def with_embedder_thresholds(config: EngineConfig, spec) -> EngineConfig:
     """``config`` with each cosine threshold left at None filled from the embedder's calibration: cosines
     of different embedders live on different scales (MiniLM's unrelated text ~0.1, EmbeddingGemma's ~0.3)."""
-    return replace(config, **{name: getattr(spec, name) for name in ("min_evidence", "min_quote_evidence", "faq_threshold")
-                              if getattr(config, name) is None})
+    return replace(config, **{name: getattr(spec, name) for name in THRESHOLDS if getattr(config, name) is None})
