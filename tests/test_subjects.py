@@ -65,6 +65,12 @@ def test_on_a_tie_the_numbers_own_sentence_is_named():
     said = misattributed("The LoRA matrix A is initialised to zero because the product B A is zero at step 0.",
                          "Why is the LoRA matrix A initialised to zero?", excerpts)
     assert said.startswith("- `A` is initialised randomly and **`B` is initialised to zero**"), said
+    # A tie where the other sentence says more of the answer's words names the other sentence: "lose ... points
+    # per day" is the late problem sets' rule; the 35% row only names the final project (asked in a sample run).
+    said = misattributed("You lose 35% of the final project's points per day if you hand it in late.",
+                         "How many points do I lose per day if I hand in the final project report late?",
+                         Evidence([LATE, GRADES]))
+    assert said.startswith("Once the grace days are used up, a late problem set loses **10% of its points"), said
 
 
 def test_the_gate_fails_the_sentence_and_hands_the_course_sentence_to_the_retry():

@@ -126,16 +126,30 @@ def misattributed(sentence: str, question: str, excerpts: Evidence) -> str:
         # On a tie, the sentence nearest the number's: a course states the exception next to the rule.
         best = max(others, key=lambda i: (len(names[i] - near), -min(abs(i - h) for h in holders)), default=None)
         if best is not None and len(names[best] - near) >= _APART:
-            if len(names[best] - near) <= len(near):
-                # A tie: the number's own sentence names the subject as much ("A is initialised randomly and B
-                # is initialised to zero, so at step 0 ..." for "Why is the LoRA matrix A initialised to
-                # zero?"). The answer still fails; its own sentence, not the other one, says what is right.
-                return _readable(excerpts.originals, max(holders, key=lambda i: len(names[i])))
+            said_too = [len(_stems(o) & _stems(text)) for o in excerpts.originals]  # words shared with the answer
+            own = max(holders, key=said_too.__getitem__)
+            if len(names[best] - near) <= len(near) and said_too[own] > said_too[best]:
+                # A tie on the subject, and the number's own sentence says more of what the answer says: it is
+                # the sentence the answer misread ("A is initialised randomly and B is initialised to zero, so
+                # at step 0 the product B A is zero" for "The LoRA matrix A is initialised to zero because ...
+                # the product B A is zero at step 0"), not the 9,216-weights sentence that names LoRA's matrix.
+                return _readable(excerpts.originals, own)
             said, end = excerpts.originals[best], best + 1
             while said.endswith(";") and end < len(excerpts.originals):  # the clause goes on: "; those deadlines are firm."
                 said, end = f"{said} {excerpts.originals[end]}", end + 1
             return said
     return ""
+
+
+_FUNCTION = frozenset("the and for are its with that this from which was were has have not but all can you your "
+                      "because into than then they their".split())
+
+
+def _stems(text: str) -> set[str]:
+    """The words of ``text`` (three letters or more, no function words), compared by their first letters and
+    without a plural "s": "loses" and "lose", "days" and "day"."""
+    words = (w[:-1] if w.endswith("s") else w for w in re.findall(r"[a-z]{3,}", text.lower()))
+    return {w[:_STEM] for w in words if w not in _FUNCTION}
 
 
 # A coverage denial and what it denies: "The course material does not mention the name of Bohemond's nephew."
