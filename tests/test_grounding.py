@@ -103,6 +103,20 @@ def test_a_quote_is_a_whole_sentence_across_soft_line_breaks(embedder):
     assert unwrap(text).count("\n") == text.count("\n") - 1  # only the soft break went; table rows stay lines
 
 
+def test_a_table_row_kept_in_a_focused_excerpt_keeps_its_header(embedder):
+    """Excerpts are cut to the sentences nearest the question; a table row cut from its header is bare cells
+    ("| 10 | Project work |" was read as "the 10th day of the week"). A kept row brings the header and its
+    separator; the other rows stay out."""
+    from tutor.passages import focus_excerpts
+
+    rows = "\n".join(f"| {week} | Topic number {week} |" for week in range(1, 13))
+    text = ("## Schedule\n\nLectures take place on Tuesdays in room B214. Labs run on Mondays in room C3. Recordings are "
+            "posted within a day.\n\n| Week | Topic |\n|------|-------|\n" + rows.replace("Topic number 10 ", "Project work "))
+    focused = focus_excerpts("Which week is project work?", [text], embedder, 120)[0]
+    assert "| 10 | Project work |" in focused and "| Week | Topic |\n|------|-------|" in focused, focused
+    assert "| 3 | Topic number 3 |" not in focused
+
+
 def test_a_sentence_denying_the_premise_may_name_it():
     """"When is the final exam?" in a course with a final project: repeating "exam" as a fact fails, saying
     the course has none passes (its other facts are still checked)."""
@@ -162,6 +176,26 @@ def test_a_chinese_answer_is_checked_by_its_numbers_units_and_english_words():
     assert check_sentence("讲座在10:00到12:30。", evidence, "zh").unsupported == ["12:30"]
     assert check_sentence("它增加7,000个参数。", evidence, "zh").unsupported == ["7,000"]
     assert check_sentence("注意力使用transformers。", evidence, "zh").unsupported == ["transformers"]
+
+
+def test_a_french_spanish_or_german_number_keeps_its_unit_too():
+    """"Quand ont lieu les travaux pratiques ?" got "Les travaux pratiques se déroulent le 10ème jour de la
+    session, du 11 au 12ème jour.": 10, 11 and 12 are in the course (weeks of the schedule), days they are not.
+    A number with a unit must be the course's number of that unit; a unit's number may be written as a word."""
+    from tutor.grounding import check_sentence
+
+    evidence = Evidence([LOGISTICS, "Each student has three grace days, one every 3 months; more than 5 days late gets no credit. The quiz lasts 60 minutes. The report is at "
+                                    "most 6 pages. Slides are posted within 24 hours."])
+    for language, sentence in [("fr", "Le projet final est à rendre en semaine 12."), ("fr", "Le quiz dure 60 minutes."),
+                               ("es", "Cada estudiante tiene 3 días de gracia."),
+                               ("es", "Las entregas con más de 5 días de retraso no cuentan."), ("es", "Se publican en 24 horas."),
+                               ("de", "Der Bericht hat höchstens 6 Seiten."), ("de", "Abgabe in der 12. Woche.")]:
+        assert check_sentence(sentence, evidence, language).ok, sentence
+    bad = check_sentence("Les travaux pratiques se déroulent le 10ème jour de la session, du 11 au 12ème jour.",
+                         evidence, "fr")
+    assert bad.unsupported == ["10ème jour", "12ème jour"]
+    assert check_sentence("El quiz dura 12 minutos.", evidence, "es").unsupported == ["12 minutos"]
+    assert check_sentence("Die Vorlesung ist am Tag 12.", evidence, "de").unsupported == ["Tag 12"]
 
 
 def test_a_premise_word_is_a_whole_word():

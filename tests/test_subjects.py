@@ -146,3 +146,14 @@ def test_an_answer_that_opens_by_denying_coverage():
     assert not denies_coverage("The course has no final exam; the final project is due in week 12 [1].")
     assert not denies_coverage("Lectures are in B214 [1]. The excerpts do not mention a lab.")
     assert not denies_coverage("")
+
+
+def test_a_table_row_is_named_with_its_header_only_when_the_header_is_there():
+    """A row is quoted as "Component: Final project; Weight: 35%." under its header; in an excerpt cut below the
+    header the first row left is no header ("Midterm quiz (week 6): Final project; 15%: 35%." was quoted)."""
+    from tutor.subjects import _readable
+
+    whole = ["| Component | Weight |", "|---|---|", "| Midterm quiz (week 6) | 15% |", "| Final project | 35% |"]
+    assert _readable(whole, 3) == "Component: Final project; Weight: 35%."
+    assert _readable(whole[2:], 1) == "Final project; 35%."
+    assert holds("\n".join(whole[2:]), "Final project; 35%.")  # the engine finds the row it names

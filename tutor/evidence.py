@@ -29,6 +29,7 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in SENTENCE_END.split(text or "") if s and s.strip()]
 
 
+TABLE_SEPARATOR = re.compile(r"\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?")  # "|------|-------|" under a table's header
 _BLOCK_START = re.compile(r"\s*(?:#|[-*+] |\||>|\d+[.)] |```)")
 
 

@@ -140,8 +140,13 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
                 check.unsupported.append(m.group())
     if evidence.latin:
         check.unsupported += unpaired_days(text, evidence)
+    if language != "en" and evidence.latin:
+        for fact, supported in _quantities(rest, evidence):
+            check.facts.append(fact)
+            if not supported:
+                check.unsupported.append(fact)
     if CJK_CHAR.search(text) and evidence.latin:
-        for fact, supported in _cjk_facts(rest, evidence):
+        for fact, supported in _cjk_words(rest, evidence):
             check.facts.append(fact)
             if not supported:
                 check.unsupported.append(fact)
@@ -158,29 +163,41 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
     return check
 
 
-# A number with its unit in a Chinese or Japanese sentence, and the unit's English name in the excerpts.
-_CJK_QUANTITY = re.compile(r"(第\s*)?(\d+)\s*(个星期|星期|周|天|日|页|小时|分钟)")
-_CJK_UNITS = {"个星期": "week", "星期": "week", "周": "week", "天": "day", "日": "day", "页": "page", "小时": "hour",
-              "分钟": "minute"}
+# A number with its unit in an answer not in English, and the unit's English name in the excerpts.
+_UNITS = {
+    "day": "天 日 jour jours día días dia dias tag tage tagen",
+    "week": "个星期 星期 周 semaine semaines semana semanas woche wochen",
+    "page": "页 page pages página páginas pagina paginas seite seiten",
+    "hour": "小时 heure heures hora horas stunde stunden",
+    "minute": "分钟 minute minutes minuto minutos minuten",
+}
+_UNIT = {word: english for english, words in _UNITS.items() for word in words.split()}
+_UNIT_WORD = "|".join(sorted(_UNIT, key=len, reverse=True))
+_NUMBER_NAMES = "zero one two three four five six seven eight nine ten eleven twelve".split()  # "3 días": "three grace days"
+_ORDINAL = r"(?:e|ème|eme|er|re|º|ª|\.)?"  # "10ème jour", "12e semaine", "3. Woche"
+_QUANTITY = re.compile(rf"(第\s*)?(?<![\d.,])(\d+){_ORDINAL}\s*({_UNIT_WORD})(?![A-Za-zÀ-ÿ])"  # "第12天", "10ème jour", "60 minutos"
+                       rf"|(?<![A-Za-zÀ-ÿ])({_UNIT_WORD})\s+(\d+)(?![\d.,]\d)", re.IGNORECASE)  # "semaine 12", "Woche 6"
 
 
-def _cjk_facts(text: str, evidence: Evidence) -> list[tuple[str, bool]]:
-    """Facts of a CJK sentence read against English excerpts, with whether the excerpts support each.
-
-    A number must come with its unit: "第12天" (day 12) in a course that says "week 12" is an invented date,
-    though 12 is in the excerpts. And the English words a Chinese answer carries over ("softmax", "Tuesdays")
-    must be the excerpts' own: one they never use is the answer's, not the course's.
-    """
+def _quantities(text: str, evidence: Evidence) -> list[tuple[str, bool]]:
+    """Numbers with a unit in an answer not in English, each with whether English excerpts give the number with
+    that unit. "第12天" (day 12) and "le 10ème jour" (asked when the labs are) in a course that says "week 12"
+    and has a row "| 10 | Project work |" are invented dates, though 12 and 10 are in the excerpts. (A table row
+    does not count: "实验课在第10周" put the labs in the schedule's week 10.)"""
     out = []
-    for m in _CJK_QUANTITY.finditer(text):
-        n, unit = m.group(2), _CJK_UNITS[m.group(3)]
-        near = (rf"(?<![\d.,]){n}(?:[\s-]+[a-z]+)?[\s-]+{unit}s?\b"  # "12 weeks", "6-page", "20 GPU hours"
+    for m in _QUANTITY.finditer(text):
+        n, word = (m.group(2), m.group(3)) if m.group(2) else (m.group(5), m.group(4))
+        unit, said = _UNIT[word.lower()], f"(?:{n}|{_NUMBER_NAMES[int(n)]})" if int(n) < len(_NUMBER_NAMES) else n
+        near = (rf"(?<![\d.,]){said}(?:[\s-]+[a-z]+)?[\s-]+{unit}s?\b"  # "12 weeks", "6-page", "three grace days"
                 rf"|\b{unit}s?\s+(?:\d+\s*(?:and|or|to|,|-|–)\s*)?{n}(?![\d])")  # "week 12", "weeks 6 and 7"
-        out.append((m.group(), re.search(near, evidence.text) is not None))
-    for word in WORD.findall(text):
-        if word.lower() not in QUESTION_WORDS:
-            out.append((word, evidence.has_word(word)))
+        out.append((m.group().strip(), re.search(near, evidence.text) is not None))
     return out
+
+
+def _cjk_words(text: str, evidence: Evidence) -> list[tuple[str, bool]]:
+    """The English words a Chinese answer carries over ("softmax", "Tuesdays"), with whether the excerpts use
+    each: one they never use is the answer's, not the course's."""
+    return [(word, evidence.has_word(word)) for word in WORD.findall(text) if word.lower() not in QUESTION_WORDS]
 
 
 # An English answer that says the question back ("How does attention decide which tokens to look at?" -> "The

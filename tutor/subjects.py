@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from tutor.evidence import CODE, MARKER, NUMBER, TIME, Evidence, split_sentences
+from tutor.evidence import CODE, MARKER, NUMBER, TABLE_SEPARATOR, TIME, Evidence, split_sentences
 from tutor.schedule import WEEKDAY_NAME
 
 WORD = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z0-9-]{3,}", re.ASCII)  # an English word, whole: "135M-parameter" is none
@@ -262,4 +262,6 @@ def _readable(sentences: list[str], i: int) -> str:
     if start == i:
         return sentences[i]
     cells = [[c.strip() for c in sentences[j].strip().strip("|").split("|")] for j in (start, i)]
+    if start + 1 >= len(sentences) or not TABLE_SEPARATOR.fullmatch(sentences[start + 1].strip()):
+        return "; ".join(cells[1]) + "."  # the excerpt was cut below the header: the first row is a row, not names
     return "; ".join(f"{h}: {c}" if h else c for h, c in zip(*cells)) + "."
