@@ -30,6 +30,27 @@ def split_sentences(text: str) -> list[str]:
 
 
 TABLE_SEPARATOR = re.compile(r"\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?")  # "|------|-------|" under a table's header
+
+
+def table_start(lines: list[str], i: int) -> int:
+    """The first row of the table that line ``i`` is a row of (its header, when the table is whole); ``i``
+    when it is no table row."""
+    start = i
+    while lines[i].lstrip().startswith("|") and start > 0 and lines[start - 1].lstrip().startswith("|"):
+        start -= 1
+    return start
+
+
+def table_header(lines: list[str], i: int) -> int | None:
+    """The header row of the table that line ``i`` is a row of: its first row, when a separator follows it.
+    None for a line that is no table row, and for a table cut below its header (an excerpt focused on the
+    question): its first row left is a row like the others, not the names of the columns."""
+    start = table_start(lines, i)
+    if not lines[i].lstrip().startswith("|") or start + 1 >= len(lines):
+        return None
+    return start if TABLE_SEPARATOR.fullmatch(lines[start + 1].strip()) else None
+
+
 _BLOCK_START = re.compile(r"\s*(?:#|[-*+] |\||>|\d+[.)] |```)")
 
 

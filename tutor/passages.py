@@ -6,7 +6,7 @@ kept is what is closest to the question, in any language the embedder reads.
 
 from __future__ import annotations
 
-from tutor.evidence import TABLE_SEPARATOR, split_sentences, unwrap
+from tutor.evidence import split_sentences, table_header, unwrap
 
 
 def best_passage(question: str, text: str, embedder, max_sentences: int = 2) -> str:
@@ -59,16 +59,8 @@ def _table_headers(sentences: list[str], keep: set[int]) -> set[int]:
     """The header and separator rows of each table that a kept row belongs to. A row cut from its header
     reads as bare cells: "| 10 | Project work and consultations |" became "the 10th day of the week" in a
     French answer about the labs; under "| Week | Topic |" it is week 10."""
-    headers: set[int] = set()
-    for i in keep:
-        if not sentences[i].lstrip().startswith("|"):
-            continue
-        start = i
-        while start > 0 and sentences[start - 1].lstrip().startswith("|"):
-            start -= 1
-        if start + 1 < len(sentences) and start + 1 != i and TABLE_SEPARATOR.fullmatch(sentences[start + 1].strip()):
-            headers |= {start, start + 1}
-    return headers
+    headers = {table_header(sentences, i) for i in keep} - {None}
+    return headers | {h + 1 for h in headers}
 
 
 def _line_breaks(text: str, sentences: list[str]) -> list[bool]:

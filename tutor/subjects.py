@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from tutor.evidence import CODE, MARKER, NUMBER, TABLE_SEPARATOR, TIME, Evidence, split_sentences
+from tutor.evidence import CODE, MARKER, NUMBER, TIME, Evidence, split_sentences, table_header, table_start
 from tutor.schedule import WEEKDAY_NAME
 
 WORD = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z0-9-]{3,}", re.ASCII)  # an English word, whole: "135M-parameter" is none
@@ -126,9 +126,13 @@ def misattributed(sentence: str, question: str, excerpts: Evidence) -> str:
         # On a tie, the sentence nearest the number's: a course states the exception next to the rule.
         best = max(others, key=lambda i: (len(names[i] - near), -min(abs(i - h) for h in holders)), default=None)
         if best is not None and len(names[best] - near) >= _APART:
-            said_too = [len(_stems(o) & _stems(text)) for o in excerpts.originals]  # words shared with the answer
-            own = max(holders, key=said_too.__getitem__)
-            if len(names[best] - near) <= len(near) and said_too[own] > said_too[best]:
+            answer = _stems(text)
+
+            def shared(i: int) -> int:  # words course sentence i says in the answer too
+                return len(_stems(excerpts.originals[i]) & answer)
+
+            own = max(holders, key=shared)
+            if len(names[best] - near) <= len(near) and shared(own) > shared(best):
                 # A tie on the subject, and the number's own sentence says more of what the answer says: it is
                 # the sentence the answer misread ("A is initialised randomly and B is initialised to zero, so
                 # at step 0 the product B A is zero" for "The LoRA matrix A is initialised to zero because ...
@@ -211,7 +215,7 @@ def false_denial(sentence: str, question: str, excerpts: Evidence) -> str:
     for i, said in enumerate(excerpts.sentences):
         if excerpts.originals[i].lstrip().startswith("#"):
             continue
-        head = _table_start(excerpts.sentences, i)
+        head = table_start(excerpts.sentences, i)
         text = said if head == i else f"{excerpts.sentences[head]} {said}"
         missing = {s for s in stems if not re.search(r"(?<!\w)" + re.escape(s), text)}
         if len(missing) > spare or missing - plain:
@@ -227,19 +231,11 @@ def false_denial(sentence: str, question: str, excerpts: Evidence) -> str:
     return ""
 
 
-def _table_start(sentences: list[str], i: int) -> int:
-    """The first row (the header) of the table that row ``i`` belongs to; ``i`` when it is no table row."""
-    start = i
-    while sentences[i].lstrip().startswith("|") and start > 0 and sentences[start - 1].lstrip().startswith("|"):
-        start -= 1
-    return start
-
-
 def _context(sentences: list[str], i: int) -> list[int]:
     """Sentence ``i`` and the ``_CONTEXT`` before it; for a table row, the row, the table's header (it names
     the columns: "| Model | Tokenizer | Vocabulary size |") and the sentences before the table, not the other
     rows ("| Final project | 35% |" says nothing about the 10% of "| Participation | 10% |")."""
-    start = _table_start(sentences, i)
+    start = table_start(sentences, i)
     return [*range(max(0, start - _CONTEXT), start + 1), i]
 
 
@@ -258,10 +254,10 @@ def holds(text: str, said: str) -> bool:
 def _readable(sentences: list[str], i: int) -> str:
     """Sentence ``i``; a table row as its cells named by the header ("Component: Participation; Weight: 10%"),
     so that the retry is told what the number is (a bare "| Participation | 10% |" names no column)."""
-    start = _table_start(sentences, i)
+    start = table_start(sentences, i)
     if start == i:
         return sentences[i]
     cells = [[c.strip() for c in sentences[j].strip().strip("|").split("|")] for j in (start, i)]
-    if start + 1 >= len(sentences) or not TABLE_SEPARATOR.fullmatch(sentences[start + 1].strip()):
+    if table_header(sentences, i) is None:
         return "; ".join(cells[1]) + "."  # the excerpt was cut below the header: the first row is a row, not names
     return "; ".join(f"{h}: {c}" if h else c for h, c in zip(*cells)) + "."
