@@ -392,3 +392,22 @@ def test_a_sentence_that_is_the_question_fails_in_any_language():
         assert gate.failed is not None and gate.released == "", (language, gate.released)
     gate = SentenceGate(evidence, "fr", question="Y a-t-il un examen final ?")
     assert gate.feed("Non, il n'y a pas d'examen final. ") != ""  # an answer that reuses its words is an answer
+
+
+def test_a_lead_in_waits_for_what_it_announces_and_list_numbers_are_not_facts():
+    """Asked "迟交作业怎么扣分？" (how are late problem sets penalised?), the tutor showed "迟交作业扣分，具体如下："
+    (late work loses points, as follows:) and nothing else: the list item after it failed the check on its
+    item number "1". An item's number is not a fact, and a lead-in is shown only with the sentence it announces."""
+    evidence = Evidence(["Once the grace days are used up, a late problem set loses 10% of its points per day."])
+    assert check_sentence("1. 每晚交一天扣10%的分数。", evidence, "zh").ok
+    assert check_sentence("2) Each day late costs 10% [1].", evidence, "en").ok
+    assert check_sentence("1、每晚交一天扣10%。", evidence, "zh").ok
+    assert check_sentence("每晚交一天扣15%。", evidence, "zh").unsupported == ["15"]  # a number in the text still counts
+    gate = SentenceGate(evidence, "zh")
+    assert gate.feed("迟交作业扣分，具体如下：\n") == ""
+    assert gate.feed("1. 每晚交一天扣10%的分数。\n") == "迟交作业扣分，具体如下：\n1. 每晚交一天扣10%的分数。\n"
+    gate = SentenceGate(evidence, "zh")
+    assert gate.feed("迟交作业扣分，具体如下：\n1. 每晚交一天扣20%的分数。\n") == "" and gate.failed is not None
+    assert not gate.released  # nothing shown: the engine retries, then quotes the course
+    gate = SentenceGate(evidence, "en")
+    assert gate.feed("The penalty is as follows:") == "" and gate.finish() == "" and gate.failed is not None

@@ -14,7 +14,9 @@ import unicodedata
 
 from basics.text import CJK_CHAR
 
-SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])\s+|(?<=[。！？；])|\n+")
+# A sentence ends after . ! ? ; (and their CJK forms) or at a line break, but not after a list item's number
+# at the start of a line ("1. Tokenize the text" is one sentence).
+SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])(?<!^\d\.)(?<!\n\d\.)(?<!^\d\d\.)(?<!\n\d\d\.)\s+|(?<=[。！？；])|\n+")
 MARKER = re.compile(r"\s*\[\d{1,2}(?:\s*[,–-]\s*\d{1,2})*\]")
 TIME = re.compile(r"\b([01]?\d|2[0-3])[:.h]([0-5]\d)\b", re.ASCII)
 # An item of a check's unsupported facts that is the course's own sentence on the matter, for the retry and

@@ -103,6 +103,11 @@ def denied_subject(question: str, evidence: Evidence) -> str:
     return ""
 
 
+_LIST_ITEM = re.compile(r"^\s*\d{1,2}(?:[.)]\s+|、)")
+# A sentence that announces what follows ("具体如下：", "The rules are as follows:") states nothing alone.
+_LEAD_IN = re.compile(r"[:：]\s*$")
+
+
 def check_sentence(sentence: str, evidence: Evidence, language: str, premises: set[str] = frozenset()) -> Check:
     """The checkable facts of one sentence, and which of them ``evidence`` does not contain.
 
@@ -110,7 +115,8 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
     excerpts lack: repeated in an English answer, or affirmed by an answer that opens with "yes" (in any
     language), they fail it too.
     """
-    text = unicodedata.normalize("NFKC", MARKER.sub("", sentence))
+    # A list item's number ("1. 每超过一天扣10%", "2) Labs") counts items, it states nothing about the course.
+    text = _LIST_ITEM.sub("", unicodedata.normalize("NFKC", MARKER.sub("", sentence)), count=1)
     check = Check()
     if premises and _AFFIRMATION.match(text):
         check.facts.append("yes")
@@ -271,6 +277,7 @@ class SentenceGate:
     In an answer not in English, a sentence that copies English prose of the excerpts fails (``UNTRANSLATED``).
     With ``asks_when``, a sentence giving a time without the day the course gives it with fails (``omitted_day``).
     With ``retry`` (the second answer, after a failed one nobody saw), an opening apology that states nothing is dropped.
+    A lead-in ("… as follows:") is held back until the sentence it announces passes.
     With ``excerpts`` (the excerpts alone) and an English ``question``, a sentence that gives the question's subject a
     number the course states about something else fails, naming the course's sentence on the subject (``misattributed``).
     """
@@ -324,7 +331,7 @@ class SentenceGate:
     def finish(self) -> str:
         sentence, self.pending = self.pending, ""
         shown = self._accept(sentence) if sentence.strip() and not self.failed else ""
-        if self.held and not self.failed:  # the answer was its restatement of the question and nothing more
+        if self.held and not self.failed:  # the answer was its restatement of the question, or a lead-in, and nothing more
             self.failed, self.failed_sentence = Check([RESTATED], [RESTATED]), self.held.strip()
         return shown or ""
 
@@ -365,6 +372,10 @@ class SentenceGate:
             return None
         if self.question and first and restates(sentence, self.question):
             self.held = sentence
+            return ""
+        if _LEAD_IN.search(MARKER.sub("", sentence)) and not check.facts:
+            # "迟交作业扣分，具体如下：" shown alone, before a list item that fails, is all the student would get.
+            self.held += sentence
             return ""
         shown, self.held = self.held + sentence, ""
         self.released += shown
