@@ -32,7 +32,7 @@ from tutor.citations import Citation, cite, snippet
 from tutor.engine_config import EngineConfig, with_embedder_thresholds
 from tutor.generators.base import QueueWait
 from tutor.evidence import SAYS, Evidence, unwrap
-from tutor.grounding import ECHOED, RESTATED, SentenceGate, denied_subject, premise_facts, premise_terms
+from tutor.grounding import ECHOED, LEAD_IN, RESTATED, SentenceGate, denied_subject, premise_facts, premise_terms
 from tutor.language import detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
 from tutor.passages import best_passage, focus_excerpts
@@ -249,11 +249,11 @@ class TutorEngine:
         gate = SentenceGate(evidence, language, premises, query, denied, INSTRUCTIONS, when, excerpts=excerpts)
         raw = yield from self._stream_checked(generator, messages, gate, emit, result)
         first_try = None
-        if gate.failed and not gate.released.strip() and cfg.correct_once and gate.failed.unsupported != [RESTATED] \
+        if gate.failed and not gate.released.strip() and cfg.correct_once and gate.failed.unsupported not in ([RESTATED], [LEAD_IN]) \
                 and not {ECHOED, UNTRANSLATED} & set(gate.failed.unsupported):
             # Nothing shown yet: one more try, told what the excerpts do not say (CORRECTION in prompts.py).
             # (Not after a restated question: told so, the model denied that the excerpts answer it; nor after
-            # an echo of the rules or copied English: there is no fact to correct. The course's closest
+            # a lone lead-in, an echo of the rules or copied English: there is no fact to correct. The course's closest
             # sentence, quoted below and translated, answers.)
             first_try = {"raw": raw.strip(), "unsupported": gate.failed.unsupported}
             instead = detached_facts(question, excerpts) if language == "en" else {}

@@ -209,6 +209,8 @@ def _cjk_words(text: str, evidence: Evidence) -> list[tuple[str, bool]]:
 # An English answer that says the question back ("How does attention decide which tokens to look at?" -> "The
 # attention mechanism decides which tokens to look at.") states nothing and passes every fact check.
 RESTATED = "restates the question"
+# An answer that is a lead-in and nothing more ("迟交作业扣分，具体如下：") announces what it never says.
+LEAD_IN = "announces what it does not say"
 _NUMBER_WORD = re.compile(r"\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|"
                           r"thousand|million|billion|half|twice|once|single|double|all|none|every)\b")
 _WH_QUESTION = re.compile(r"^\W*(?:what|how|why|which|when|where|who|whom|whose)\b", re.IGNORECASE)
@@ -332,7 +334,8 @@ class SentenceGate:
         sentence, self.pending = self.pending, ""
         shown = self._accept(sentence) if sentence.strip() and not self.failed else ""
         if self.held and not self.failed:  # the answer was its restatement of the question, or a lead-in, and nothing more
-            self.failed, self.failed_sentence = Check([RESTATED], [RESTATED]), self.held.strip()
+            said = LEAD_IN if _LEAD_IN.search(MARKER.sub("", self.held)) else RESTATED
+            self.failed, self.failed_sentence = Check([said], [said]), self.held.strip()
         return shown or ""
 
     def _accept(self, sentence: str) -> str | None:
