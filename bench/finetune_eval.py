@@ -44,9 +44,11 @@ def squad_items(path: Path, n_paragraphs: int, seed: int, prefix: str, language:
         docs.append((name, f"# {title}\n\n{p['context']}\n"))
         for qa in p["qas"]:
             answerable = not qa.get("is_impossible", False)
-            answer = qa["answers"][0]["text"] if answerable else ""
-            questions.append({"question": qa["question"], "answer": answer, "source": name if answerable else None,
-                              "answerable": answerable, "language": language})
+            answers = [a["text"] for a in qa["answers"]] if answerable else [""]
+            # Every annotator's span is a reference (the official SQuAD script scores the best one).
+            questions.append({"question": qa["question"], "answer": answers[0], "source": name if answerable else None,
+                              "answerable": answerable, "language": language,
+                              "also_accepted": list(dict.fromkeys(answers[1:])) or None})
     return docs, questions
 
 

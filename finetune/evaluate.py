@@ -13,7 +13,8 @@ how often the FAQ answered either way.
 
 Answer metrics (F1, EM, ROUGE-L, semantic similarity) are averaged over answerable rows only (the
 reference of an unanswerable row is "refuse", scored by refusal precision / recall instead);
-retrieval metrics over rows that name a ``source``.
+retrieval metrics over rows that name a ``source``. A row with ``also_accepted`` answers scores F1, EM,
+ROUGE-L and recall against its best reference, as the official SQuAD script does.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from pathlib import Path
 
 from basics.config import Paths
 from basics.errors import ConfigError
+from basics.text import HAN_CHAR, words
 from tutor.evidence import MARKER, Evidence, split_sentences
 from tutor.grounding import check_sentence
+from tutor.language import detect_language
 from tutor.passages import best_passage
 from finetune import metrics as M
 from finetune.data import FAQInput, read_faq_data
@@ -35,6 +38,10 @@ from finetune.data import FAQInput, read_faq_data
 log = logging.getLogger(__name__)
 
 RETRIEVAL_ONLY = "retrieval_only"
+# The lexical answer scores of a row, each the best over the row's references (``FAQEntry.references``).
+# An answer of at most this many words, all from the course text, is a copied name (``answer_language``).
+NAME_WORDS = 4
+SCORES = {"f1": M.f1_score, "answer_recall": M.token_recall, "exact_match": M.exact_match, "rouge_l": M.rouge_l}
 
 
 @dataclass
@@ -132,7 +139,7 @@ def run_evaluation(faq: FAQInput, config: EvalConfig, paths: Paths | None = None
     """
     from tqdm.auto import tqdm
 
-    from tutor.language import detect_language, entry_language
+    from tutor.language import entry_language
     from tutor.models import DEFAULT_PRESET
 
     paths = paths or Paths.from_env()
@@ -189,17 +196,15 @@ def run_evaluation(faq: FAQInput, config: EvalConfig, paths: Paths | None = None
                 "reciprocal_rank": M.reciprocal_rank(ranked, entry.source) if entry.source else None,
                 "correct": _correct(entry, answer, fields["refused"]),
                 "invented": _invented(answer, fields["refused"], language, hits, entry),
-                "f1": M.f1_score(words, entry.answer) if scored else None,
-                "answer_recall": M.token_recall(words, entry.answer) if scored else None,
-                "exact_match": M.exact_match(words, entry.answer) if scored else None,
-                "rouge_l": M.rouge_l(words, entry.answer) if scored else None,
-                "answer_language": detect_language(answer) if answer.strip() else "",
+                **{key: M.best_reference(score, words, entry.references) if scored else None
+                   for key, score in SCORES.items()},
+                "answer_language": answer_language(words, hits),
                 "latency_ms": round(latency_ms, 1),
             })
         del engine
     _add_semantic_similarity(rows, kb.embedder)
     for row in rows:
-        row["language_match"] = float(row["answer_language"] == row["language"]) if row["answer"].strip() else None
+        row["language_match"] = float(row["answer_language"] == row["language"]) if row["answer_language"] else None
     metrics = summarize(rows, system_names(config))
     metrics["config"] = {k: v for k, v in asdict(config).items() if k != "show_progress"}
     metrics["model"] = base
@@ -218,11 +223,23 @@ def course_language(entry, hits: list) -> str:
     """The language of the material a question is about: its gold passage's (or, without one among the
     hits, the top hit's), detected from the text; "" when nothing was retrieved. A Chinese question on an
     English course is the pair zh->en in the report."""
-    from tutor.language import detect_language
-
     gold = [h for h in hits if entry.source and _same_doc(entry.source, [h.document])[:1] == [entry.source]]
     hit = (gold or hits or [None])[0]
     return detect_language(hit.text) if hit is not None else ""
+
+
+def answer_language(answer: str, hits: list) -> str:
+    """The language of an answer, for language match; "" for no answer, and for a bare name or term whose
+    every word the retrieved course text holds ("Leopold Kronenberg Palace", "OpenTV"): it has no language
+    of its own, and langdetect guesses one (Dutch for that palace, German for "The Wankel engine.")."""
+    said = words(answer)
+    if not said:
+        return ""
+    if len(said) <= NAME_WORDS and not HAN_CHAR.search(answer):
+        course = {w for h in hits for w in words(h.text)}
+        if all(w in course for w in said):
+            return ""
+    return detect_language(answer)
 
 
 def _correct(entry, answer: str, refused: bool) -> float | None:

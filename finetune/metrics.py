@@ -74,6 +74,12 @@ def token_recall(prediction: str, reference: str) -> float:
     return sum((Counter(pred) & Counter(ref)).values()) / len(ref)
 
 
+def best_reference(score: Callable[[str, str], float], prediction: str, references: Sequence[str]) -> float:
+    """The best ``score`` of ``prediction`` against any of ``references`` (the official SQuAD script's
+    ``metric_max_over_ground_truths``: SQuAD questions have several annotators' answers, any one is right)."""
+    return max(score(prediction, r) for r in references)
+
+
 def _lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
     prev = [0] * (len(b) + 1)
     for x in a:

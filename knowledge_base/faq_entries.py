@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 REQUIRED_COLUMNS = ("question", "answer")
-OPTIONAL_COLUMNS = ("course", "source", "language", "answerable", "must_include")
+OPTIONAL_COLUMNS = ("course", "source", "language", "answerable", "must_include", "also_accepted")
 TRUE_WORDS = {"true", "yes", "y", "1"}
 FALSE_WORDS = {"false", "no", "n", "0"}
 
@@ -37,6 +37,14 @@ class FAQEntry:
     row: int = 0
     id: int | None = None
     must_include: tuple[tuple[str, ...], ...] = ()  # key facts, each with accepted spellings (evaluation)
+    # Other reference answers that the answer scores accept (evaluation): SQuAD's other annotators' spans.
+    # F1 and EM take the best reference, as the official SQuAD script does.
+    also_accepted: tuple[str, ...] = ()
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """The answer and every other accepted reference, the answer first."""
+        return (self.answer, *(a for a in self.also_accepted if a != self.answer))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,6 +88,7 @@ def validate_record(row: int, raw: dict[str, Any], problems: Problems, limits: F
         answer = _text_field(raw, "answer", bad)
     extras = {key: _text_field(raw, key, bad) for key in ("course", "source", "language")}
     must_include = _parse_must_include(raw.get("must_include"), bad)
+    also_accepted = _parse_also_accepted(raw.get("also_accepted"), bad)
     if len(problems) > before:
         return None
 
@@ -107,6 +116,7 @@ def validate_record(row: int, raw: dict[str, Any], problems: Problems, limits: F
         answerable=answerable is not False,
         row=row,
         must_include=must_include,
+        also_accepted=also_accepted,
     )
 
 
@@ -122,6 +132,18 @@ def _parse_must_include(value: Any, bad: Bad) -> tuple[tuple[str, ...], ...]:
         return ()
     facts = tuple(tuple(a.strip() for a in fact if a.strip()) for fact in value)
     return tuple(f for f in facts if f)
+
+
+def _parse_also_accepted(value: Any, bad: Bad) -> tuple[str, ...]:
+    """``["Denver Broncos", "the Broncos"]`` (JSON) or ``"Denver Broncos|the Broncos"`` (CSV) -> tuple."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        value = value.split("|")
+    if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
+        bad("'also_accepted' must be a list of strings (JSON) or 'a|b' (CSV)")
+        return ()
+    return tuple(dict.fromkeys(a.strip() for a in value if a.strip()))
 
 
 def _text_field(raw: dict, key: str, bad: Bad) -> str | None:

@@ -7,7 +7,7 @@ fine-tuning / evaluation (the rows are training targets and test questions). Bot
 Formats (picked by suffix, else by content):
 
 * CSV / TSV (comma, tab or semicolon) with a header: ``question,answer`` required; ``course``, ``source``,
-  ``language``, ``answerable``, ``must_include`` optional.
+  ``language``, ``answerable``, ``must_include``, ``also_accepted`` optional.
 * JSONL, one object per line, with the same keys.
 * JSONL of chat ``messages`` (the format of most fine-tuning sets): optional ``system`` turns first,
   the first ``user`` turn is the question, the last ``assistant`` turn is the answer; the extra keys may
@@ -16,7 +16,9 @@ Formats (picked by suffix, else by content):
 ``answerable: false`` marks a question the tutor should refuse (the expected answer is a refusal), so
 its answer may be empty. ``must_include`` (evaluation only) lists the key facts a correct answer states,
 each with its accepted spellings: in JSON a list of lists (``[["9,216", "9216"], ["B214"]]``), in CSV
-one cell with facts separated by ``;`` and spellings by ``|`` (``9,216|9216; B214``).
+one cell with facts separated by ``;`` and spellings by ``|`` (``9,216|9216; B214``). ``also_accepted``
+(evaluation only) lists other reference answers that F1 and EM accept, the best one counting (SQuAD's
+other annotators): a JSON list of strings, or one CSV cell separated by ``|``.
 
 Validation never stops at the first problem: an instructor fixing a spreadsheet wants every bad row at
 once, so ``load_faq`` collects ``(row, message)`` pairs and raises one ``FAQFormatError`` (what makes one
@@ -230,6 +232,8 @@ def _columns_for(entries: list[FAQEntry]) -> list[str]:
         cols.append("answerable")
     if any(e.must_include for e in entries):
         cols.append("must_include")
+    if any(e.also_accepted for e in entries):
+        cols.append("also_accepted")
     return cols
 
 
@@ -244,6 +248,7 @@ def write_faq_csv(entries: Iterable[FAQEntry], path: str | os.PathLike) -> Path:
     for e in entries:
         writer.writerow([str(e.answerable).lower() if c == "answerable"
                          else "; ".join("|".join(f) for f in e.must_include) if c == "must_include"
+                         else "|".join(e.also_accepted) if c == "also_accepted"
                          else (getattr(e, c) or "") for c in cols])
     return _atomic_write(Path(path), buf.getvalue())
 

@@ -8,6 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from finetune import metrics as M
 from finetune.metrics import METRIC_KEYS
 
 DOCS = [
@@ -21,7 +22,9 @@ DOCS = [
 ]
 FAQ = [
     {"question": "What rank is usually used for LoRA?", "answer": "8 or 16", "source": "lora.md"},
-    {"question": "When is the final exam?", "answer": "Friday at noon", "source": "exams.md"},
+    # Two references, as SQuAD's annotators give: the scores take the better one.
+    {"question": "When is the final exam?", "answer": "Friday at noon", "source": "exams.md",
+     "also_accepted": ["on Friday at noon in room B12"]},
     {"question": "What does byte pair encoding merge?", "answer": "the most frequent pairs of symbols", "source": "tokens.md"},
     {"question": "What should I bring to the exam?", "answer": "a pen and your student card", "source": "exams.md"},
     {"question": "学习率太大会怎么样？", "answer": "训练会发散", "source": "zh.md", "language": "zh"},
@@ -80,6 +83,9 @@ def test_eval_cli_writes_metrics_rows_and_report(setup, tmp_path):
     # The baseline answers with a sentence of the top chunk: for the exam question, the exam sentence.
     exam = next(r for r in only if r["question"].startswith("When is the final exam"))
     assert "Friday at noon" in exam["answer"]
+    # Scored against its better reference (the official SQuAD rule), not only the first.
+    first, other = (M.f1_score(exam["answer"], r) for r in ("Friday at noon", "on Friday at noon in room B12"))
+    assert other > first and float(exam["f1"]) == pytest.approx(other)
     # The unanswerable row is scored by refusal P/R, not by F1 against an empty reference.
     for system in ("base", "retrieval_only"):
         off = next(r for r in rows if r["system"] == system and r["question"].startswith("Who won the football"))
@@ -151,3 +157,18 @@ def test_retrieval_only_picks_the_sentence_closest_to_the_question(embedder):
     low = Hit("c1", 1, "x.md", "X", None, None, text, 0, len(text), 1.0, 0.1, None)
     assert retrieval_only_answer("Which language do the labs use?", [low], embedder, 0.2) == ("", True)
     assert retrieval_only_answer("anything", [], embedder, 0.2) == ("", True)
+
+
+def test_a_copied_name_is_not_judged_for_language():
+    """langdetect reads a bare name as some language ("The Wankel engine." came back German): a short answer
+    whose every word the retrieved course text holds has no language of its own, so language match skips it;
+    a sentence, a name the course lacks, and Chinese are still detected."""
+    from finetune.evaluate import answer_language
+    from knowledge_base import Hit
+
+    text = "The Wankel engine powers the car. OpenTV runs the set-top boxes."
+    hit = Hit("c1", 1, "x.md", "X", None, None, text, 0, len(text), 1.0, 0.9, None)
+    assert answer_language("The Wankel engine.", [hit]) == "" and answer_language("OpenTV", [hit]) == ""
+    assert answer_language("The Wankel engine powers the car and runs on petrol.", [hit]) == "en"
+    assert answer_language("Der Wankelmotor.", [hit]) != ""  # not the course's words: detected, whatever it says
+    assert answer_language("汪克尔发动机", [hit]) == "zh" and answer_language("", [hit]) == ""

@@ -60,6 +60,19 @@ def test_csv_with_optional_columns(tmp_path):
     assert entries[0].to_dict()["source"] == "01-tokenization.md"
 
 
+def test_other_accepted_answers_in_csv_and_jsonl(tmp_path):
+    csv_path = write(tmp_path, "faq.csv", "question,answer,also_accepted\n"
+                                          "Who won?,Denver Broncos,Broncos| the Broncos |Broncos\nq2,a2,\n")
+    entries = load_faq(csv_path)
+    assert entries[0].also_accepted == ("Broncos", "the Broncos")  # trimmed, repeats dropped
+    assert entries[0].references == ("Denver Broncos", "Broncos", "the Broncos")
+    assert entries[1].also_accepted == () and entries[1].references == ("a2",)
+    jsonl = write(tmp_path, "faq.jsonl", json.dumps({"question": "q", "answer": "a", "also_accepted": ["b", "a"]}) + "\n"
+                  + json.dumps({"question": "q3", "answer": "a", "also_accepted": [3]}) + "\n")
+    problems = problems_of(jsonl)
+    assert rows_of(problems) == [2] and "'also_accepted' must be a list of strings" in problems[0][1]
+
+
 def test_csv_header_case_bom_and_blank_rows(tmp_path):
     # A BOM (Excel's "CSV UTF-8"), header case/spacing, a blank record (still counted as a row).
     data = "\ufeffQuestion , ANSWER\nq1,a1\n\nq3,a3\n".encode("utf-8")
@@ -275,6 +288,7 @@ ROUND_TRIP = [
     FAQEntry('Commas, "quotes"\nand newlines?', "All, \"kept\"\nintact.", course="ml"),
     FAQEntry("什么是低秩适配？", "LoRA 只训练两个小矩阵。", language="zh"),
     FAQEntry("Can you sit my exam for me?", "", answerable=False),
+    FAQEntry("Who won?", "Denver Broncos", also_accepted=("Broncos", "the Broncos")),
 ]
 
 
@@ -282,9 +296,9 @@ ROUND_TRIP = [
 def test_round_trip(tmp_path, writer, name):
     path = writer(ROUND_TRIP, tmp_path / name)
     back = load_faq(path)
-    strip = lambda e: (e.question, e.answer, e.course, e.source, e.language, e.answerable)  # noqa: E731
+    strip = lambda e: (e.question, e.answer, e.course, e.source, e.language, e.answerable, e.also_accepted)  # noqa: E731
     assert [strip(e) for e in back] == [strip(e) for e in ROUND_TRIP]
-    assert [e.row for e in back] == [1, 2, 3, 4]
+    assert [e.row for e in back] == [1, 2, 3, 4, 5]
     # Writing what was loaded gives the same bytes again.
     again = writer(back, tmp_path / ("again" + path.suffix))
     assert again.read_bytes() == path.read_bytes()

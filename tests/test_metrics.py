@@ -21,6 +21,14 @@ def test_f1_hand_computed():
     assert M.f1_score("", "x") == 0.0
 
 
+def test_best_reference_is_the_official_squad_max():
+    # "Denver Broncos" against ["Broncos", "Denver Broncos"]: F1 2/3 and 1 -> 1; EM 0 and 1 -> 1
+    refs = ["Broncos", "Denver Broncos"]
+    assert M.best_reference(M.f1_score, "Denver Broncos", refs) == 1.0
+    assert M.best_reference(M.exact_match, "the Broncos", refs) == 1.0
+    assert M.best_reference(M.f1_score, "in Denver", refs) == 0.5  # [in, denver] vs [denver, broncos]: P = R = 1/2
+
+
 def test_token_recall_hand_computed():
     # ref [1889] all in [in, 1889] -> 1; ref [capital, of, france], pred has capital and france -> 2/3
     assert M.token_recall("The lab opened in 1889.", "1889") == 1.0
