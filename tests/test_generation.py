@@ -89,6 +89,11 @@ def test_answer_form_asks_for_the_bare_answer_only_when_chosen():
     assert "one to three sentences." in sentences[0]["content"]
     assert "Give the answer itself first" not in sentences[0]["content"]
     assert "Give the answer itself first" in short[0]["content"] and "Answer in English." in short[0]["content"]
+    # In Chinese the last line asks for the bare answer too; the tutor's own line is unchanged.
+    zh_short, _ = build_messages("实验课在什么时候？", hits, [], "zh", None, 200, PromptConfig(answer_form="short"))
+    zh, _ = build_messages("实验课在什么时候？", hits, [], "zh", None, 200)
+    assert zh_short[-1]["content"].endswith("只写出答案本身，照摘录原文写出，不要写成整句。")
+    assert zh[-1]["content"].endswith("准确转述摘录中的具体事实，公式和数字照原样写出。")
     with pytest.raises(ValueError, match="answer_form"):
         PromptConfig(answer_form="terse")
 
