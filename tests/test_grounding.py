@@ -159,6 +159,9 @@ def test_the_verbs_a_question_asks_with_are_no_premise():
     # asked by hand: "The final project is worth 35% of the course grade." failed on "worth" (the table says
     # "Weight"), and the retry inverted it: "The course grade is 35% of the final project."
     assert premise_terms("How much is the final project worth?", evidence) == set()
+    # asked by hand: "A late problem set loses 10% of its points per day." failed on "after"
+    late = Evidence(["Once the grace days are used up, a late problem set loses 10% of its points per day."])
+    assert premise_terms("What is the late penalty after the grace days?", late) == {"penalty"}
 
 
 def test_a_chinese_answer_is_checked_by_its_numbers_units_and_english_words():

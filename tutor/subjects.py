@@ -39,6 +39,9 @@ QUESTION_WORDS = {
     "reduce", "increase", "require", "requires", "allow", "allows", "contain", "contains", "include", "includes",
     "mean", "cause", "causes", "matter", "matters", "depend", "depends", "bring", "submit", "pass", "fail", "count",
     "learn", "learns", "train", "trains", "start", "begin", "apply", "applies", "produce", "produces", "look",
+    # prepositions of time ("What is the late penalty *after* the grace days?"): they order things, they
+    # presuppose none ("10% of the points per day" failed on "after", which the late policy never writes)
+    "after", "before", "during", "until", "while", "once", "within",
 }
 
 
