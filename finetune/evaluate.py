@@ -38,9 +38,9 @@ from finetune.data import FAQInput, read_faq_data
 log = logging.getLogger(__name__)
 
 RETRIEVAL_ONLY = "retrieval_only"
-# The lexical answer scores of a row, each the best over the row's references (``FAQEntry.references``).
 # An answer of at most this many words, all from the course text, is a copied name (``answer_language``).
 NAME_WORDS = 4
+# The lexical answer scores of a row, each the best over the row's references (``FAQEntry.references``).
 SCORES = {"f1": M.f1_score, "answer_recall": M.token_recall, "exact_match": M.exact_match, "rouge_l": M.rouge_l}
 
 
