@@ -352,6 +352,32 @@ def test_a_question_in_another_language_is_quoted_on_its_cross_lingual_level(kb)
     assert strict.outcome == "refused"
 
 
+def test_a_follow_up_is_asked_as_itself_and_finds_what_it_asks(kb):
+    """"What rank is typical for it?" after "What is LoRA?": the folded query alone ranked the chunk holding
+    "Typical ranks are 8 or 16." fourth, behind LoRA's definition, and the model asked the folded question
+    answered the first one. Now the folded query's best chunk (the topic) comes first, then what the question
+    alone finds on that page, and the student's own question comes first in the prompt."""
+    history = [{"role": "user", "content": "What is LoRA?"}, {"role": "assistant", "content": "A low-rank adapter."}]
+    folded = kb.search("What is LoRA? What rank is typical for it?", "sample", k=5)
+    assert not any("Typical ranks" in h.text for h in folded[:3])  # the failure this fixes, still there alone
+    engine = scripted_engine(kb, "Typical ranks are 8 or 16 [1].")
+    result = engine.ask("What rank is typical for it?", history, "sample")
+    prompt = engine.generator.messages
+    assert "Typical ranks" in prompt[0]["content"]  # among the prompted excerpts
+    asked = prompt[-1]["content"]
+    assert asked.startswith("Question: What rank is typical for it?") and "What is LoRA?" in asked
+    assert result.standalone_query == "What is LoRA? What rank is typical for it?"
+    assert result.outcome == "answered" and "8 or 16" in result.answer
+    assert result.retrieval[0]["chunk_id"] == folded[0].chunk_id  # the topic's best chunk stays first
+    assert len(result.retrieval) == len(folded)
+    lora = "How does LoRA reduce the number of trainable parameters?"
+    bullet = kb.search("And the alpha?", "sample", k=1)[0]  # the alpha bullet, first for the question alone
+    assert "alpha** is a scaling constant" in bullet.text
+    assert bullet.chunk_id not in {h.chunk_id for h in kb.search(f"{lora} And the alpha?", "sample", k=5)}
+    alpha = engine.ask("And the alpha?", [{"role": "user", "content": lora}, {"role": "assistant", "content": "."}], "sample")
+    assert bullet.chunk_id in [h["chunk_id"] for h in alpha.retrieval[: engine.config.max_excerpts]]
+
+
 def test_a_new_language_or_topic_is_not_a_follow_up():
     from tutor.questions import standalone_query
 

@@ -38,7 +38,7 @@ from tutor.models import DEFAULT_PRESET
 from tutor.passages import best_passage, focus_excerpts
 from tutor.prompts import (INSTRUCTIONS, NEAREST, NOT_COVERED, TRANSLATED_QUOTES, build_messages, correction_messages,
                            faq_language_note, plain, quote_text, refusal_text, source_label)
-from tutor.questions import standalone_query, symbols, terms
+from tutor.questions import followup_prompt, leaned_on, symbols, terms
 from tutor.schedule import asks_when, localize_weekdays
 from tutor.subjects import detached_facts, holds
 from tutor.translation import UNTRANSLATED, translatable, translate
@@ -160,8 +160,9 @@ class TutorEngine:
         language = detect_language(question, cfg.language)
         t1 = time.perf_counter()
         timings["language_ms"] = (t1 - t0) * 1000
-        query = standalone_query(question, history, cfg.followup_max_words, cfg.language)
-        hits = self.kb.search(query, course, k=cfg.k, mode=cfg.search_mode)
+        previous = leaned_on(question, history, cfg.followup_max_words, cfg.language)
+        query = f"{previous} {question}" if previous else question
+        hits = self._retrieve(query, question if previous else None, course)
         faq = self.kb.match_faq(question, course)
         t2 = time.perf_counter()
         timings["retrieval_ms"] = (t2 - t1) * 1000
@@ -197,7 +198,7 @@ class TutorEngine:
             yield emit(refusal_text(language, self._topics(hits)))
         else:
             try:
-                yield from self._generate(question, query, hits, history, language, result, emit)
+                yield from self._generate(question, query, hits, history, language, result, emit, previous)
             except Exception:
                 # The backend died mid-answer (a remote server gone, out of memory): the caller shows the
                 # error; the log keeps the question as "error" so instructors see it went unanswered.
@@ -218,7 +219,7 @@ class TutorEngine:
             )
         return result
 
-    def _generate(self, question, query, hits, history, language, result: AnswerResult, emit):
+    def _generate(self, question, query, hits, history, language, result: AnswerResult, emit, previous=None):
         """Prompt the model with the excerpts and release its answer one checked sentence at a time.
 
         Outcomes: ``answered`` (every released sentence's facts are in the excerpts), ``quoted`` (the model's
@@ -231,13 +232,14 @@ class TutorEngine:
         cfg = self.config
         generator = self.generator
         result.model, result.adapter = generator.name, cfg.adapter
-        # A follow-up is asked as its standalone form: the prompt carries no history by default
-        # (PromptConfig.history_messages), so "what rank is typical for it?" needs its topic spelled out.
+        # The prompt carries no history by default (PromptConfig.history_messages), so a follow-up ("what rank
+        # is typical for it?") is asked with the question it leans on spelled out after it (followup_prompt).
         usable = [h for h in hits if h.dense_score >= cfg.min_evidence][: cfg.max_excerpts]  # the rest is noise
         if cfg.excerpt_chars and usable:
             focused = focus_excerpts(query, [h.text for h in usable], self.kb.embedder, cfg.excerpt_chars)
             usable = [replace(h, text=t) for h, t in zip(usable, focused)]
-        messages, included = build_messages(query, usable, history, language, generator.tokenizer,
+        asked = followup_prompt(question, previous) if previous else query
+        messages, included = build_messages(asked, usable, history, language, generator.tokenizer,
                                             cfg.context_budget_tokens, cfg.prompt)
         excerpts = Evidence([h.text for h in included])
         premises = premise_facts(question, excerpts, language)
@@ -303,6 +305,23 @@ class TutorEngine:
         yield emit(refusal_text(language, self._topics(hits)))
 
     # ------------------------------------------------------------------------------------------ helpers
+
+    def _retrieve(self, query: str, own: str | None, course: str) -> list["Hit"]:
+        """The top ``k`` chunks for ``query``. For a follow-up (``own``: the student's own words): the folded
+        query's best chunk (the topic), then what ``own`` alone finds on the topic's page, then the rest.
+
+        For "What rank is typical for it?" after "What is LoRA?" the folded query ranked "Typical ranks are 8
+        or 16." fourth (three excerpts are prompted); for "And the alpha?" it missed the alpha bullet. Alone,
+        each ranks first, but alone also finds other pages (pretraining for "How is it trained?" after BPE)."""
+        cfg = self.config
+        hits = self.kb.search(query, course, k=cfg.k, mode=cfg.search_mode)
+        if own is None or not hits:
+            return hits
+        topic, folded = hits[0], {h.chunk_id: h for h in hits}  # a chunk both found keeps the folded cosine
+        asked = [folded.get(h.chunk_id, h) for h in self.kb.search(own, course, k=cfg.k, mode=cfg.search_mode)
+                 if h.document == topic.document and h.chunk_id != topic.chunk_id]
+        taken = {h.chunk_id for h in asked}
+        return ([topic] + asked + [h for h in hits[1:] if h.chunk_id not in taken])[: cfg.k]
 
     def _stream_checked(self, generator, messages: list[dict], gate: SentenceGate, emit, result: AnswerResult):
         """Stream one generation through ``gate``: yields queue notices and checked text, returns the raw

@@ -42,13 +42,13 @@ def symbols(text: str) -> set[str]:
     return {m.group() for m in _SYMBOL.finditer(text.strip()) if m.group() != "I" and (m.start() or len(m.group()) > 1)}
 
 
-def standalone_query(question: str, history: list[dict], max_words: int = 4, language_config: LanguageConfig | None = None) -> str:
-    """The question made self-contained for retrieval, without an LLM call.
+def leaned_on(question: str, history: list[dict], max_words: int = 4, language_config: LanguageConfig | None = None) -> str | None:
+    """The previous user question when ``question`` is a follow-up of it, else None; read without an LLM call.
 
     A follow-up ("and how is it trained?") retrieves nothing useful alone. Rewriting it with the model
-    would cost a second generation (seconds on 2 cores); prefixing the previous user question is
-    deterministic, free, and keeps its topic words in the query, which is what dense and BM25 retrieval
-    need. A question is a follow-up only when it leans on the previous turn:
+    would cost a second generation (seconds on 2 cores); the previous question's topic words are free and
+    deterministic, and they are what dense and BM25 retrieval need. A question is a follow-up only when it
+    leans on the previous turn:
 
     - it is in the same language as the previous question (a switch of language starts a new question:
       "¿Qué es la tokenización?" after an English question is not about the English one), and
@@ -58,16 +58,30 @@ def standalone_query(question: str, history: list[dict], max_words: int = 4, lan
     """
     previous = [t["content"] for t in history if t.get("role") == "user" and t.get("content")]
     if not previous:
-        return question
+        return None
     language = detect_language(question, language_config)
     fallback = (language_config or LanguageConfig()).fallback
     if language != fallback and language != detect_language(previous[-1], language_config):
-        return question  # a switch of language (short text falls back to English and proves nothing)
+        return None  # a switch of language (short text falls back to English and proves nothing)
     said = words(question)
     n_words = len(said) + len(HAN_CHAR.findall(question)) // 2
     leans = (any(w in _FOLLOWUP_WORDS for w in said) or any(p in question for p in ("它", "这个", "那个"))
              or (said[:1] and said[0] in _OPENERS) or " ".join(said[:2]) in _OPENERS)
     own_topic = bool(terms(question) - _GENERIC_TERMS)
     if (leans and n_words <= 3 * max_words) or (n_words <= max_words and not own_topic):
-        return f"{previous[-1].strip()} {question.strip()}"
-    return question
+        return previous[-1].strip()
+    return None
+
+
+def standalone_query(question: str, history: list[dict], max_words: int = 4, language_config: LanguageConfig | None = None) -> str:
+    """The question made self-contained for retrieval: a follow-up (``leaned_on``) is prefixed with the
+    question it leans on ("What is LoRA? What rank is typical for it?"); any other question is left alone."""
+    previous = leaned_on(question, history, max_words, language_config)
+    return f"{previous} {question.strip()}" if previous else question
+
+
+def followup_prompt(question: str, previous: str) -> str:
+    """The question the model is asked for a follow-up: the student's own question first, the one it leans
+    on after it. Asked the folded query ("What is LoRA? What rank is typical for it?") the 1.5B answered the
+    first question it read, a definition of LoRA, and not the rank."""
+    return f"{question.strip()}\n(This follows the earlier question: {previous})"
