@@ -18,6 +18,7 @@ from tutor.adapters import remove_adapter
 from finetune.evaluate import EvalConfig, run_evaluation
 from finetune.metrics import METRICS
 from finetune.train import TrainConfig, train_adapter
+from tutor.prompts import ANSWER_FORMS, PromptConfig
 
 # The training settings that are flags of `tutor finetune`, derived from TrainConfig's fields.
 TRAIN_FLAGS = ("base", "epochs", "max_steps", "learning_rate", "r", "alpha", "batch_size", "grad_accum", "max_length",
@@ -64,16 +65,21 @@ def finetune_cmd(faq_file, name, resume, overwrite, embedder, data_dir, as_json,
 @click.option("--limit", type=int, default=None, help="Only the first N questions.")
 @click.option("--use-faq", is_flag=True, help="Let the engine answer from the course FAQ (leaks gold answers when the FAQ is this file).")
 @click.option("--max-new-tokens", type=int, default=None, help="Longest generated answer [default: the engine's].")
+@click.option("--answer-form", type=click.Choice(list(ANSWER_FORMS)), default="sentences", show_default=True,
+              help="'sentences' as students get them; 'short' asks for the bare answer, as extractive QA sets "
+                   "such as SQuAD score it.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory for metrics.json, rows.csv, report.html.")
 @embedder_option
 @data_dir_option
 @json_option
-def evaluate_cmd(faq_file, course, adapter, compare, model, limit, use_faq, max_new_tokens, out, embedder, data_dir,
-                 as_json) -> None:
+def evaluate_cmd(faq_file, course, adapter, compare, model, limit, use_faq, max_new_tokens, answer_form, out,
+                 embedder, data_dir, as_json) -> None:
     """Evaluate the tutor on an FAQ file: metrics.json, rows.csv and report.html in --out."""
+    options = {"max_new_tokens": max_new_tokens} if max_new_tokens else {}
+    if answer_form != "sentences":
+        options["prompt"] = PromptConfig(answer_form=answer_form)
     config = EvalConfig(course=course, adapter=adapter, compare=tuple(compare), model=model, limit=limit,
-                        use_faq=use_faq, show_progress=not as_json,
-                        engine_options={"max_new_tokens": max_new_tokens} if max_new_tokens else {})
+                        use_faq=use_faq, show_progress=not as_json, engine_options=options)
     paths = Paths.from_env(data_dir)
     kb = KnowledgeBase.open(data_dir, embedder)
     if course == DEFAULT_COURSE:  # the built-in sample course is there on first use, as for `tutor ask`

@@ -58,9 +58,11 @@ def test_eval_cli_writes_metrics_rows_and_report(setup, tmp_path):
     paths, kb, faq = setup
     out = tmp_path / "report"
     res = CliRunner().invoke(main, ["eval", str(faq), "--course", "demo", "--out", str(out), "--max-new-tokens", "24",
+                                    "--answer-form", "short",  # SQuAD-style bare answers, as the benchmarks score them
                                     "--embedder", "all-MiniLM-L6-v2", "--data-dir", str(paths.data_dir)])
     assert res.exit_code == 0, res.output
     metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["config"]["engine_options"]["prompt"]["answer_form"] == "short"
     for key in METRIC_KEYS:
         assert key in metrics, key
     assert metrics["n"] == len(FAQ) and metrics["primary"] == "base"
