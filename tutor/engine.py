@@ -38,7 +38,7 @@ from tutor.models import DEFAULT_PRESET
 from tutor.passages import best_passage, focus_excerpts
 from tutor.prompts import (INSTRUCTIONS, NEAREST, NOT_COVERED, TRANSLATED_QUOTES, build_messages, correction_messages,
                            faq_language_note, plain, quote_text, refusal_text, source_label)
-from tutor.questions import followup_prompt, leaned_on, symbols, terms
+from tutor.questions import fold, followup_prompt, leaned_on, symbols, terms
 from tutor.schedule import asks_when, localize_weekdays
 from tutor.subjects import detached_facts, holds
 from tutor.translation import UNTRANSLATED, translatable, translate
@@ -161,7 +161,7 @@ class TutorEngine:
         t1 = time.perf_counter()
         timings["language_ms"] = (t1 - t0) * 1000
         previous = leaned_on(question, history, cfg.followup_max_words, cfg.language)
-        query = f"{previous} {question}" if previous else question
+        query = fold(question, previous)
         hits = self._retrieve(query, question if previous else None, course)
         faq = self.kb.match_faq(question, course)
         t2 = time.perf_counter()

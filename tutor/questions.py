@@ -76,7 +76,11 @@ def leaned_on(question: str, history: list[dict], max_words: int = 4, language_c
 def standalone_query(question: str, history: list[dict], max_words: int = 4, language_config: LanguageConfig | None = None) -> str:
     """The question made self-contained for retrieval: a follow-up (``leaned_on``) is prefixed with the
     question it leans on ("What is LoRA? What rank is typical for it?"); any other question is left alone."""
-    previous = leaned_on(question, history, max_words, language_config)
+    return fold(question, leaned_on(question, history, max_words, language_config))
+
+
+def fold(question: str, previous: str | None) -> str:
+    """The retrieval query of ``question``: prefixed with the question it leans on, if any."""
     return f"{previous} {question.strip()}" if previous else question
 
 
