@@ -49,3 +49,19 @@ def is_cjk(text: str, threshold: float = 0.3) -> bool:
     chars = [c for c in text if not c.isspace()]
     cjk = len(CJK_CHAR.findall(text))
     return cjk > 0 and cjk >= threshold * len(chars)
+
+
+# A UTF-16 surrogate on its own: a browser or client can send one (JSON "\ud800"), Python keeps it in a str,
+# and encoding it as UTF-8 for the reply then fails ("surrogates not allowed").
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(text: str) -> int | None:
+    """The position of the first lone UTF-16 surrogate in ``text``, or None when it is valid Unicode text."""
+    match = _SURROGATE.search(text or "")
+    return match.start() if match else None
+
+
+def replace_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD, so that it can be shown back and stored."""
+    return _SURROGATE.sub("\ufffd", text or "")

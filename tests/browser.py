@@ -91,14 +91,27 @@ def fn_index(url: str, api_name: str) -> int:
     raise KeyError(api_name)
 
 
-def raw_call(url: str, index: int, data: list, session: str | None = None, timeout: float = 120) -> dict:
+def browser_client(url: str, timeout: float = 120) -> httpx.Client:
+    """An HTTP client that keeps cookies, after loading the page once: it holds a browser key cookie as a
+    real browser does (a client without one is what a replayed session id looks like)."""
+    client = httpx.Client(timeout=timeout)
+    client.get(url).raise_for_status()
+    assert client.cookies.get("tutor_browser"), "the page set no browser key cookie"
+    return client
+
+
+def raw_call(url: str, index: int, data: list, session: str | None = None, timeout: float = 120,
+             client: httpx.Client | None = None, event_data: dict | None = None) -> dict:
     """Run one event through ``/gradio_api/queue/join`` (in ``session``, else a brand-new one) the way the
-    page's JavaScript does; return the final ``process_completed`` message."""
+    page's JavaScript does, with ``client``'s cookies (none by default); return the final
+    ``process_completed`` message. The body is ASCII JSON, so a lone surrogate travels as ``\\ud800``."""
     base, session = url.rstrip("/"), session or uuid.uuid4().hex[:12]
-    with httpx.Client(timeout=timeout) as client:
-        joined = client.post(f"{base}/gradio_api/queue/join", json={
-            "data": data, "fn_index": index, "session_hash": session, "event_data": None, "trigger_id": None,
-        })
+    own = client is None
+    client = client or httpx.Client(timeout=timeout)
+    try:
+        body = json.dumps({"data": data, "fn_index": index, "session_hash": session, "event_data": event_data,
+                           "trigger_id": None})
+        joined = client.post(f"{base}/gradio_api/queue/join", content=body, headers={"content-type": "application/json"})
         joined.raise_for_status()
         with client.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session}) as stream:
             for line in stream.iter_lines():
@@ -106,15 +119,22 @@ def raw_call(url: str, index: int, data: list, session: str | None = None, timeo
                     msg = json.loads(line[5:])
                     if msg.get("msg") == "process_completed":
                         return msg
+    finally:
+        if own:
+            client.close()
     raise AssertionError("the queue stream ended without process_completed")
 
 
-def raw_upload(url: str, path: Path) -> dict:
-    """Upload a file through ``/gradio_api/upload``; return the FileData a File input expects."""
+def raw_upload(url: str, path: Path, client: httpx.Client | None = None) -> httpx.Response:
+    """POST a file to ``/gradio_api/upload`` with ``client``'s cookies (none by default): the raw response."""
     with open(path, "rb") as f:
-        r = httpx.post(url.rstrip("/") + "/gradio_api/upload", files={"files": (path.name, f)}, timeout=30)
-    r.raise_for_status()
-    return {"path": r.json()[0], "orig_name": path.name, "meta": {"_type": "gradio.FileData"}}
+        return (client or httpx).post(url.rstrip("/") + "/gradio_api/upload", files={"files": (path.name, f)}, timeout=30)
+
+
+def file_data(response: httpx.Response, path: Path) -> dict:
+    """The FileData a File input expects, from an accepted upload's response."""
+    response.raise_for_status()
+    return {"path": response.json()[0], "orig_name": path.name, "meta": {"_type": "gradio.FileData"}}
 
 
 def write_doc(folder: Path, name: str, text: str) -> Path:

@@ -112,3 +112,48 @@ def test_student_cannot_reach_the_console(server, artifacts_dir):
         assert not page.locator("#doc-upload").is_visible()
         page.screenshot(path=str(artifacts_dir / "app_student_refused.png"), full_page=True)
     assert [d.name for d in demo.tutor.kb.list_documents()] == docs_before
+
+
+HOSTILE_DOC = """# Office hours
+
+Office hours with the teaching assistant are on Wednesdays in room B7 <img src=x onerror="window.__xss = 1">
+<script>window.__xss = 2</script> and you can [open the room map](javascript:window.__xss=3) before coming.
+"""
+
+
+class SaysNotInCourse:
+    """The model's one reply that this test needs: NOT_IN_COURSE, so the engine quotes the course's closest
+    sentence (a real model cannot be made to decline on demand). Retrieval, the quote and the page are real."""
+
+    tokenizer, name = None, "scripted"
+
+    def stream(self, messages, max_new_tokens, temperature, stop=()):
+        yield "NOT_IN_COURSE"
+
+
+def test_quoted_course_markup_never_runs_in_the_page(server, artifacts_dir):
+    """Issue 34: a document's <img onerror>, <script> and javascript: link, quoted as the answer, reach the
+    student as text: nothing runs and the DOM holds no such attribute or link."""
+    from browser import serve
+    from tutor.engine import TutorEngine
+
+    demo, _ = server
+    kb, engine = demo.tutor.kb, demo.tutor.engines.engine
+    kb.add_texts("hostile", [("office-hours.md", HOSTILE_DOC)])
+    quoting = TutorEngine(kb, engine.config, engine.paths, generator=SaysNotInCourse())
+    import app
+
+    cfg = app.AppConfig(data_dir=str(kb.paths.data_dir), course="hostile", load_sample_course=False)
+    with serve(cfg, kb=kb, engine=quoting) as (_, url), chromium_page() as page:
+        page.goto(url)
+        ask(page, "When are the office hours of the teaching assistant? <img src=y onerror='window.__xss=4'>")
+        answer = page.locator("#chat .bot").last
+        page.wait_for_timeout(500)
+        text = answer.inner_text()
+        assert "Wednesdays in room B7" in text and "<script>" in text, text  # shown, as text
+        # no element of the chat carries an event handler attribute or a javascript: URL, and no script
+        risky = page.evaluate("""() => [...document.querySelectorAll('#chat *')].flatMap(el => [...el.attributes]
+            .filter(a => a.name.startsWith('on') || /^\\s*javascript:/i.test(a.value)).map(a => el.tagName + ' ' + a.name))""")
+        assert risky == [] and page.locator("#chat script").count() == 0, risky
+        assert page.evaluate("window.__xss") is None
+        page.screenshot(path=str(artifacts_dir / "app_hostile_quote.png"), full_page=True)

@@ -34,11 +34,27 @@ def parts(paths, embedder):
     kb.close()
 
 
+BROWSER_KEY = "b" * 64
+BROWSER = gr.Request(headers={"cookie": f"tutor_browser={BROWSER_KEY}"})  # what Gradio hands a handler
+
+
+class LoggedIn:
+    """The console as one logged-in browser calls it: each handler gets the session's token first and the
+    request (with the browser key cookie the token is bound to) last, as Gradio passes them."""
+
+    def __init__(self, console, token: str):
+        self.console, self.token = console, token
+
+    def __getattr__(self, name):
+        return lambda *args, **kw: getattr(self.console, name)(self.token, *args, request=BROWSER, **kw)
+
+
 @pytest.fixture
-def token(parts) -> str:
-    token, *_ = parts.console.login("prof", PASSWORD)
-    assert parts.auth.user_of(token) == "prof"
-    return token
+def token(parts) -> LoggedIn:
+    token, *_ = parts.console.login("prof", PASSWORD, BROWSER)
+    assert parts.auth.user_of(token, BROWSER_KEY) == "prof"
+    assert parts.auth.user_of(token, "c" * 64) is None and parts.auth.user_of(token, None) is None  # other browsers
+    return LoggedIn(parts.console, token)
 
 
 def last(updates):
@@ -54,7 +70,7 @@ def test_faq_answer_streams_into_the_chat_and_its_rating_reaches_the_review_queu
     assert turns[0]["from_faq"] and turns[0]["outcome"] == "faq" and turns[0]["question_id"]
     thanks = chat.feedback(turns, gr.LikeData(None, {"index": 1, "value": messages[1]["content"], "liked": False}))
     assert "the instructor will review" in thanks
-    review = parts.console.refresh_review(token, "demo")
+    review = token.refresh_review("demo")
     assert [(row[1], row[2]) for row in review] == [("👎", "When is the final exam?")]
 
 
@@ -62,11 +78,11 @@ def test_off_topic_question_is_refused_then_becomes_an_faq_entry(parts, token):
     console = parts.console
     messages, turns, _, _ = last(parts.chat.respond(OFF_TOPIC, "demo", []))
     assert turns[0]["outcome"] == "refused" and not turns[0]["citations"]
-    review = console.refresh_review(token, "demo")
+    review = token.refresh_review("demo")
     assert [row[1:3] for row in review] == [["refused", OFF_TOPIC]]
-    question, answer = console.pick_review(token, review, gr.SelectData(None, {"index": [0, 2], "value": OFF_TOPIC}))
+    question, answer = token.pick_review(review, gr.SelectData(None, {"index": [0, 2], "value": OFF_TOPIC}))
     assert (question, answer) == (OFF_TOPIC, "")
-    msg, faq_table, review, *_ = console.add_to_faq(token, "demo", question, "Not covered: this course is about ML.")
+    msg, faq_table, review, *_ = token.add_to_faq("demo", question, "Not covered: this course is about ML.")
     assert OFF_TOPIC in msg and [OFF_TOPIC, "Not covered: this course is about ML."] in [r[:2] for r in faq_table]
     assert [row[2] for row in review] == [OFF_TOPIC]  # the log keeps it; the FAQ now answers it
     assert parts.kb.match_faq(OFF_TOPIC, "demo")[0].question == OFF_TOPIC
@@ -82,18 +98,30 @@ def test_bad_questions_leave_the_text_in_the_box_with_a_message(parts):
     assert turns == [] and "empty" in notice.lower()
 
 
-def test_console_refuses_without_a_token_and_changes_nothing(parts, tmp_path):
+def test_console_refuses_without_a_token_and_changes_nothing(parts, token, tmp_path):
+    """No token, a forged one, or the real one sent from another browser (a replayed session id): refused."""
     doc = tmp_path / "planted.md"
     doc.write_text("# Planted\n\nThe exam is cancelled.", encoding="utf-8")
     console = parts.console
-    for call in (lambda s: console.upload_documents(s, "demo", [str(doc)]), lambda s: console.delete_document(s, "demo", "exams.md"),
-                 lambda s: console.add_to_faq(s, "demo", "Is the exam cancelled?", "Yes."), lambda s: console.refresh_review(s, "demo"),
-                 lambda s: console.use_adapter(s, "(none)"), lambda s: next(console.start_training(s, "demo", None, "x", 1))):
-        for session in (None, "prof|9999999999|" + "0" * 64):
+    other_browser = gr.Request(headers={"cookie": "tutor_browser=" + "c" * 64})
+    for call in (lambda s, r: console.upload_documents(s, "demo", [str(doc)], request=r),
+                 lambda s, r: console.delete_document(s, "demo", "exams.md", request=r),
+                 lambda s, r: console.add_to_faq(s, "demo", "Is the exam cancelled?", "Yes.", request=r),
+                 lambda s, r: console.refresh_review(s, "demo", request=r), lambda s, r: console.use_adapter(s, "(none)", request=r),
+                 lambda s, r: next(console.start_training(s, "demo", None, "x", 1, request=r))):
+        for session, request in ((None, BROWSER), ("prof|9999999999|" + "0" * 32 + "|" + "0" * 64, BROWSER),
+                                 (token.token, None), (token.token, other_browser)):
             with pytest.raises(gr.Error, match="Instructor login required"):
-                call(session)
+                call(session, request)
     assert [d.name for d in parts.kb.list_documents("demo")] == ["exams.md", "lora.md"]
     assert len(parts.kb.faq("demo")) == len(FAQ)
+
+
+def test_logout_revokes_the_login_of_that_browser(parts, token):
+    assert isinstance(token.refresh_review("demo"), list)
+    token.logout()
+    with pytest.raises(gr.Error, match="Instructor login required"):
+        token.refresh_review("demo")
 
 
 def test_documents_and_faq_upload_report_per_file_and_per_row(parts, token, tmp_path):
@@ -101,14 +129,14 @@ def test_documents_and_faq_upload_report_per_file_and_per_row(parts, token, tmp_
     good, bad = tmp_path / "labs.md", tmp_path / "broken.pdf"
     good.write_text("# Labs\n\nThe Zorbium lab opens at 7:45.", encoding="utf-8")
     bad.write_bytes(b"not a pdf")
-    rows, docs, names, courses = console.upload_documents(token, "demo", [str(good), str(bad)])
+    rows, docs, names, courses = token.upload_documents("demo", [str(good), str(bad)])
     assert [r[:2] for r in rows] == [["labs.md", "added"], ["broken.pdf", "error"]] and rows[1][3]
     assert "labs.md" in [d[0] for d in docs] and "labs.md" in names["choices"] and courses["choices"][0] == "demo"
-    msg, docs, _ = console.delete_document(token, "demo", "labs.md")
+    msg, docs, _ = token.delete_document("demo", "labs.md")
     assert msg == "Deleted **labs.md** from demo." and "labs.md" not in [d[0] for d in docs]
     faq = tmp_path / "faq.csv"
     faq.write_text("question,answer\nWhat is BPE?,\n", encoding="utf-8")
-    msg, problems, table = console.upload_faq(token, "demo", str(faq))
+    msg, problems, table = token.upload_faq("demo", str(faq))
     assert "1 problem(s); nothing was changed" in msg and [row for row, _ in problems] == [1] and len(table) == len(FAQ)
 
 
@@ -132,20 +160,20 @@ def test_training_and_evaluation_get_the_course_faq_as_entries(parts, token, mon
 
     monkeypatch.setattr(finetune.train, "train_adapter", train)
     monkeypatch.setattr(finetune.evaluate, "run_evaluation", evaluate)
-    updates = list(parts.console.start_training(token, "demo", None, "demo-faq", 1))
+    updates = list(token.start_training("demo", None, "demo-faq", 1))
     log_text, adapters = updates[-1]
     assert [e.question for e in seen["train"]] == [e.question for e in FAQ]
     assert log_text.startswith("Training adapter demo-faq on course demo FAQ (2 entries)")
     assert "stage=train, step=1, loss=2.5" in log_text and "Done: adapter demo-faq saved" in log_text
-    text, frame = parts.console.run_eval(token, "demo", None, 1)
+    text, frame = token.run_eval("demo", None, 1)
     assert [e.question for e in seen["eval"]] == [e.question for e in FAQ] and seen["limit"] == 1
     assert "(2 rows)" in text and frame.startswith("<iframe") and "&lt;p&gt;report" in frame
     with pytest.raises(gr.Error, match="Course empty has no FAQ yet"):
-        next(parts.console.start_training(token, "empty", None, "x", 1))
+        next(token.start_training("empty", None, "x", 1))
 
 
 def test_a_missing_adapter_keeps_the_engine_students_use(parts, token):
     before = parts.engines.engine
-    msg = parts.console.use_adapter(token, "no-such-adapter")
+    msg = token.use_adapter("no-such-adapter")
     assert msg.startswith("⚠️") and "no-such-adapter" in msg and "still using the base model" in msg
     assert parts.engines.engine is before and parts.engines.adapter is None

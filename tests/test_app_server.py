@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextlib import closing
 from pathlib import Path
 
 import httpx
 import pytest
 
 import app
-from browser import PASSWORD, QUESTION, fn_index, raw_call, raw_upload, serve, serve_test_app, write_doc
+from browser import (PASSWORD, QUESTION, browser_client, file_data, fn_index, raw_call, raw_upload, serve, serve_test_app,
+                     write_doc)
 
 pytestmark = pytest.mark.slow
 
@@ -117,10 +119,35 @@ def kb_snapshot(demo) -> tuple:
     return ([(d.name, d.hash) for d in kb.list_documents()], [(e.question, e.answer) for e in kb.faq("sample")])
 
 
+class Instructor:
+    """A logged-in instructor's browser as HTTP sees it: a cookie-keeping client (the browser key) and the
+    page's session id."""
+
+    def __init__(self, url: str, user: str = "prof", password: str = PASSWORD):
+        self.url, self.session = url, uuid.uuid4().hex[:12]
+        self.client = browser_client(url)
+        self.client.post(url.rstrip("/") + "/tutor/browser-key").raise_for_status()  # what the page does before login
+        self.login_message = str(self.call("login", [user, password])["output"]["data"])
+
+    def call(self, api_name: str, data: list, **kw) -> dict:
+        return raw_call(self.url, fn_index(self.url, api_name), data, session=self.session, client=self.client, **kw)
+
+    def upload(self, path: Path) -> dict:
+        return file_data(raw_upload(self.url, path, self.client), path)
+
+
+def login_session(url: str) -> Instructor:
+    instructor = Instructor(url)
+    assert "Logged in as" in instructor.login_message, instructor.login_message
+    return instructor
+
+
 def test_console_actions_are_refused_to_a_student_over_http(server, tmp_path):
     demo, url = server
     before = kb_snapshot(demo)
-    doc = raw_upload(url, write_doc(tmp_path, "planted.md", "# Planted\n\nThe exam is cancelled."))
+    planted = write_doc(tmp_path, "planted.md", "# Planted\n\nThe exam is cancelled.")
+    assert raw_upload(url, planted).status_code == 403  # a student cannot even upload the file
+    doc = login_session(url).upload(planted)  # (so the refusals below are the handlers' own)
     first_doc = before[0][0][0]
     attempts = {
         "upload_documents": [None, "sample", [doc]],
@@ -135,14 +162,15 @@ def test_console_actions_are_refused_to_a_student_over_http(server, tmp_path):
         # (delete is stopped even earlier by Gradio: a student's dropdown has no document names to pick)
         assert "Instructor login required" in msg["output"]["error"] or api_name == "delete_document", msg
         # a forged token in the state slot changes nothing either: state comes from the server session
-        forged = raw_call(url, fn_index(url, api_name), ["prof|9999999999|" + "0" * 64] + data[1:])
+        forged = raw_call(url, fn_index(url, api_name), ["prof|9999999999|" + "0" * 32 + "|" + "0" * 64] + data[1:])
         assert not forged["success"], api_name
     # a wrong password does not open the session
-    session = "attacker-session"
-    msg = raw_call(url, fn_index(url, "login"), ["prof", "guess"], session=session)
-    assert "Wrong user name or password" in str(msg["output"]["data"])
-    msg = raw_call(url, fn_index(url, "upload_documents"), [None, "sample", [doc]], session=session)
-    assert not msg["success"]
+    with closing(browser_client(url)) as attacker:
+        session = "attacker-session"
+        msg = raw_call(url, fn_index(url, "login"), ["prof", "guess"], session=session, client=attacker)
+        assert "Wrong user name or password" in str(msg["output"]["data"])
+        msg = raw_call(url, fn_index(url, "upload_documents"), [None, "sample", [doc]], session=session, client=attacker)
+        assert not msg["success"]
     # gradio_client cannot even name the console endpoints
     from gradio_client import Client
 
@@ -152,15 +180,99 @@ def test_console_actions_are_refused_to_a_student_over_http(server, tmp_path):
 
 
 def test_the_same_calls_work_after_a_real_login(server, tmp_path):
-    """The refusal above is the login check, not a broken endpoint: a logged-in session succeeds."""
+    """The refusal above is the login check, not a broken endpoint: a logged-in browser succeeds."""
     demo, url = server
-    session = "instructor-session"
-    msg = raw_call(url, fn_index(url, "login"), ["prof", PASSWORD], session=session)
-    assert msg["success"] and "Logged in as **prof**" in str(msg["output"]["data"])
-    doc = raw_upload(url, write_doc(tmp_path, "http-upload.md", "# Lab hours\n\nThe Zorbium lab opens at 7:45."))
-    msg = raw_call(url, fn_index(url, "upload_documents"), [None, "http-course", [doc]], session=session)
+    instructor = login_session(url)
+    assert "Logged in as **prof**" in instructor.login_message
+    doc = instructor.upload(write_doc(tmp_path, "http-upload.md", "# Lab hours\n\nThe Zorbium lab opens at 7:45."))
+    msg = instructor.call("upload_documents", [None, "http-course", [doc]])
     assert msg["success"], msg
     assert "http-upload.md" in [d.name for d in demo.tutor.kb.list_documents("http-course")]
+
+
+# Every console handler with the inputs a page would send (the session's State slot first, sent empty: the
+# server keeps the state). pick_review is a table click and gets its event data.
+CONSOLE_CALLS = {
+    "load_console": [None, "sample"],
+    "adapter_choices": [None],
+    "upload_documents": [None, "sample", None],
+    "delete_document": [None, "sample", None],
+    "upload_faq": [None, "sample", None],
+    "refresh_review": [None, "sample"],
+    "pick_review": [None, {"headers": ["id", "why", "question", "answer given"], "data": [[1, "refused", "q?", ""]]}],
+    "add_to_faq": [None, "sample", "Is the exam cancelled?", "Yes."],
+    "start_training": [None, "sample", None, "stolen", 1],
+    "use_adapter": [None, "(none)"],
+    "run_eval": [None, "sample", None, 1],
+}
+
+
+def test_a_replayed_session_id_without_the_browser_cookie_gets_nothing(server, tmp_path, caplog):
+    """The attack of issue 34: a second client that knows only a logged-in page's session_hash (it travels in
+    URLs, so proxy logs hold it) calls every console handler in that session. Each is refused and logged;
+    the instructor's own browser still works; after logout the browser itself is refused too."""
+    demo, url = server
+    before = kb_snapshot(demo)
+    instructor = login_session(url)
+    names = {d.get("api_name") for d in httpx.get(url + "config", timeout=10).json()["dependencies"]}
+    assert set(CONSOLE_CALLS) <= names, set(CONSOLE_CALLS) - names  # a new console handler belongs in this test
+    caplog.set_level("WARNING", logger="webapp")
+    for with_page_cookie in (False, True):  # no cookie at all; a cookie of its own (a page it loaded itself)
+        with closing(browser_client(url) if with_page_cookie else httpx.Client(timeout=120)) as attacker:
+            for api_name, data in CONSOLE_CALLS.items():
+                event = {"index": [0, 2], "value": "x", "selected": True} if api_name == "pick_review" else None
+                msg = raw_call(url, fn_index(url, api_name), data, session=instructor.session, client=attacker,
+                               event_data=event)
+                assert not msg["success"] and "Instructor login required" in str(msg["output"].get("error")), (api_name, msg)
+    refusals = [r for r in caplog.records if "console call refused" in r.getMessage()]
+    assert len(refusals) >= 2 * len(CONSOLE_CALLS), [r.getMessage() for r in caplog.records]
+    assert kb_snapshot(demo) == before and demo.tutor.engines.adapter is None
+    # the instructor's browser, same session, still works
+    assert instructor.call("refresh_review", [None, "sample"])["success"]
+    # logout revokes: the same browser and session are refused afterwards, uploads too
+    instructor.call("logout", [None])
+    instructor.client.post(url + "tutor/browser-key")  # the page replaces its key after logout
+    assert not instructor.call("refresh_review", [None, "sample"])["success"]
+    assert raw_upload(url, write_doc(tmp_path, "late.md", "# Late\n\nToo late."), instructor.client).status_code == 403
+
+
+def test_anonymous_upload_flood_is_refused_and_the_disk_stays_as_it_was(server, tmp_path, caplog):
+    """200 anonymous uploads of 256 KB each: every one refused before a byte is stored, and logged (the
+    first, then one line per hundred)."""
+    from gradio.utils import get_upload_folder
+
+    demo, url = server
+    folder = Path(get_upload_folder())
+
+    def stored() -> int:
+        return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.exists() else 0
+
+    before = stored()
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(b"\0" * 256 * 1024)
+    caplog.set_level("WARNING", logger="webapp")
+    with httpx.Client(timeout=30) as flood:
+        codes = [raw_upload(url, blob, flood).status_code for _ in range(200)]
+    assert codes == [403] * 200
+    assert stored() == before
+    logged = [r.getMessage() for r in caplog.records if "upload refused" in r.getMessage()]
+    assert 1 <= len(logged) <= 3 and "200 refused" in logged[-1], logged
+
+
+def test_a_lone_surrogate_gets_a_message_and_the_next_question_is_answered(server, client):
+    """A question holding "\\ud800" (valid JSON, invalid Unicode) used to kill the stream with "surrogates not
+    allowed"; now the page says what is wrong, keeps the text (the bad character shown as U+FFFD), and the
+    same session goes on."""
+    _, url = server
+    session = uuid.uuid4().hex[:12]
+    index = fn_index(url, "ask")
+    msg = raw_call(url, index, ["What is LoRA?\ud800", "sample", None], session=session)
+    assert msg["success"], msg
+    chat, _, box, notice = msg["output"]["data"]
+    assert "not valid text" in notice and box == "What is LoRA?\ufffd" and chat == []
+    msg = raw_call(url, index, ["What does a tokenizer do?", "sample", None], session=session)
+    chat, _, _, notice = msg["output"]["data"]
+    assert msg["success"] and notice == "" and len(chat) == 2
 
 
 def test_console_disabled_without_credentials(tmp_path):
@@ -180,31 +292,26 @@ def test_parallel_guesses_lock_the_login_until_the_lockout_expires(tmp_path):
     now = [1_700_000_000.0]
     config = app.AppConfig(data_dir=str(tmp_path / "data"), load_sample_course=False, instructor_user="prof",
                            instructor_password=PASSWORD, login_failure_delay_s=0.0)
-    with serve(config, kb=None, clock=lambda: now[0]) as (demo, url):
+    with serve(config, kb=None, clock=lambda: now[0]) as (demo, url), closing(browser_client(url)) as guesser:
         index = fn_index(url, "login")
         with ThreadPoolExecutor(20) as pool:
-            texts = list(pool.map(lambda i: str(raw_call(url, index, ["prof", f"guess {i}"])["output"]["data"]), range(20)))
+            texts = list(pool.map(lambda i: str(raw_call(url, index, ["prof", f"guess {i}"], client=guesser)["output"]["data"]),
+                                  range(20)))
         assert sum("Wrong user name or password" in t for t in texts) == config.login_max_failures
         assert all("Logged in" not in t for t in texts)
-        locked = str(raw_call(url, index, ["prof", PASSWORD])["output"]["data"])
+        locked = str(raw_call(url, index, ["prof", PASSWORD], client=guesser)["output"]["data"])
         assert "Logged in" not in locked and "locked for 60 s" in locked and "Try again after" in locked, locked
         now[0] += 61
-        assert "Logged in as **prof**" in str(raw_call(url, index, ["prof", PASSWORD])["output"]["data"])
-
-
-def login_session(url: str) -> str:
-    session = uuid.uuid4().hex[:12]
-    assert "Logged in as" in str(raw_call(url, fn_index(url, "login"), ["prof", PASSWORD], session=session)["output"]["data"])
-    return session
+        assert "Logged in as **prof**" in str(raw_call(url, index, ["prof", PASSWORD], client=guesser)["output"]["data"])
 
 
 def test_faq_upload_reports_problems_by_row_and_keeps_the_old_faq(server, tmp_path):
     demo, url = server
-    session = login_session(url)
+    instructor = login_session(url)
     before = kb_snapshot(demo)
     bad = tmp_path / "faq.csv"
     bad.write_text("question,answer\nWhat is BPE?,\n,An answer without a question\n", encoding="utf-8")
-    msg = raw_call(url, fn_index(url, "upload_faq"), [None, "sample", raw_upload(url, bad)], session=session)
+    msg = instructor.call("upload_faq", [None, "sample", instructor.upload(bad)])
     text, problems, _ = msg["output"]["data"]
     assert "2 problem(s)" in text and "nothing was changed" in text
     assert sorted(row for row, _ in problems["data"]) == [1, 2]  # data rows, as load_faq numbers them
@@ -216,11 +323,11 @@ def test_refused_question_becomes_an_faq_entry(server, client):
     demo, url = server
     off_topic = "What is the best recipe for a chocolate cake?"
     chat, _, _ = client.predict(off_topic, "sample", api_name="/ask")
-    session = login_session(url)
-    review = raw_call(url, fn_index(url, "refresh_review"), [None, "sample"], session=session)["output"]["data"][0]
+    instructor = login_session(url)
+    review = instructor.call("refresh_review", [None, "sample"])["output"]["data"][0]
     assert [row[1] for row in review["data"] if row[2] == off_topic] == ["refused"], text_of(chat[1])
     answer = "This course does not cover baking; ask about Transformers instead."
-    msg = raw_call(url, fn_index(url, "add_to_faq"), [None, "sample", off_topic, answer], session=session)
+    msg = instructor.call("add_to_faq", [None, "sample", off_topic, answer])
     assert msg["success"], msg
     assert (off_topic, answer) in [(e.question, e.answer) for e in demo.tutor.kb.faq("sample")]
 
@@ -230,36 +337,36 @@ def test_console_trains_picks_an_adapter_and_shows_an_evaluation(server, tmp_pat
     from knowledge_base.faq_files import load_faq, write_faq_csv
 
     demo, url = server
-    session = login_session(url)
+    instructor = login_session(url)
     sample_faq = [e for e in load_faq(Path(app.__file__).parent / "knowledge_base" / "sample_course" / "faq.csv")
                   if e.language == "en"][:8]
     small = write_faq_csv(sample_faq, tmp_path / "small-faq.csv")
-    uploaded = raw_upload(url, small)
+    uploaded = instructor.upload(small)
     index = fn_index(url, "start_training")
     updates = []
-    with httpx.Client(timeout=600) as c:  # stream the training events the way the page receives them
-        c.post(url + "gradio_api/queue/join", json={"data": [None, "sample", uploaded, "ui-test", 1], "fn_index": index,
-                                                    "session_hash": session, "event_data": None, "trigger_id": None})
-        with c.stream("GET", url + "gradio_api/queue/data", params={"session_hash": session}) as stream:
-            for line in stream.iter_lines():
-                if line.startswith("data:"):
-                    msg = json.loads(line[5:])
-                    updates.append(msg)
-                    if msg.get("msg") == "process_completed":
-                        break
+    c = instructor.client  # stream the training events the way the page receives them
+    c.post(url + "gradio_api/queue/join", json={"data": [None, "sample", uploaded, "ui-test", 1], "fn_index": index,
+                                                "session_hash": instructor.session, "event_data": None, "trigger_id": None})
+    with c.stream("GET", url + "gradio_api/queue/data", params={"session_hash": instructor.session}, timeout=600) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:"):
+                msg = json.loads(line[5:])
+                updates.append(msg)
+                if msg.get("msg") == "process_completed":
+                    break
     final = updates[-1]
     assert final["success"], final
     log_text = final["output"]["data"][0]
     assert "stage=train" in log_text and "Done: adapter ui-test saved" in log_text, log_text
     assert sum(1 for u in updates if u.get("msg") == "process_generating") >= 3  # progress arrived while it ran
-    msg = raw_call(url, fn_index(url, "use_adapter"), [None, "ui-test"], session=session)
+    msg = instructor.call("use_adapter", [None, "ui-test"])
     assert "adapter **ui-test**" in msg["output"]["data"][0]
     assert demo.tutor.engines.adapter == "ui-test"
-    msg = raw_call(url, fn_index(url, "run_eval"), [None, "sample", uploaded, 2], session=session, timeout=600)
+    msg = instructor.call("run_eval", [None, "sample", uploaded, 2], timeout=600)
     text, frame = msg["output"]["data"]
     assert "Report written to" in text and "(4 rows)" in text  # 2 questions x (adapter, retrieval-only)
     assert frame.startswith("<iframe") and "srcdoc=" in frame
-    raw_call(url, fn_index(url, "use_adapter"), [None, "(none)"], session=session)
+    instructor.call("use_adapter", [None, "(none)"])
     assert demo.tutor.engines.adapter is None
 
 
@@ -291,7 +398,7 @@ def test_python_app_py_starts_from_flags_and_environment(tmp_path):
                 time.sleep(1)
         url = f"http://127.0.0.1:{port}/"
         assert "login" in {d.get("api_name") for d in httpx.get(url + "config", timeout=10).json()["dependencies"]}
-        assert "Logged in as **ta**" in str(raw_call(url, fn_index(url, "login"), ["ta", "from-a-file-of-the-ta"])["output"]["data"])
+        assert "Logged in as **ta**" in Instructor(url, "ta", "from-a-file-of-the-ta").login_message
         assert (tmp_path / "data" / "tutor.db").exists()  # TUTOR_DATA_DIR was used, sample course loaded there
     finally:
         proc.terminate()

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from basics.config import DEFAULT_COURSE
 from basics.errors import ModelError, QuestionError
+from basics.text import lone_surrogate
 from knowledge_base import KnowledgeBase
 from tutor import records
 from tutor.adapters import adapter_card
@@ -134,6 +135,10 @@ class TutorEngine:
         if question is None or not str(question).strip():
             raise QuestionError("The question is empty: type a question about the course.")
         question = str(question).strip()
+        bad = lone_surrogate(question)
+        if bad is not None:
+            raise QuestionError(f"The question holds a character that is not valid text (a lone UTF-16 surrogate, "
+                                f"character {bad + 1}), shown as \ufffd: remove or retype it.")
         if len(question) > self.config.max_question_chars:
             raise QuestionError(
                 f"The question is {len(question)} characters long; the limit is {self.config.max_question_chars} "

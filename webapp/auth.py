@@ -1,9 +1,17 @@
-"""Instructor authentication: the password check with per-client backoff and lockout, and login tokens.
+"""Instructor authentication: the password check with per-client backoff and lockout, login tokens, and the
+browser key that binds a login to the one browser that made it.
 
 Why tokens: Gradio serves every event handler over HTTP (``/gradio_api/queue/join`` with an ``fn_index``),
 whether or not its button is visible, so hiding the console is no guard. A login checked here puts a signed,
 expiring token into the session's ``gr.State`` (held on the server, never sent by the client), and every
 console handler verifies it first. A student's session has no token, so each console call is refused.
+
+Why a browser key as well: the server finds a session's State by its ``session_hash``, which the client
+chooses and sends in every request body and in the URL of ``/gradio_api/queue/data`` (so proxy logs hold
+it). Whoever learns it would share the instructor's State. So each browser gets a random key in an HttpOnly,
+SameSite=Strict cookie (``BrowserKeyMiddleware``, Secure behind HTTPS); a login binds its token to a digest of
+that key, and a console call counts only with the same cookie. The key is replaced at login and at logout
+(the page calls ``ROTATE_PATH`` first), and logging out revokes the binding on the server.
 
 Why a throttle: the console can change what every student is told, so its password is worth guessing.
 Each wrong password in a row from one client address doubles the pause before that client may try again
@@ -21,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import logging
 import math
 import secrets
@@ -44,20 +53,29 @@ def _sign(secret: bytes, payload: str) -> str:
     return hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()
 
 
-def make_token(secret: bytes, user: str, hours: float, now: float | None = None) -> str:
-    """A login token ``user|expiry|signature``; only this server (which holds ``secret``) can mint one."""
-    payload = f"{user}|{int((time.time() if now is None else now) + hours * 3600)}"
+def browser_digest(browser_key: str | None) -> str:
+    """What a token stores of the browser key: a digest, so that a token seen in a log does not give the key."""
+    return hashlib.sha256((browser_key or "").encode()).hexdigest()[:32]
+
+
+def make_token(secret: bytes, user: str, hours: float, now: float | None = None, browser_key: str = "") -> str:
+    """A login token ``user|expiry|browser|signature`` bound to ``browser_key``; only this server (which holds
+    ``secret``) can mint one."""
+    payload = f"{user}|{int((time.time() if now is None else now) + hours * 3600)}|{browser_digest(browser_key)}"
     return f"{payload}|{_sign(secret, payload)}"
 
 
-def token_user(secret: bytes, token: Any, now: float | None = None) -> str | None:
-    """The instructor a token belongs to, or None for a missing, forged or expired token."""
-    if not isinstance(token, str) or token.count("|") != 2:
+def token_user(secret: bytes, token: Any, now: float | None = None, browser_key: str = "") -> str | None:
+    """The instructor a token belongs to, or None for a missing, forged or expired token, or one presented
+    with another browser key than the one it was minted for."""
+    if not isinstance(token, str) or token.count("|") != 3:
         return None
-    user, expiry, sig = token.split("|")
-    if not hmac.compare_digest(sig, _sign(secret, f"{user}|{expiry}")):
+    user, expiry, browser, sig = token.split("|")
+    if not hmac.compare_digest(sig, _sign(secret, f"{user}|{expiry}|{browser}")):
         return None
     if not expiry.isdigit() or int(expiry) < (time.time() if now is None else now):
+        return None
+    if not hmac.compare_digest(browser, browser_digest(browser_key)):
         return None
     return user
 
@@ -150,6 +168,8 @@ def _duration(seconds: float) -> str:
 # -------------------------------------------------------------------------------------------------- auth
 
 WRONG = "Wrong user name or password."
+NO_BROWSER_KEY = ("Your browser sent no session cookie, which instructor login needs: reload the page (and allow "
+                  "cookies for this site), then log in again.")
 
 
 @dataclass(frozen=True)
@@ -162,7 +182,8 @@ class LoginResult:
 
 
 class InstructorAuth:
-    """Who may use the console: checks the configured login (throttled per client), mints and verifies tokens.
+    """Who may use the console: checks the configured login (throttled per client), mints and verifies tokens,
+    and keeps which browser keys hold a live login (revoked by logout or by rotating the key).
 
     ``clock`` (tokens' expiry, the throttle) and ``sleep`` (the backoff pause) are injectable so that tests
     can let a lockout expire without waiting for it.
@@ -175,6 +196,8 @@ class InstructorAuth:
         self.clock, self._sleep = clock, sleep
         self.throttle = throttle or LoginThrottle(clock=clock)
         self._secret = secret or secrets.token_bytes(32)  # per process: a restart logs every instructor out
+        self._live: dict[str, float] = {}  # browser digest -> expiry of the login bound to it
+        self._lock = threading.Lock()
 
     @classmethod
     def from_config(cls, config: AppConfig, clock: Clock = time.time,
@@ -184,9 +207,13 @@ class InstructorAuth:
         return cls(config.instructor_user or "", config.instructor_password or "", session_hours=config.session_hours,
                    throttle=LoginThrottle.from_config(config, clock), clock=clock, sleep=sleep)
 
-    def login(self, user: str, password: str, client: str = "unknown") -> LoginResult:
-        """Check one login from ``client`` (its address). A wrong password answers after the client's backoff
-        pause; a paused or locked client is refused without its password being compared."""
+    def login(self, user: str, password: str, client: str = "unknown", browser_key: str | None = None) -> LoginResult:
+        """Check one login from ``client`` (its address) in the browser holding ``browser_key``. A wrong
+        password answers after the client's backoff pause; a paused or locked client is refused without its
+        password being compared; a caller without a browser key is refused before anything is counted."""
+        if not browser_key:
+            log.warning("instructor login from %s refused: no browser key cookie", client)
+            return LoginResult(None, NO_BROWSER_KEY)
         attempt = self.throttle.admit(client)
         if not attempt.admitted:
             log.warning("instructor login from %s refused unchecked (%s)", client, "locked" if attempt.lockout else "paused")
@@ -195,8 +222,13 @@ class InstructorAuth:
         ok_pass = hmac.compare_digest((password or "").encode(), self._password.encode())
         if ok_user and ok_pass and self._user and self._password:
             self.throttle.succeeded(client)
+            now = self.clock()
+            with self._lock:
+                self._live = {k: t for k, t in self._live.items() if t > now}  # expired logins: forget them
+                self._live[browser_digest(browser_key)] = now + self.session_hours * 3600
             log.info("instructor %s logged in from %s", user, client)
-            return LoginResult(make_token(self._secret, user, self.session_hours, self.clock()), f"Logged in as **{user}**.", user)
+            token = make_token(self._secret, user, self.session_hours, now, browser_key)
+            return LoginResult(token, f"Logged in as **{html.escape(user)}**.", user)
         log.warning("wrong instructor login from %s (%d in a row)", client, self.throttle.failures(client))
         if attempt.lockout:
             return LoginResult(None, f"{WRONG} {self._wait_message(attempt)}")
@@ -204,9 +236,25 @@ class InstructorAuth:
             self._sleep(attempt.wait_s)  # the page answers when the client may try again
         return LoginResult(None, WRONG)
 
-    def user_of(self, token: Any) -> str | None:
-        """The instructor a session's token proves, or None (no token, forged, expired)."""
-        return token_user(self._secret, token, self.clock())
+    def user_of(self, token: Any, browser_key: str | None) -> str | None:
+        """The instructor a session's token proves when presented from ``browser_key``, or None (no token,
+        forged, expired, logged out, or another browser: a replayed session id without the cookie)."""
+        if not browser_key or not self.is_logged_in(browser_key):
+            return None
+        return token_user(self._secret, token, self.clock(), browser_key)
+
+    def is_logged_in(self, browser_key: str | None) -> bool:
+        """Whether ``browser_key`` holds a live instructor login (the upload guard asks this)."""
+        with self._lock:
+            expiry = self._live.get(browser_digest(browser_key)) if browser_key else None
+        return expiry is not None and expiry > self.clock()
+
+    def revoke(self, browser_key: str | None) -> None:
+        """End the login bound to ``browser_key`` (logout, or the key being replaced)."""
+        if browser_key:
+            with self._lock:
+                if self._live.pop(browser_digest(browser_key), None) is not None:
+                    log.info("instructor login revoked (logout or new browser key)")
 
     def _wait_message(self, attempt: Attempt) -> str:
         if not attempt.lockout:

@@ -63,9 +63,17 @@ class AppConfig:
         return bool(self.instructor_user and self.instructor_password)
 
     def check(self, password_setting: str = PASSWORD_SETTINGS) -> None:
-        """Refuse to start with a console guarded by a short password: the lockout slows online guessing, but
-        only length keeps a guessed-at password safe. ``password_setting`` names where the password came from."""
-        if self.console_enabled and len(self.instructor_password or "") < self.min_password_length:
+        """Refuse to start with a console guarded by a short, blank or one-character password: the lockout
+        slows online guessing, but only length and variety keep a guessed-at password safe. ``password_setting`` names where the password came from."""
+        password = self.instructor_password or ""
+        if self.console_enabled and (not password.strip() or len(set(password)) == 1):
+            raise ConfigError(
+                f"The instructor password set by {password_setting} is "
+                f"{'blank' if not password.strip() else 'one character repeated'}: anyone could guess it. Set a "
+                "password of several different characters (a few random words) and restart (or unset it to run "
+                "the app without the console)."
+            )
+        if self.console_enabled and len(password) < self.min_password_length:
             raise ConfigError(
                 f"The instructor password set by {password_setting} is {len(self.instructor_password or '')} "
                 f"characters long; the instructor console needs at least {self.min_password_length}. Set a longer "

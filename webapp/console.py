@@ -1,9 +1,10 @@
 """InstructorConsole: the console's handlers (login, documents, FAQ, questions to review, fine-tuning, the
 active adapter, evaluation), each a thin method over a library call.
 
-Every handler but ``login`` / ``logout`` starts with ``require(session)``: the session's token, checked by
-``InstructorAuth``, is the only guard (Gradio serves each handler over HTTP whether its button is shown or
-not). A refusal raises ``gr.Error``, which Gradio shows in the page and returns to an HTTP caller.
+Every handler but ``login`` / ``logout`` starts with ``require(session, request)``: the session's token and
+the browser key cookie it was bound to at login, both checked by ``InstructorAuth``, are the guard (Gradio
+serves each handler over HTTP whether its button is shown or not, and a session id alone can be replayed).
+A refusal raises ``gr.Error``, which Gradio shows in the page and returns to an HTTP caller.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from typing import TYPE_CHECKING, Any, Iterator
 import gradio as gr
 
 from basics.errors import FAQFormatError, TutorError
+from basics.text import lone_surrogate
 from tutor import records
 from webapp import render
 from webapp.auth import InstructorAuth
+from webapp.guard import request_browser_key
 from webapp.config import AppConfig
 from webapp.runtime import ActiveEngine, BackgroundJob
 from webapp.student import course_choices
@@ -31,6 +34,7 @@ log = logging.getLogger(__name__)
 
 REFUSED = "Instructor login required: this action is only available to a logged-in instructor."
 NO_ADAPTER = "(none)"
+INVALID_TEXT = "The text holds a character that is not valid text (a lone UTF-16 surrogate): remove or retype it."
 
 
 def client_address(request: gr.Request | None) -> str:
@@ -49,21 +53,32 @@ class InstructorConsole:
 
     # -------------------------------------------------------------------------------------- session
 
-    def require(self, session: Any) -> str:
-        """The logged-in instructor, or raise: every console handler starts with this."""
-        user = self.auth.user_of(session)
+    def require(self, session: Any, request: gr.Request | None) -> str:
+        """The logged-in instructor, or raise: every console handler starts with this. A session whose token
+        comes without the browser key it was bound to (a replayed session id) is refused and logged."""
+        key = request_browser_key(request)
+        user = self.auth.user_of(session, key)
         if user is None:
+            if session is not None:
+                log.warning("console call refused from %s: the session holds a login but %s", client_address(request),
+                            "the request has no browser key" if key is None else "not this browser's key, or it ended")
             raise gr.Error(REFUSED)
         return user
 
     def login(self, user: str, password: str, request: gr.Request | None = None) -> tuple:
-        """-> session token, login form, console, login message, "logged in as" line."""
-        result = self.auth.login(user, password, client_address(request))
+        """-> session token, login form, console, login message, "logged in as" line. The page replaced its
+        browser key just before (``guard.ROTATE_PATH``); the token is bound to the new one."""
+        if lone_surrogate(user) is not None or lone_surrogate(password) is not None:
+            return None, gr.update(visible=True), gr.update(visible=False), INVALID_TEXT, ""
+        result = self.auth.login(user, password, client_address(request), request_browser_key(request))
         if result.token is None:
             return None, gr.update(visible=True), gr.update(visible=False), result.message, ""
         return result.token, gr.update(visible=False), gr.update(visible=True), "", result.message
 
-    def logout(self) -> tuple:
+    def logout(self, session: Any = None, request: gr.Request | None = None) -> tuple:
+        """Forget the token and revoke the login bound to this browser's key (the page then replaces the key)."""
+        if self.auth.user_of(session, request_browser_key(request)) is not None:
+            self.auth.revoke(request_browser_key(request))
         return None, gr.update(visible=True), gr.update(visible=False), "", ""
 
     # ------------------------------------------------------------------------------------ documents
@@ -73,15 +88,17 @@ class InstructorConsole:
         docs = self.kb.list_documents(course or None)
         return render.documents_table(docs), gr.update(choices=[d.name for d in docs], value=None)
 
-    def load_console(self, session: Any, course: str) -> tuple:
+    def load_console(self, session: Any, course: str, request: gr.Request | None = None) -> tuple:
         """-> documents table, delete dropdown, FAQ table, review table of ``course``."""
-        self.require(session)
+        self.require(session, request)
         return (*self._documents(course), self._faq_table(course), self._review_table(course))
 
-    def upload_documents(self, session: Any, course: str, files: list[str] | None) -> tuple:
+    def upload_documents(self, session: Any, course: str, files: list[str] | None, request: gr.Request | None = None) -> tuple:
         """Add or replace each file; one result row per file (a bad file does not stop the others)."""
-        self.require(session)
+        self.require(session, request)
         course = (course or "").strip()
+        if lone_surrogate(course) is not None:
+            raise gr.Error(INVALID_TEXT)
         if not course:
             raise gr.Error("Pick or type a course name first.")
         if not files:
@@ -96,8 +113,8 @@ class InstructorConsole:
                 rows.append([name, "error", 0, getattr(exc, "reason", str(exc))])
         return (rows, *self._documents(course), gr.update(choices=course_choices(self.kb, self.config.course)))
 
-    def delete_document(self, session: Any, course: str, name: str | None) -> tuple:
-        self.require(session)
+    def delete_document(self, session: Any, course: str, name: str | None, request: gr.Request | None = None) -> tuple:
+        self.require(session, request)
         if not name:
             raise gr.Error("Pick the document to delete.")
         ok = self.kb.delete(course, name)
@@ -109,9 +126,9 @@ class InstructorConsole:
     def _faq_table(self, course: str) -> list[list]:
         return render.faq_table(self.kb.faq(course))
 
-    def upload_faq(self, session: Any, course: str, file: str | None) -> tuple[str, list, list]:
+    def upload_faq(self, session: Any, course: str, file: str | None, request: gr.Request | None = None) -> tuple[str, list, list]:
         """Validate the whole file first: any bad row and the course keeps its old FAQ."""
-        self.require(session)
+        self.require(session, request)
         from knowledge_base import load_faq
 
         if not file:
@@ -131,21 +148,23 @@ class InstructorConsole:
     def _review_table(self, course: str) -> list[list]:
         return render.review_table(records.review_queue(self.kb.db, course=course or None, limit=self.config.review_limit))
 
-    def refresh_review(self, session: Any, course: str) -> list[list]:
-        self.require(session)
+    def refresh_review(self, session: Any, course: str, request: gr.Request | None = None) -> list[list]:
+        self.require(session, request)
         return self._review_table(course)
 
-    def pick_review(self, session: Any, rows: Any, evt: gr.SelectData) -> tuple[str, str]:
+    def pick_review(self, session: Any, rows: Any, evt: gr.SelectData, request: gr.Request | None = None) -> tuple[str, str]:
         """A click on a review row puts its question into the FAQ form."""
-        self.require(session)
+        self.require(session, request)
         r = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         values = rows.values.tolist() if hasattr(rows, "values") else rows
         if not values or r >= len(values):
             return "", ""
         return values[r][2], ""
 
-    def add_to_faq(self, session: Any, course: str, question: str, answer: str) -> tuple:
-        self.require(session)
+    def add_to_faq(self, session: Any, course: str, question: str, answer: str, request: gr.Request | None = None) -> tuple:
+        self.require(session, request)
+        if any(lone_surrogate(text) is not None for text in (course, question, answer)):
+            raise gr.Error(INVALID_TEXT)
         if not (question or "").strip() or not (answer or "").strip():
             raise gr.Error("Both the question and the instructor's answer are needed for an FAQ entry.")
         self.kb.add_faq_entry(course, question.strip(), answer.strip())
@@ -170,13 +189,13 @@ class InstructorConsole:
 
         return [card["name"] for card in list_adapters(self.paths)]
 
-    def adapter_choices(self, session: Any) -> dict:
-        self.require(session)
+    def adapter_choices(self, session: Any, request: gr.Request | None = None) -> dict:
+        self.require(session, request)
         return gr.update(choices=[NO_ADAPTER] + self._adapter_names())
 
-    def start_training(self, session: Any, course: str, file: str | None, name: str, epochs: float) -> Iterator[tuple[str, dict]]:
+    def start_training(self, session: Any, course: str, file: str | None, name: str, epochs: float, request: gr.Request | None = None) -> Iterator[tuple[str, dict]]:
         """Train in a worker thread and stream its progress events into the page's log."""
-        self.require(session)
+        self.require(session, request)
         from finetune.train import TrainConfig, train_adapter
 
         name = (name or "").strip()
@@ -197,9 +216,9 @@ class InstructorConsole:
             lines.append(f"Done: adapter {name} saved to {job.result.get('path')}. Pick it below to use it.")
         yield "\n".join(lines[-200:]), gr.update(choices=[NO_ADAPTER] + self._adapter_names())
 
-    def use_adapter(self, session: Any, name: str | None) -> str:
+    def use_adapter(self, session: Any, name: str | None, request: gr.Request | None = None) -> str:
         """Switch every student to ``name`` (or the base model); the model loads before anyone is switched."""
-        self.require(session)
+        self.require(session, request)
         adapter = None if name in (None, "", NO_ADAPTER) else name
         try:
             self.engines.use_adapter(adapter)
@@ -207,9 +226,9 @@ class InstructorConsole:
             return f"⚠️ {exc} (still using {self.engines.adapter or 'the base model'})"
         return f"Students are now answered by {self.config.model}" + (f" + adapter **{adapter}**." if adapter else " (no adapter).")
 
-    def run_eval(self, session: Any, course: str, file: str | None, limit: float | None) -> tuple[str, str]:
+    def run_eval(self, session: Any, course: str, file: str | None, limit: float | None, request: gr.Request | None = None) -> tuple[str, str]:
         """Evaluate the active adapter (or base) on the file or the course FAQ; show its report."""
-        self.require(session)
+        self.require(session, request)
         from finetune.evaluate import EvalConfig, run_evaluation
 
         faq, _ = self._faq_for(course, file, "evaluation")

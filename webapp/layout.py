@@ -15,6 +15,7 @@ from basics.config import Paths
 from webapp.auth import InstructorAuth
 from webapp.config import CONSOLE_DISABLED, AppConfig
 from webapp.console import NO_ADAPTER, InstructorConsole
+from webapp.guard import ROTATE_PATH, BrowserKeyMiddleware
 from webapp.render import CSS
 from webapp.runtime import ActiveEngine
 from webapp.student import StudentChat, course_choices
@@ -121,6 +122,14 @@ def _student_tab(demo: gr.Blocks, chat: StudentChat, config: AppConfig) -> None:
     demo.load(chat.refresh_courses, [course], [course], api_visibility="private")
 
 
+# Runs in the page before the login handler (and after logout): asks the server for a fresh browser key
+# cookie, then passes the handler's inputs on unchanged.
+ROTATE_KEY_JS = f"""async (...args) => {{
+  await fetch(window.location.pathname.replace(/\\/$/, '') + '{ROTATE_PATH}', {{method: 'POST', credentials: 'same-origin'}});
+  return args;
+}}"""
+
+
 def _console_tab(console: InstructorConsole, config: AppConfig) -> None:
     session = gr.State(None)
     with gr.Column(visible=True, elem_id="login") as login_box:
@@ -186,9 +195,10 @@ def _console_tab(console: InstructorConsole, config: AppConfig) -> None:
     login_io = ([user_in, pass_in], [session, login_box, console_box, login_msg, who])
     console_io = ([session, ic], [docs, del_name, faq_list, review])
     for trigger in (login_btn.click, pass_in.submit):
-        trigger(console.login, *login_io, **logins).then(console.load_console, *console_io, **private).then(
-            console.adapter_choices, [session], [adapter_pick], **private)
-    logout_btn.click(console.logout, None, login_io[1], **private)
+        # the page first replaces its browser key (guard.ROTATE_PATH), so the login binds a key no one else saw
+        trigger(console.login, *login_io, js=ROTATE_KEY_JS, **logins).then(
+            console.load_console, *console_io, **private).then(console.adapter_choices, [session], [adapter_pick], **private)
+    logout_btn.click(console.logout, [session], login_io[1], **private).then(None, js=ROTATE_KEY_JS)
     ic.change(console.load_console, *console_io, **private)
     up_btn.click(console.upload_documents, [session, ic, up_files], [up_status, docs, del_name, ic], **heavy)
     del_btn.click(console.delete_document, [session, ic, del_name], [del_msg, docs, del_name], **private)
@@ -203,8 +213,12 @@ def _console_tab(console: InstructorConsole, config: AppConfig) -> None:
 
 def launch(config: AppConfig, demo: gr.Blocks | None = None, block: bool = True) -> gr.Blocks:
     """Start the server (blocking unless ``block=False``, used by tests); returns the Blocks."""
+    from starlette.middleware import Middleware
+
     demo = demo or build_app(config)
+    guard = Middleware(BrowserKeyMiddleware, auth=demo.tutor.auth)  # browser key cookie, upload guard
     demo.launch(
+        app_kwargs={"middleware": [guard]},
         server_name=config.host,
         server_port=config.port,
         prevent_thread_lock=not block,

@@ -1,14 +1,17 @@
 """Pure functions from library results to what the page shows: chat messages with the FAQ mark and
 collapsible citations, the engine's plain history, conversation exports, and the console's tables.
 
-Kept apart from the handlers so that how something looks is tested without a server, and every piece of
-document text that reaches the page goes through ``html.escape`` in one place.
+Kept apart from the handlers so that how something looks is tested without a server. Every text that came
+from a document, the model or a student (answers, questions, snippets, labels, exports) goes through
+``safe_markdown`` before it becomes part of a message: the chat renders Markdown with inline HTML, and the
+server must not count on the browser's sanitizer to drop a quoted ``<img onerror=…>`` or ``javascript:`` link.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 import tempfile
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -31,13 +34,36 @@ details.citation blockquote { margin:6px 0 2px 0; font-size:0.9em; }
 """
 
 
+# ---------------------------------------------------------------------------------------------- escaping
+
+# Every Markdown link and image needs "]" followed by "(", "[" or ":" ("[x](javascript:…)", "![x](…)",
+# "[x][ref]", "[ref]: url"): that "]" is written as an entity, which shows "]" and opens no link. A lone "[" or
+# "\\[ … \\]" (a LaTeX display formula) is left alone.
+_LINK_CLOSE = re.compile(r"\](?=[(\[:])")
+
+
+def safe_markdown(text: str | None) -> str:
+    """``text`` as Markdown that can only show text: HTML tags and entities escaped, link and image syntax
+    disarmed. Code spans are escaped too (a code span shows "&lt;" for "<"): telling a real code span from a
+    backslash-escaped backtick is the renderer's job, and a wrong guess here would let raw HTML through.
+    Call it once, where the text enters a message (escaping twice shows "&amp;lt;")."""
+    return _LINK_CLOSE.sub("&#93;", html.escape(text or "", quote=False))
+
+
+def html_safe_json(data: object) -> str:
+    """JSON whose text holds no raw markup: ``<``, ``>`` and ``&`` are written as ``\\u003c`` etc. (the same
+    data once parsed), so a viewer that shows the file as HTML cannot run what a document or student wrote."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
 # ------------------------------------------------------------------------------------------------- chat
 
 
 def render_answer(turn: dict) -> str:
     """One assistant message: FAQ mark, answer text, then one collapsible block per citation."""
     if turn.get("error"):
-        return f"⚠️ {turn['error']}"
+        return f"⚠️ {safe_markdown(turn['error'])}"
     parts = []
     if turn.get("from_faq"):
         parts.append("<span class='faq-mark'>From the instructor's FAQ</span>\n\n")
@@ -47,13 +73,13 @@ def render_answer(turn: dict) -> str:
                      "the tutor is free.")
     elif turn.get("outcome") == "quoted":
         parts.append("<span class='faq-mark'>Quoted from the course</span>\n\n")
-    parts.append(turn.get("answer") or "")
+    parts.append(safe_markdown(turn.get("answer")))
     for c in turn.get("citations") or []:
         where = place_label(c.get("section"), c.get("page"))
         label = f"[{c.get('n', '?')}] {c.get('document', '')}" + (f" — {where}" if where else "")
-        snippet = html.escape(c.get("snippet") or "").replace("\n", " ")
+        snippet = safe_markdown(c.get("snippet")).replace("\n", " ")
         parts.append(
-            f"\n\n<details class='citation'><summary>Source {html.escape(label)}</summary>"
+            f"\n\n<details class='citation'><summary>Source {safe_markdown(label)}</summary>"
             f"<blockquote>{snippet}</blockquote></details>"
         )
     return "".join(parts)
@@ -63,7 +89,7 @@ def chat_messages(turns: list[dict], pending: dict | None = None) -> list[dict]:
     """Turns -> Chatbot messages: exactly two per turn, so a message index maps back to its turn."""
     msgs = []
     for t in turns + ([pending] if pending else []):
-        msgs.append({"role": "user", "content": t["question"]})
+        msgs.append({"role": "user", "content": safe_markdown(t["question"])})
         msgs.append({"role": "assistant", "content": render_answer(t) or "…"})
     return msgs
 
@@ -84,15 +110,18 @@ def citation_dicts(result: "AnswerResult") -> list[dict]:
 
 
 def export_markdown(turns: list[dict], course: str) -> str:
-    lines = [f"# Conversation — course {course}", f"_Exported {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}_", ""]
+    """The conversation as Markdown; every text in it is escaped (``safe_markdown``), so a Markdown viewer
+    shows a quoted ``<script>`` as text."""
+    lines = [f"# Conversation — course {safe_markdown(course)}", f"_Exported {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}_", ""]
     for t in turns:
-        lines += [f"**Question:** {t['question']}", ""]
-        lines += [f"**Answer:** {t.get('error') or t.get('answer', '')}", ""]
+        lines += [f"**Question:** {safe_markdown(t['question'])}", ""]
+        lines += [f"**Answer:** {safe_markdown(t.get('error') or t.get('answer', ''))}", ""]
         if t.get("from_faq"):
             lines += ["_(from the instructor's FAQ)_", ""]
         for c in t.get("citations") or []:
             where = place_label(c.get("section"), c.get("page"))
-            lines.append(f"- [{c.get('n')}] {c.get('document', '')}{' — ' + where if where else ''}: “{c.get('snippet', '')}”")
+            label = safe_markdown(f"{c.get('document', '')}{' — ' + where if where else ''}")
+            lines.append(f"- [{c.get('n')}] {label}: “{safe_markdown(c.get('snippet', ''))}”")
         lines.append("")
     return "\n".join(lines)
 
@@ -103,7 +132,7 @@ def write_exports(turns: list[dict], course: str) -> list[str]:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     md, js = out / f"conversation-{stamp}.md", out / f"conversation-{stamp}.json"
     md.write_text(export_markdown(turns, course), encoding="utf-8")
-    js.write_text(json.dumps({"course": course, "turns": turns}, ensure_ascii=False, indent=2), encoding="utf-8")
+    js.write_text(html_safe_json({"course": course, "turns": turns}), encoding="utf-8")
     return [str(md), str(js)]
 
 

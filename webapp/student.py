@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Iterator
 import gradio as gr
 
 from basics.errors import TutorError
+from basics.text import replace_surrogates
 from tutor import records
 from tutor.generators.base import QueueWait
 from webapp.render import chat_messages, citation_dicts, engine_history, write_exports
@@ -45,6 +46,7 @@ class StudentChat:
         """Stream one answer. Any failure becomes a message in the chat; the session carries on."""
         turns = list(turns or [])
         question = (question or "").strip()
+        course = replace_surrogates(course)  # a forged course name is echoed in messages: it must encode
         engine = self.engines.engine  # the whole answer comes from one engine, even if an adapter is picked meanwhile
         pending = {"question": question, "answer": "", "citations": [], "from_faq": False}
         try:
@@ -69,7 +71,7 @@ class StudentChat:
             yield chat_messages(turns), turns, "", ""
         except TutorError as exc:  # empty / oversized question, model or KB problem: say what to do
             log.info("question refused: %s", exc)
-            yield chat_messages(turns), turns, question, f"⚠️ {exc}"
+            yield chat_messages(turns), turns, replace_surrogates(question), f"⚠️ {exc}"
         except Exception as exc:  # noqa: BLE001 - one bad request must not end the student's session
             log.exception("answering failed")
             turns.append({"question": question, "error": f"Sorry, something went wrong while answering ({type(exc).__name__}). Please try again."})
