@@ -75,7 +75,7 @@ def evaluate(rows_file: Path, course: str, args, paths, kb, out: Path):
     systems = result.metrics["systems"]
     for system, block in systems.items():
         print(f"\n### {system}")
-        groups = {"all": block, **block["by_language"], **block.get("by_language_pair", {})}
+        groups = {"all": block, **block.get("by_split", {}), **block["by_language"], **block.get("by_language_pair", {})}
         print("| metric | " + " | ".join(groups) + " |")
         print("|---" * (len(groups) + 1) + "|")
         for k in KEYS:

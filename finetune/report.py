@@ -129,8 +129,11 @@ def render_html(metrics: dict, rows: list[dict]) -> str:
     pairs = (metrics["systems"][primary].get("by_language_pair") or {}).items()
     pair_rows = "".join(f"<tr><td>{html.escape(pair)}</td>" + "".join(f"<td>{_cell(block.get(k))}</td>" for k in pair_keys)
                         + "</tr>" for pair, block in pairs)
+    splits = (metrics["systems"][primary].get("by_split") or {}).items()
+    split_rows = "".join(f"<tr><td>{html.escape(half)}</td>" + "".join(f"<td>{_cell(block.get(k))}</td>" for k in pair_keys)
+                         + "</tr>" for half, block in splits)
     sample = [r for r in rows if r["system"] == primary][:100]
-    cols = ("row", "language", "course_language", "question", "reference", "answer", "correct", "invented", "f1", "refused", "retrieved",
+    cols = ("row", "split", "language", "course_language", "question", "reference", "answer", "correct", "invented", "f1", "refused", "retrieved",
             "latency_ms")
     table = "".join("<tr>" + "".join(f"<td>{_cell(r.get(c))}</td>" for c in cols) + "</tr>" for r in sample)
     return f"""<!doctype html>
@@ -142,6 +145,8 @@ td,th{{border:1px solid #ccc;padding:3px 6px;vertical-align:top}} img{{max-width
 created {html.escape(str(metrics.get('created', '')))}. Primary system: <b>{html.escape(primary)}</b>.
 FAQ matching was {'on' if metrics.get('config', {}).get('use_faq') else 'off (no gold answers leak from the FAQ)'}.</p>
 <table><tr><th>metric</th>{head}</tr>{body}</table>
+<h2>Tuning half and held-out half ({html.escape(primary)}; fixed by a hash of each question)</h2>
+<table><tr><th>half</th>{''.join(f'<th>{k}</th>' for k in pair_keys)}</tr>{split_rows}</table>
 <h2>By question language -> course material language ({html.escape(primary)})</h2>
 <table><tr><th>pair</th>{''.join(f'<th>{k}</th>' for k in pair_keys)}</tr>{pair_rows}</table>
 {images}

@@ -41,6 +41,10 @@ from knowledge_base.store import DocumentInfo
 log = logging.getLogger(__name__)
 
 SAMPLE_COURSE_DIR = Path(__file__).resolve().parent / "sample_course"
+# The courses that ship with the project, by course id: the sample course (how Transformers and fine-tuning
+# work, in English, the one every answer figure is tuned on) and an introductory statistics course in
+# Portuguese, never tuned on (tests/data/statistics_course_questions.jsonl asks it in ten languages).
+BUILTIN_COURSES = {DEFAULT_COURSE: SAMPLE_COURSE_DIR, "estatistica": SAMPLE_COURSE_DIR.parent / "statistics_course"}
 
 
 class KnowledgeBase:
@@ -220,20 +224,21 @@ class KnowledgeBase:
         Deciding whether the cosine is high enough is the engine's business."""
         return self.faqs.match(question, course)
 
-    def ensure_sample_course(self) -> None:
-        """Load the built-in sample course (pages ``NN-*.md`` and ``faq.csv``) if course ``sample`` has no
+    def ensure_sample_course(self, course: str = DEFAULT_COURSE) -> None:
+        """Load a built-in course (``BUILTIN_COURSES``: pages ``NN-*.md`` and ``faq.csv``) if it has no
         documents yet. The folder's README is about the folder, not course material, so it is left out."""
-        if self.list_documents(DEFAULT_COURSE):
-            cid = store.course_id(self.db, DEFAULT_COURSE)
+        folder = BUILTIN_COURSES[course]
+        if self.list_documents(course):
+            cid = store.course_id(self.db, course)
             if store.course_embedder(self.db, cid)[0] != self.embedder.name:
-                self.reindex(DEFAULT_COURSE)  # our own course follows the configured embedder by itself
+                self.reindex(course)  # our own course follows the configured embedder by itself
             return
-        pages = sorted(p for p in SAMPLE_COURSE_DIR.glob("*.md") if p.name[:1].isdigit())
-        results = self.add(pages, DEFAULT_COURSE)
+        pages = sorted(p for p in folder.glob("*.md") if p.name[:1].isdigit())
+        results = self.add(pages, course)
         failed = [r for r in results if r.status == "error"]
         if failed:
-            raise TutorError(f"the sample course could not be loaded: {failed[0].path}: {failed[0].error}")
-        self.set_faq(DEFAULT_COURSE, load_faq(SAMPLE_COURSE_DIR / "faq.csv"))
+            raise TutorError(f"the built-in course {course} could not be loaded: {failed[0].path}: {failed[0].error}")
+        self.set_faq(course, load_faq(folder / "faq.csv"))
 
     def close(self) -> None:
         self.db.close()

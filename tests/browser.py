@@ -42,6 +42,7 @@ def serve_test_app(data_dir: Path):
 
     config = app.AppConfig(
         data_dir=str(data_dir), instructor_user="prof", instructor_password=PASSWORD, model=TEST_MODEL,
+        builtin_courses=("sample",),  # the second built-in course is loaded by test_python_app_py_starts_...
         login_failure_delay_s=0.0, engine_options={"max_new_tokens": 48},
     )
     with serve(config) as served:

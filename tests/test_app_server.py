@@ -388,7 +388,7 @@ def test_python_app_py_starts_from_flags_and_environment(tmp_path):
         cwd=Path(app.__file__).parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        deadline = time.time() + 240
+        deadline = time.time() + 480  # first start: assemble the embedder, embed both built-in courses
         while time.time() < deadline:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/config", timeout=2).status_code == 200:
@@ -400,6 +400,10 @@ def test_python_app_py_starts_from_flags_and_environment(tmp_path):
         assert "login" in {d.get("api_name") for d in httpx.get(url + "config", timeout=10).json()["dependencies"]}
         assert "Logged in as **ta**" in Instructor(url, "ta", "from-a-file-of-the-ta").login_message
         assert (tmp_path / "data" / "tutor.db").exists()  # TUTOR_DATA_DIR was used, sample course loaded there
+        page = httpx.get(url + "config", timeout=10).json()
+        picker = next(c for c in page["components"] if c.get("props", {}).get("elem_id") == "course")
+        choices = [c[1] if isinstance(c, (list, tuple)) else c for c in picker["props"]["choices"]]
+        assert {"sample", "estatistica"} <= set(choices), choices  # both built-in courses are offered
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -142,7 +142,32 @@ def test_an_english_faq_entry_answers_a_chinese_question_with_a_note(engine, kb)
     result = engine.ask("LoRA 的 alpha 参数有什么作用？", [], "sample")
     assert result.outcome == "faq" and result.faq["question"] == entry.question, (result.outcome, result.faq)
     assert result.faq["language"] == "en" and result.language == "zh"
-    assert result.answer.startswith("讲师对这个问题的解答（原文为English）") and result.answer.endswith(entry.answer.strip())
+    # translated by the model with the instructor's words under it, or (translation refused) the note
+    translated = result.answer.endswith(f"_英语:_ \u201c{entry.answer.strip()}\u201d") \
+        and detect_language(result.answer.split("\n\n")[0]) == "zh"
+    noted = result.answer.startswith("讲师对这个问题的解答（原文为English）") and result.answer.endswith(entry.answer.strip())
+    assert translated or noted, result.answer
+
+
+def test_faq_answers_and_refusals_reach_every_language(kb):
+    """Issue 35: "LoRAとは何ですか？"-style questions got the English FAQ entry "written in English", and a
+    refusal in a language without a table was English. The model translates both (scripted here: a real model
+    cannot be made to translate well or badly on demand); a translation that changes a fact is not shown."""
+    entry = next(e for e in kb.faq("sample") if e.question == "What does the LoRA alpha parameter do?")
+    japanese = "更新を alpha / r でスケールします。alpha = 16、r = 8 のとき、更新は 2 倍になります。"
+    engine = TutorEngine(kb, EngineConfig(log_questions=False), kb.paths, generator=Scripted(japanese))
+    result = engine.ask("LoRA の alpha パラメータは何をしますか？", [], "sample")
+    assert result.outcome == "faq" and result.language == "ja", (result.outcome, result.language)
+    assert result.answer == f"{japanese}\n\n_英語:_ \u201c{entry.answer.strip()}\u201d"
+    wrong = "更新を alpha / r でスケールします。alpha = 32、r = 8 のとき、更新は 4 倍になります。"  # other numbers
+    engine = TutorEngine(kb, EngineConfig(log_questions=False), kb.paths, generator=Scripted(wrong))
+    result = engine.ask("LoRA の alpha パラメータは何をしますか？", [], "sample")
+    assert "32" not in result.answer and result.answer.endswith(entry.answer.strip())
+    portuguese = "O material do curso não cobre esta pergunta, então não posso respondê-la com confiança."
+    engine = TutorEngine(kb, EngineConfig(log_questions=False), kb.paths, generator=Scripted(portuguese))
+    refused = engine.ask("Quem ganhou a Copa do Mundo de futebol de 2018 na Rússia?", [], "sample")
+    assert refused.outcome == "refused" and refused.language == "pt"
+    assert refused.answer.startswith(portuguese + "\n\n- "), refused.answer  # then the nearest topics, as a list
 
 
 def test_off_topic_question_is_refused_with_nearest_topics(engine):
@@ -290,7 +315,7 @@ def test_an_answer_that_only_denies_is_followed_by_what_the_course_says(kb):
 def test_english_day_names_in_a_chinese_answer_are_written_in_chinese(kb):
     engine = scripted_engine(kb, "课程的讲座在Tuesdays和Thursdays从10:00到11:30在B214 [1]。")
     result = engine.ask("课程的讲座在什么时间、什么地点？", [], "sample")
-    assert result.outcome == "answered" and "周二和周四从10:00到11:30" in result.answer and "Tuesdays" not in result.answer
+    assert result.outcome == "answered" and "星期二和星期四从10:00到11:30" in result.answer and "Tuesdays" not in result.answer
 
 
 def test_a_time_without_its_day_is_retried_with_the_courses_sentence(kb):
@@ -504,8 +529,9 @@ def test_an_answer_that_is_the_question_again_is_not_shown(kb):
     language, a first sentence that is the question word for word says nothing, and the course is quoted."""
     from tutor.grounding import RESTATED
 
-    engine = scripted_engine(kb, "Y a-t-il un examen final ? [1]", translate_quotes=False)
-    result = engine.ask("Y a-t-il un examen final ?", [], "sample")
+    # (the longer form of the question: lingua reads the five-word one as Catalan, a known miss of bench/language.py)
+    engine = scripted_engine(kb, "Y a-t-il un examen final dans ce cours ? [1]", translate_quotes=False)
+    result = engine.ask("Y a-t-il un examen final dans ce cours ?", [], "sample")
     assert result.language == "fr" and result.outcome in ("quoted", "refused"), result.answer
     assert "Y a-t-il" not in result.answer and len(engine.generator.calls) == 1  # no retry: nothing to correct
     assert result.grounding["unsupported"] == [RESTATED]

@@ -334,8 +334,8 @@ def test_an_answer_to_when_must_give_the_day_the_course_gives():
     evidence = Evidence(["Labs run on Mondays from 14:00 to 16:00 in computer room C3.", office,
                          "Problem sets are due at 23:59 local time."])
     spanish = "Las horas de oficina son de 14:00 a 16:00 en el aula B305."
-    assert omitted_day(spanish, evidence) == office
-    assert omitted_day("Las horas de oficina son los miércoles de 14:00 a 16:00.", evidence) == ""
+    assert omitted_day(spanish, evidence, "es") == office
+    assert omitted_day("Las horas de oficina son los miércoles de 14:00 a 16:00.", evidence, "es") == ""
     assert omitted_day("They are due at 23:59 local time.", evidence) == ""  # the course names no day either
     for question in ("¿Cuándo son las horas de oficina del profesor?", "When are the office hours?", "Wann ist die Sprechstunde?",
                      "答疑时间是什么时候？"):
@@ -417,3 +417,16 @@ def test_a_lead_in_waits_for_what_it_announces_and_list_numbers_are_not_facts():
     gate = SentenceGate(evidence, "en")
     assert gate.feed("The penalty is as follows:") == "" and gate.finish() == ""
     assert gate.failed is not None and gate.failed.unsupported == [LEAD_IN]  # the log says why, not "restates"
+
+
+def test_a_korean_answer_cannot_move_the_lectures_to_other_days():
+    """Issue 35: "강의는 언제 어디에서 하나요?" got "월요일과 화요일 10시00분에서 11시30분까지 B214" (Monday and Tuesday)
+    for a course whose lectures are on Tuesdays and Thursdays: the weekday names were a table of five languages.
+    They come from CLDR now, for any language; the same holds for a Russian or Greek answer."""
+    evidence = Evidence(["Lectures are on Tuesdays and Thursdays from 10:00 to 11:30 in room B214."])
+    wrong = check_sentence("강의는 월요일과 화요일 10:00부터 11:30까지 B214에서 합니다.", evidence, "ko")
+    assert "월요일" in wrong.unsupported and "화요일" not in wrong.unsupported, wrong.unsupported
+    assert check_sentence("강의는 화요일과 목요일 10:00부터 11:30까지 B214에서 합니다.", evidence, "ko").ok
+    assert not check_sentence("Лекции проходят по понедельникам в 10:00.", evidence, "ru").ok
+    assert check_sentence("Лекции проходят по вторникам и четвергам с 10:00 до 11:30.", evidence, "ru").ok
+    assert not check_sentence("Οι διαλέξεις γίνονται Δευτέρα και Τρίτη.", evidence, "el").ok

@@ -41,7 +41,11 @@ def test_a_translated_quote_shows_the_courses_own_words_too():
     assert "[2]" in shown and "Original: «Instructor office hours: Wednesdays from 14:00" in shown and "**" not in shown
     assert quote_text("es", OFFICE, 2) == ("El material del curso dice: «Instructor office hours: Wednesdays from 14:00 "
                                           "to 16:00 in room B305, or by appointment.» [2]")
-    assert quote_text("it", OFFICE, 1, "Orario: mercoledì 14:00-16:00, aula B305.").startswith("The course says:")
+    # a language without a phrase table: the translation, then the course's words labelled with CLDR's name of
+    # their language in the student's language
+    assert quote_text("it", OFFICE, 1, "Orario: mercoledì 14:00-16:00, aula B305.") == (
+        "\u201cOrario: mercoledì 14:00-16:00, aula B305.\u201d [1]\n\n_inglese:_ \u201cInstructor office hours: Wednesdays "
+        "from 14:00 to 16:00 in room B305, or by appointment.\u201d")
 
 
 def test_copied_english_prose_in_another_language_fails_naming_the_course_sentence():
@@ -66,15 +70,26 @@ def test_copied_english_prose_in_another_language_fails_naming_the_course_senten
 
 def test_english_day_names_in_an_answer_are_written_in_its_language():
     """A Chinese answer copied "Tuesdays和Thursdays" from the excerpts: CJK characters are word characters, so
-    even finding the days needs no \\b. Each language gets its day and its recurring day."""
+    even finding the days needs no \\b. Each language gets CLDR's name of the day, for any language CLDR has."""
     chinese = "课程的讲座在Tuesdays和Thursdays从10:00到11:30在B214。"
     assert english_days(chinese) == ["tuesday", "thursday"] and names_day("在Tuesdays和")
-    assert localize_weekdays(chinese, "zh") == "课程的讲座在周二和周四从10:00到11:30在B214。"
+    assert localize_weekdays(chinese, "zh") == "课程的讲座在星期二和星期四从10:00到11:30在B214。"
     assert localize_weekdays("Die Vorlesungen sind Tuesdays, das Labor am Monday.", "de") == \
-        "Die Vorlesungen sind dienstags, das Labor am Montag."
-    assert localize_weekdays("Las clases son Tuesdays y Thursdays.", "es") == "Las clases son los martes y los jueves."
+        "Die Vorlesungen sind Dienstag, das Labor am Montag."
+    assert localize_weekdays("Las clases son Tuesdays y Thursdays.", "es") == "Las clases son martes y jueves."
+    assert localize_weekdays("강의는 Tuesdays와 Thursdays에 있습니다.", "ko") == "강의는 화요일와 목요일에 있습니다."
     assert localize_weekdays("Lectures are on Tuesdays.", "en") == "Lectures are on Tuesdays."
     assert localize_weekdays("Mondayish weather.", "de") == "Mondayish weather."
+    assert localize_weekdays("Lectures on Tuesdays.", "xx-unknown") == "Lectures on Tuesdays."
+
+
+def test_weekdays_are_read_in_every_language_from_locale_data():
+    assert english_days("월요일과 화요일 10시", "ko") == ["monday", "tuesday"]
+    assert english_days("по вторникам и четвергам", "ru") == ["tuesday", "thursday"]
+    assert english_days("在周二和星期四", "zh") == ["tuesday", "thursday"]
+    assert english_days("Τρίτη και Πέμπτη", "el") == ["tuesday", "thursday"]
+    assert english_days("火曜日と木曜日", "ja") == ["tuesday", "thursday"]
+    assert english_days("Tuesdays and Thursdays", "ko") == ["tuesday", "thursday"]  # English names in any answer
 
 
 def test_a_backend_failing_while_translating_leaves_the_quote_untranslated():

@@ -37,12 +37,12 @@ from tutor.grounding import ECHOED, LEAD_IN, RESTATED, SentenceGate, denied_subj
 from tutor.language import detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
 from tutor.passages import best_passage, focus_excerpts
-from tutor.prompts import (INSTRUCTIONS, NEAREST, NOT_COVERED, TRANSLATED_QUOTES, build_messages, correction_messages,
-                           faq_language_note, plain, quote_text, refusal_text, source_label)
-from tutor.questions import fold, followup_prompt, leaned_on, symbols, terms
+from tutor.prompts import (INSTRUCTIONS, NEAREST, NOT_COVERED, build_messages, correction_messages, plain, quote_text,
+                           refusal_text, source_label)
+from tutor.questions import close_faq, fold, followup_prompt, leaned_on
 from tutor.schedule import asks_when, localize_weekdays
 from tutor.subjects import detached_facts, holds
-from tutor.translation import UNTRANSLATED, translatable, translate
+from tutor.translation import UNTRANSLATED, RefusalLines, faq_text, translatable, translate
 
 if TYPE_CHECKING:
     from knowledge_base import Hit
@@ -104,6 +104,7 @@ class TutorEngine:
         self.paths = paths or kb.paths
         self._generator = generator
         self._load_lock = threading.Lock()
+        self._refusals = RefusalLines()  # "not covered" in the languages prompts.REFUSALS has no line for
         records.ensure_schema(kb.db)
 
     # ------------------------------------------------------------------------------------------ model
@@ -186,7 +187,7 @@ class TutorEngine:
             pieces.append(text)
             return text
 
-        entry = self._faq_hit(question, faq, language)
+        entry = close_faq(question, faq, language, cfg.faq_threshold, cfg.faq_min_overlap, self.kb.embedder.spec.multilingual)
         if entry is not None:
             result.outcome = "faq"
             faq_language = entry_language(entry[0])
@@ -195,12 +196,12 @@ class TutorEngine:
             if entry[0].source:
                 result.citations = [Citation(1, entry[0].source, None, None, snippet(entry[0].answer, cfg.snippet_chars),
                                              None, entry[1])]
-            # The vetted text is shown as the instructor wrote it; in another language, the student is told so.
-            note = faq_language_note(language, faq_language) if faq_language != language else ""
-            yield emit(f"{note}\n\n{entry[0].answer}" if note else entry[0].answer)
+            text = yield from faq_text(lambda: self.generator, entry[0].answer, faq_language, language, cfg.translate_quotes)
+            yield emit(text)
         elif top is None or top < cfg.min_evidence:
             result.outcome = "refused"
-            yield emit(refusal_text(language, self._topics(hits)))
+            head = yield from self._refusals.head(lambda: self.generator, language, cfg.translate_quotes)
+            yield emit(refusal_text(language, self._topics(hits), head))
         else:
             try:
                 yield from self._generate(question, query, hits, history, language, result, emit, previous)
@@ -300,14 +301,15 @@ class TutorEngine:
             # Else the closest excerpt's sentence nearest the question (for a German question about office hours,
             # that was the lecture times).
             quote, n = named or (best_passage(query, included[closest].text, self.kb.embedder), closest)
-            translation = None
-            if cfg.translate_quotes and language in TRANSLATED_QUOTES and translatable(plain(quote), language):
-                translation = yield from translate(generator, plain(quote), language)  # None: not the same facts
-            yield emit(quote_text(language, quote, n + 1, translation))
+            translation, source = None, detect_language(plain(quote))
+            if cfg.translate_quotes and translatable(plain(quote), language):
+                translation = yield from translate(generator, plain(quote), language, source=source)  # None: other facts
+            yield emit(quote_text(language, quote, n + 1, translation, source))
             result.citations = cite(f"[{n + 1}]", included, cfg.citation_min_overlap, cfg.snippet_chars)
             return
         result.outcome = "refused"  # NOT_IN_COURSE, an empty answer, or an unsupported one on weak evidence
-        yield emit(refusal_text(language, self._topics(hits)))
+        head = yield from self._refusals.head(lambda: generator, language, cfg.translate_quotes)
+        yield emit(refusal_text(language, self._topics(hits), head))
 
     # ------------------------------------------------------------------------------------------ helpers
 
@@ -370,27 +372,6 @@ class TutorEngine:
             if said and holds(unwrap(hit.text), said[0]):
                 return said[0], i
         return None
-
-    def _faq_hit(self, question: str, match, language: str):
-        """The FAQ match when it is close enough: cosine >= ``faq_threshold`` and enough shared terms.
-
-        The overlap check exists because embedders crowd near-identical questions that differ in the one
-        word that matters ("rank" vs "alpha" of LoRA), and MiniLM embeds scripts it was not trained on
-        (Chinese) into one crowded region. Across languages no words are shared: there a multilingual
-        embedder's cosine decides alone, and an English-only one never matches. In any language the two must
-        name the same symbols (matrix A vs B, rank 8 vs 16).
-        """
-        if match is None:
-            return None
-        entry, score = match
-        if score < self.config.faq_threshold or symbols(entry.question) != symbols(question):
-            return None
-        if entry_language(entry) != language:
-            return (entry, score) if self.kb.embedder.spec.multilingual else None
-        wanted = terms(entry.question)
-        if wanted and len(wanted & terms(question)) / len(wanted) < self.config.faq_min_overlap:
-            return None
-        return entry, score
 
     def _topics(self, hits: list["Hit"]) -> list[str]:
         """Distinct ``Title › Section`` labels of the top hits, for "nearest topics" in a refusal."""

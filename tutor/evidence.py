@@ -110,6 +110,16 @@ class Evidence:
         # of English words (names, premise words) only apply to excerpts written in Latin script.
         self.latin = len(CJK_CHAR.findall(self.text)) < 0.3 * max(1, len(re.findall(r"\w", self.text)))
 
+    @property
+    def language(self) -> str:
+        """The excerpts' own language (detected once): their weekday names are read in it, whatever the
+        answer's language."""
+        if not hasattr(self, "_language"):
+            from tutor.language import detect_language
+
+            self._language = detect_language(self.text[:2000])
+        return self._language
+
     def has_number(self, token: str) -> bool:
         return bool(_number_forms(token) & self.numbers)
 

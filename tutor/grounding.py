@@ -25,8 +25,9 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from basics.text import CJK_CHAR, words
+from tutor.arithmetic import derived_numbers
 from tutor.evidence import CODE, MARKER, NUMBER, SAYS, SENTENCE_END, TIME, Evidence, split_sentences
-from tutor.schedule import WEEKDAY, WEEKDAY_NAME, names_day, omitted_day, unpaired_days
+from tutor.schedule import evidence_days, names_day, omitted_day, unpaired_days, weekdays
 from tutor.subjects import QUESTION_WORDS, WORD, content_words, detached_facts, false_denial, misattributed
 from tutor.translation import UNTRANSLATED, untranslated
 
@@ -132,20 +133,23 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
         if not evidence.has_time(hour, minute):
             check.unsupported.append(f"{hour}:{minute}")
     rest = TIME.sub(" ", text)
+    derived = derived_numbers(rest)  # "32 / 8 = 4": 4 is computed from numbers that are checked (tutor.arithmetic)
     for m in NUMBER.finditer(rest):
         token = m.group().strip().rstrip(".,")
         if not token:
             continue
         check.facts.append(token)
-        if not evidence.has_number(token):
+        if not evidence.has_number(token) and token not in derived:
             check.unsupported.append(token)
-    if language != "en" and evidence.latin:
-        for m in WEEKDAY_NAME.finditer(rest):
-            check.facts.append(m.group())
-            if not evidence.has_word(WEEKDAY.get(m.group().lower(), m.group())) and not evidence.has_word(m.group()):
-                check.unsupported.append(m.group())
-    if evidence.latin:
-        check.unsupported += unpaired_days(text, evidence)
+    if language != "en":  # (English names are checked below with every capitalised name)
+        named = weekdays(rest, language)
+        if named:
+            known = evidence_days(evidence, language)
+            for word, day in named:
+                check.facts.append(word)
+                if day not in known:
+                    check.unsupported.append(word)
+    check.unsupported += unpaired_days(text, evidence, language)
     if language != "en" and evidence.latin:
         for fact, supported in _quantities(rest, evidence):
             check.facts.append(fact)
@@ -355,7 +359,8 @@ class SentenceGate:
         if said:  # "The course material does not mention the name of Bohemond's nephew." -- it does
             check.facts.append("denial")
             check.unsupported.append(SAYS + said)
-        said = omitted_day(sentence, self.evidence) if self.asks_when and not names_day(self.released) else ""
+        said = omitted_day(sentence, self.evidence, self.language) \
+            if self.asks_when and not names_day(self.released, self.language) else ""
         if said:
             check.facts.append("day")
             check.unsupported.append(SAYS + said)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from basics.text import HAN_CHAR, HAN_KANA_RUN, STOPWORDS, is_cjk_run, words
-from tutor.language import LanguageConfig, detect_language
+from tutor.language import LanguageConfig, detect_language, entry_language
 
 # Words that make a question lean on the previous turn ("how is *it* trained?", "and *that* one?").
 _FOLLOWUP_WORDS = {
@@ -89,3 +89,25 @@ def followup_prompt(question: str, previous: str) -> str:
     on after it. Asked the folded query ("What is LoRA? What rank is typical for it?") the 1.5B answered the
     first question it read, a definition of LoRA, and not the rank."""
     return f"{question.strip()}\n(This follows the earlier question: {previous})"
+
+
+def close_faq(question: str, match, language: str, threshold: float, min_overlap: float, multilingual: bool):
+    """The FAQ match ``(entry, score)`` when it is close enough: cosine >= ``threshold`` and enough shared terms.
+
+    The overlap check exists because embedders crowd near-identical questions that differ in the one
+    word that matters ("rank" vs "alpha" of LoRA), and MiniLM embeds scripts it was not trained on
+    (Chinese) into one crowded region. Across languages no words are shared: there a multilingual
+    embedder's cosine decides alone (``multilingual``), and an English-only one never matches. In any language
+    the two must name the same symbols (matrix A vs B, rank 8 vs 16).
+    """
+    if match is None:
+        return None
+    entry, score = match
+    if score < threshold or symbols(entry.question) != symbols(question):
+        return None
+    if entry_language(entry) != language:
+        return (entry, score) if multilingual else None
+    wanted = terms(entry.question)
+    if wanted and len(wanted & terms(question)) / len(wanted) < min_overlap:
+        return None
+    return entry, score

@@ -1,10 +1,14 @@
-"""Answer checks on *when*: weekdays in the tutor's languages, and a day stated with its time as the course does.
+"""Answer checks on *when*: weekdays in every language, and a day stated with its time as the course does.
 
 Logistics are where a wrong answer costs a student most, and where a small model slips in two ways the fact
 check alone misses: it pairs a time with a day the course names for something else (the office hours at 14:00
 moved to "Dienstag", the lectures' day), and it gives the time without the day ("de 14:00 a 16:00", asked
 "¿Cuándo son las horas de oficina?", where the course says Wednesdays). Both failures name the course sentence
 (``SAYS``), which the retry is shown and the quote falls back to.
+
+Weekday names come from CLDR's locale data (through Babel), for every language it has: a Korean answer that
+moved the Tuesday and Thursday lectures to "월요일과 화요일" went unchecked while the names were a hand table of
+five languages. English names are always known too, since answers copy them from English course text.
 
 An answer that passed may still name days in English in another language ("课程的讲座在Tuesdays和Thursdays"):
 ``localize_weekdays`` writes them in the answer's language.
@@ -13,33 +17,97 @@ An answer that passed may still name days in English in another language ("课�
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
+from basics.text import CJK_CHAR, HAN, HANGUL, KANA
 from tutor.evidence import CODE, SAYS, Evidence, clock_times
 
-# Weekdays in the languages the tutor answers in, by their English name: a German answer moved the office hours
-# from Wednesday to "Dienstag", and capitalised names are checked only in English sentences.
-_WEEKDAYS = {
-    "monday": "montag lunes lundi 星期一 周一", "tuesday": "dienstag martes mardi 星期二 周二",
-    "wednesday": "mittwoch miércoles mercredi 星期三 周三", "thursday": "donnerstag jueves jeudi 星期四 周四",
-    "friday": "freitag viernes vendredi 星期五 周五", "saturday": "samstag sábado samedi 星期六 周六",
-    "sunday": "sonntag domingo dimanche 星期日 星期天 周日",
-}
-WEEKDAY = {name: english for english, names in _WEEKDAYS.items() for name in names.split()}  # "dienstag" -> "tuesday"
-WEEKDAY_NAME = re.compile(r"(?<!\w)(?:" + "|".join(WEEKDAY) + r")|(?:星期|周)[一二三四五六日天]", re.IGNORECASE)
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")  # CLDR's order: 0 = Monday
 # "Tuesdays" too; not \b, which finds no word boundary in "在Tuesdays和" (CJK characters are word characters)
-_ENGLISH_DAY = re.compile(r"(?<![A-Za-z])(" + "|".join(_WEEKDAYS) + r")(s?)(?![A-Za-z])", re.IGNORECASE)
+_ENGLISH_DAY = re.compile(r"(?<![A-Za-z])(" + "|".join(DAYS) + r")(s?)(?![A-Za-z])", re.IGNORECASE)
 
-# Weekday names to write in an answer, Monday first: (a day, a recurring day: "Mondays").
-_DAY_ORDER = tuple(_WEEKDAYS)
-_LOCAL_DAYS = {
-    "zh": ("周一 周二 周三 周四 周五 周六 周日".split(),) * 2,  # a plural is the day itself
-    "es": ("lunes martes miércoles jueves viernes sábado domingo".split(),
-           "los lunes|los martes|los miércoles|los jueves|los viernes|los sábados|los domingos".split("|")),
-    "de": ("Montag Dienstag Mittwoch Donnerstag Freitag Samstag Sonntag".split(),
-           "montags dienstags mittwochs donnerstags freitags samstags sonntags".split()),
-    "fr": ("lundi mardi mercredi jeudi vendredi samedi dimanche".split(),
-           "le lundi|le mardi|le mercredi|le jeudi|le vendredi|le samedi|le dimanche".split("|")),
-}
+
+def _locale(language: str):
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return Locale.parse(language) if language else None
+    except (UnknownLocaleError, ValueError, TypeError):
+        return None
+
+
+@lru_cache(maxsize=None)
+def day_names(language: str) -> dict[str, str]:
+    """Lower-case weekday names of ``language`` -> their English names: CLDR's wide names (as written in a
+    date and standing alone: "dienstag", "화요일", "вторник") and, in CJK scripts, the short ones of two
+    characters or more ("周二"; "火" alone is also "fire"), plus the English names themselves."""
+    names = {day: day for day in DAYS}
+    locale = _locale(language)
+    if locale is not None:
+        for context in ("format", "stand-alone"):
+            for i, name in locale.days[context]["wide"].items():
+                names[name.lower()] = DAYS[i]
+            for i, name in locale.days[context]["abbreviated"].items():
+                if len(name) >= 2 and all(CJK_CHAR.match(c) for c in name):
+                    names[name.lower()] = DAYS[i]
+    return names
+
+
+@lru_cache(maxsize=None)
+def _day_pattern(language: str) -> re.Pattern:
+    """Any weekday name of ``language``: at a word start in spaced scripts (an inflected ending may follow:
+    "вторникам", "Mittwochs"), anywhere in CJK text ("在周二和"). A plural inside a compound is missed
+    ("terças-feiras" for CLDR's "terça-feira"): such a day goes unchecked, as every day did in a language
+    without a table."""
+    names = sorted(day_names(language), key=len, reverse=True)
+    spaced = "|".join(re.escape(n) for n in names if not CJK_CHAR.match(n))
+    cjk = "|".join(re.escape(n) for n in names if CJK_CHAR.match(n))
+    start = rf"(?:(?<=[{HAN}{KANA}{HANGUL}])|(?<![^\W\d_]))"  # "在Tuesdays和": a CJK letter is no word before it
+    return re.compile(rf"{start}(?:{spaced})" + (f"|(?:{cjk})" if cjk else ""), re.IGNORECASE)
+
+
+def weekdays(text: str, language: str = "en") -> list[tuple[str, str]]:
+    """The weekdays ``text`` names in ``language`` or English, each as (the word, its English name)."""
+    names = day_names(language)
+    return [(m.group(), names[m.group().lower()]) for m in _day_pattern(language).finditer(text)
+            if m.group().lower() in names]
+
+
+def english_days(text: str, language: str = "en") -> list[str]:
+    """The weekdays ``text`` names (in ``language`` or English), by their English names."""
+    return [english for _, english in weekdays(text, language)]
+
+
+def names_day(text: str, language: str = "en") -> bool:
+    """Whether ``text`` names a weekday, in ``language`` or in English."""
+    return bool(weekdays(text, language))
+
+
+def localize_weekdays(text: str, language: str) -> str:
+    """``text`` with English weekday names written in ``language`` (CLDR's name of the day): a Chinese answer
+    copied the excerpts' "Tuesdays和Thursdays" (-> 星期二和星期四). The mapping is exact, so it runs on text the
+    answer check has passed; unchanged for English and for languages CLDR does not know."""
+    locale = _locale(language) if language != "en" else None
+    if locale is None:
+        return text
+    local = locale.days["format"]["wide"]
+    return _ENGLISH_DAY.sub(lambda m: local[DAYS.index(m.group(1).lower())], text)
+
+
+def evidence_days(evidence: Evidence, language: str) -> set[str]:
+    """The weekdays (English names) the excerpts name, in English, in their own language or in ``language``."""
+    days = set(english_days(evidence.text, language))
+    if evidence.language not in ("en", language):
+        days |= set(english_days(evidence.text, evidence.language))
+    return days
+
+
+def _sentence_days(sentence: str, evidence: Evidence, language: str) -> set[str]:
+    days = set(english_days(sentence, language))
+    if evidence.language not in ("en", language):
+        days |= set(english_days(sentence, evidence.language))
+    return days
+
 
 # Questions that ask when something happens, in the tutor's languages.
 _ASKS_WHEN = re.compile(r"\b(?:when|what time|which days?|cu[aá]ndo|a qu[eé] hora|qu[eé] d[ií]as?|wann|um wie viel uhr|"
@@ -52,38 +120,6 @@ def asks_when(question: str) -> bool:
     return _ASKS_WHEN.search(question) is not None
 
 
-def _days(text: str) -> list[tuple[str, str]]:
-    """The weekdays ``text`` names, each as (the word, its English name): ("Mittwochs", "mittwoch") is
-    ("Mittwoch", "wednesday"), ("Tuesdays", ...) is ("Tuesday", "tuesday")."""
-    days = [(m.group(), m.group(1).lower()) for m in _ENGLISH_DAY.finditer(text)]
-    return days + [(m.group(), WEEKDAY.get(m.group().lower(), "")) for m in WEEKDAY_NAME.finditer(text)]
-
-
-def english_days(text: str) -> list[str]:
-    """The weekdays ``text`` names, by their English names, whatever language it names them in."""
-    return [english for _, english in _days(text)]
-
-
-def localize_weekdays(text: str, language: str) -> str:
-    """``text`` with English weekday names written in ``language``: a Chinese answer copied the excerpts'
-    "Tuesdays和Thursdays" (-> 周二和周四). The mapping is exact, so it runs on text the answer check has passed;
-    unchanged for English and languages without a table."""
-    names = _LOCAL_DAYS.get(language)
-    if not names:
-        return text
-
-    def local(m: re.Match) -> str:
-        i = _DAY_ORDER.index(m.group(1).lower())
-        return names[1 if m.group(2) else 0][i]
-
-    return _ENGLISH_DAY.sub(local, text)
-
-
-def names_day(text: str) -> bool:
-    """Whether ``text`` names a weekday, in any of the tutor's languages."""
-    return bool(_ENGLISH_DAY.search(text) or WEEKDAY_NAME.search(text))
-
-
 def _course_sentence(text: str, times: list[str], evidence: Evidence) -> str:
     """The excerpt sentence with ``times[0]`` that shares most of ``text``'s times and codes: 14:00-16:00 in
     B305 are the office hours, though the labs are at 14:00 too ("" when none has the time)."""
@@ -93,7 +129,7 @@ def _course_sentence(text: str, times: list[str], evidence: Evidence) -> str:
     return max(shared, key=lambda x: x[0], default=(0, ""))[1]
 
 
-def unpaired_days(text: str, evidence: Evidence) -> list[str]:
+def unpaired_days(text: str, evidence: Evidence, language: str = "en") -> list[str]:
     """Weekdays of a sentence with clock times that the excerpts never give with any of those times, as
     "Dienstag 14:00": a German answer put the office hours (Wednesdays 14:00-16:00) on "Dienstag", a day the
     excerpts do name, for the lectures. A day and a time stated together must be stated together in one
@@ -103,10 +139,9 @@ def unpaired_days(text: str, evidence: Evidence) -> list[str]:
     if not times:
         return []
     out = []
-    for word, english in _days(text):
-        stem = english[:-3]  # "tuesday" -> "tues": the excerpts say "Tuesdays"
-        if english and not any(stem in s and paired & set(times)
-                               for s, paired in zip(evidence.sentences, evidence.sentence_times)):
+    for word, english in weekdays(text, language):
+        if not any(english in _sentence_days(s, evidence, language) and paired & set(times)
+                   for s, paired in zip(evidence.sentences, evidence.sentence_times)):
             out.append(f"{word} {times[0]}")
             said = _course_sentence(text, times, evidence)  # the retry is told which day the course gives
             if said and SAYS + said not in out:
@@ -114,14 +149,14 @@ def unpaired_days(text: str, evidence: Evidence) -> list[str]:
     return out
 
 
-def omitted_day(text: str, evidence: Evidence) -> str:
+def omitted_day(text: str, evidence: Evidence, language: str = "en") -> str:
     """The course sentence an answer to a "when" question left the day out of: ``text`` gives clock times and
     no weekday, while every excerpt sentence with its first time names one ("Wednesdays from 14:00 to 16:00").
     "" when nothing is missing."""
     times = clock_times(text)
-    if not times or names_day(text):
+    if not times or names_day(text, language):
         return ""
     with_time = [s for s, paired in zip(evidence.sentences, evidence.sentence_times) if times[0] in paired]
-    if not with_time or not all(names_day(s) for s in with_time):
+    if not with_time or not all(_sentence_days(s, evidence, language) for s in with_time):
         return ""
     return _course_sentence(text, times, evidence)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from tutor.evidence import CODE, MARKER, NUMBER, TIME, Evidence, split_sentences, table_header, table_start
-from tutor.schedule import WEEKDAY_NAME
+from tutor.schedule import names_day
 
 WORD = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z0-9-]{3,}", re.ASCII)  # an English word, whole: "135M-parameter" is none
 
@@ -225,7 +225,7 @@ def false_denial(sentence: str, question: str, excerpts: Evidence) -> str:
             continue
         original = excerpts.originals[i]
         if kind & _NAME_ASPECT and not any(
-                m.group().lower() not in asked and not WEEKDAY_NAME.match(m.group()) for m in _PROPER.finditer(original)):
+                m.group().lower() not in asked and not names_day(m.group()) for m in _PROPER.finditer(original)):
             continue
         if kind & _NUMBER_ASPECT and not any(m.start() == 0 or original[m.start() - 1] != "-"
                                              for m in NUMBER.finditer(TIME.sub(" ", original))):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Iterator
+from typing import Callable, Iterator
 
 from tutor.evidence import CODE, MARKER, NUMBER, TIME, Evidence, clock_times
 from tutor.language import detect_language, language_name
@@ -30,17 +30,17 @@ log = logging.getLogger(__name__)
 
 # Asked by hand on the logistics lines, this wording kept "office hours" (not "Horarios de clase", class times,
 # with "You translate course text into Spanish.").
-TRANSLATE_RULES = ("Translate the user's text from English into {language}. It is a line of a university course's "
+TRANSLATE_RULES = ("Translate the user's text from {source} into {language}. It is a line of a university course's "
                    "documents: translate its meaning faithfully and keep every number, time, room and name exactly "
                    "as written. Reply with the translation only.")
 
 
-def facts(text: str) -> tuple[frozenset, frozenset, frozenset, frozenset]:
+def facts(text: str, language: str = "en") -> tuple[frozenset, frozenset, frozenset, frozenset]:
     """What a translation must keep: numbers (by their digits: 49,152 = 49.152), clock times, codes (B305) and
     weekdays (by their English names, whatever language names them)."""
     numbers = frozenset(re.sub(r"[.,\s]", "", m.group()) for m in NUMBER.finditer(TIME.sub(" ", text)))
     return (numbers, frozenset(clock_times(text)), frozenset(c.lower() for c in CODE.findall(text)),
-            frozenset(english_days(text)))
+            frozenset(english_days(text, language)))
 
 
 def untranslated(sentence: str, evidence: Evidence) -> str:
@@ -62,9 +62,10 @@ def untranslated(sentence: str, evidence: Evidence) -> str:
     return ""
 
 
-def translation_messages(text: str, language: str) -> list[dict]:
+def translation_messages(text: str, language: str, source: str = "en") -> list[dict]:
     """The prompt: the rules as a system turn, the sentence alone as the user turn."""
-    return [{"role": "system", "content": TRANSLATE_RULES.format(language=language_name(language))},
+    rules = TRANSLATE_RULES.format(source=language_name(source), language=language_name(language))
+    return [{"role": "system", "content": rules},
             {"role": "user", "content": text}]
 
 
@@ -76,19 +77,20 @@ def translatable(text: str, language: str) -> bool:
 
 
 def acceptable(source: str, translation: str, language: str) -> bool:
-    """Whether ``translation`` may be shown: one line in ``language``, not much longer than the source, and
-    stating exactly the source's facts."""
-    if not translation or "\n" in translation or len(translation) > 2 * len(source) + 40:
+    """Whether ``translation`` may be shown: as many lines as the source, in ``language``, not much longer
+    than the source, and stating exactly the source's facts."""
+    if not translation or translation.count("\n") > source.count("\n") or len(translation) > 2 * len(source) + 40:
         return False
-    return detect_language(translation) == language and facts(source) == facts(translation)
+    return detect_language(translation) == language and facts(source) == facts(translation, language)
 
 
-def translate(generator, text: str, language: str, max_new_tokens: int = 128) -> Iterator[str]:
+def translate(generator, text: str, language: str, max_new_tokens: int | None = None, source: str = "en") -> Iterator[str]:
     """Translate one course sentence with ``generator``: yields its queue notices (empty ``QueueWait``
     deltas), returns the checked translation, or None when it is not acceptable (the original is shown alone)."""
     out = ""
+    max_new_tokens = max_new_tokens or min(512, 64 + len(text))  # CJK and Cyrillic text take more tokens a character
     try:
-        for delta in generator.stream(translation_messages(text, language), max_new_tokens, 0.0):
+        for delta in generator.stream(translation_messages(text, language, source), max_new_tokens, 0.0):
             if delta:
                 out += delta
             else:
@@ -98,3 +100,35 @@ def translate(generator, text: str, language: str, max_new_tokens: int = 128) ->
         return None
     out = out.strip().strip("\"“”„«»").strip()
     return out if acceptable(text, out, language) else None
+
+
+def faq_text(generator: Callable, answer: str, faq_language: str, language: str, translate_it: bool = True) -> Iterator[str]:
+    """What the student reads for an FAQ match: the instructor's answer as written; in another language,
+    translated by the model (``generator()`` loads it) and kept only if it states the same facts, with the
+    instructor's words under it; a translation that fails shows a note in the student's language instead."""
+    from tutor.prompts import faq_language_note, with_original  # (prompts imports the answer check, which imports this)
+
+    if faq_language == language:
+        return answer
+    translation = (yield from translate(generator(), answer, language, source=faq_language)) if translate_it else None
+    if translation:
+        return with_original(translation, answer, faq_language, language)
+    return f"{faq_language_note(language, faq_language)}\n\n{answer}"
+
+
+class RefusalLines:
+    """"The course material does not cover this question" in the languages ``prompts.REFUSALS`` has no line
+    for: the model translates the English line once per language (kept if it reads as that language)."""
+
+    def __init__(self):
+        self._lines: dict[str, str | None] = {}
+
+    def head(self, generator: Callable, language: str, translate_it: bool = True) -> Iterator[str]:
+        """The line in ``language``; None where the table has it, or the translation failed (English shows)."""
+        from tutor.prompts import REFUSALS
+
+        if language in REFUSALS or not translate_it:
+            return None
+        if language not in self._lines:
+            self._lines[language] = yield from translate(generator(), REFUSALS["en"][0], language)
+        return self._lines[language]

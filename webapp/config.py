@@ -39,7 +39,9 @@ class AppConfig:
     adapter: str | None = field(default=None, metadata={"env": "TUTOR_ADAPTER", "help": _engine_help("adapter")})
     instructor_user: str | None = field(default=None, metadata={"env": "TUTOR_INSTRUCTOR_USER", "help": "Instructor login name."})
     instructor_password: str | None = field(default=None, repr=False, metadata={"help": "Instructor password."})
-    load_sample_course: bool = field(default=True, metadata={"help": "Load the built-in sample course if absent."})
+    load_sample_course: bool = field(default=True, metadata={"help": "Load the built-in courses if absent."})
+    builtin_courses: tuple[str, ...] = field(default=("sample", "estatistica"), metadata={
+        "help": "Which built-in courses load_sample_course loads (knowledge_base.facade.BUILTIN_COURSES)."})
     chat_concurrency: int = field(default=32, metadata={"env": "TUTOR_CONCURRENCY", "help": "Chat requests admitted at once. The model still answers "
                                   "one at a time, first come first served; admitted requests see their place in line."})
     queue_size: int = field(default=128, metadata={"help": "Requests waiting in the queue before new ones are refused."})

@@ -51,7 +51,8 @@ def build_parts(config: AppConfig, kb: "KnowledgeBase | None" = None, engine: "T
     if kb is None:
         kb = KnowledgeBase(paths, KBConfig(embedder=config.embedder) if config.embedder else None)
     if config.load_sample_course:
-        kb.ensure_sample_course()
+        for course in config.builtin_courses:
+            kb.ensure_sample_course(course)
 
     def make_engine(adapter: str | None) -> TutorEngine:
         return open_engine(EngineConfig(model=config.model, adapter=adapter, remote_url=config.remote_url,
