@@ -90,6 +90,10 @@ def test_weekdays_are_read_in_every_language_from_locale_data():
     assert english_days("Τρίτη και Πέμπτη", "el") == ["tuesday", "thursday"]
     assert english_days("火曜日と木曜日", "ja") == ["tuesday", "thursday"]
     assert english_days("Tuesdays and Thursdays", "ko") == ["tuesday", "thursday"]  # English names in any answer
+    assert english_days("às terças-feiras e quintas-feiras", "pt") == ["tuesday", "thursday"]  # plural compounds
+    assert english_days("a segunda prova", "pt") == []  # "segunda" alone is "second" in an answer...
+    from tutor.schedule import weekdays
+    assert [d for _, d in weekdays("segundas e quartas-feiras", "pt", loose=True)] == ["monday", "wednesday"]  # ...not in excerpts
 
 
 def test_a_backend_failing_while_translating_leaves_the_quote_untranslated():

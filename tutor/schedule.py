@@ -53,24 +53,47 @@ def day_names(language: str) -> dict[str, str]:
     return names
 
 
+_PART = re.compile(r"([-\s]+)")
+_CJK_LETTER = f"[{HAN}{KANA}{HANGUL}]"
+_END = rf"(?:(?={_CJK_LETTER})|(?![^\W\d_]))"  # the name ends the word ("Tuesdays和": a CJK letter may follow)
+
+
+def _name_regex(name: str, loose: bool) -> str:
+    """A weekday name as a pattern: each word of it may take an inflected ending of up to two letters
+    ("terças-feiras" for CLDR's "terça-feira", "вторникам" for "вторник", "Mittwochs"); ``loose`` also
+    takes the first word of a compound alone ("segundas e quartas-feiras" names Monday too)."""
+    if CJK_CHAR.match(name):
+        return re.escape(name)
+    parts = _PART.split(name)
+    words = [re.escape(p) + r"[^\W\d_]{0,2}" if i % 2 == 0 else r"[-\s]+" for i, p in enumerate(parts)]
+    whole = "".join(words) + _END
+    if loose and len(parts) > 1 and len(parts[0]) >= 4:
+        return f"{whole}|{words[0]}{_END}"
+    return whole
+
+
 @lru_cache(maxsize=None)
-def _day_pattern(language: str) -> re.Pattern:
-    """Any weekday name of ``language``: at a word start in spaced scripts (an inflected ending may follow:
-    "вторникам", "Mittwochs"), anywhere in CJK text ("在周二和"). A plural inside a compound is missed
-    ("terças-feiras" for CLDR's "terça-feira"): such a day goes unchecked, as every day did in a language
-    without a table."""
-    names = sorted(day_names(language), key=len, reverse=True)
-    spaced = "|".join(re.escape(n) for n in names if not CJK_CHAR.match(n))
-    cjk = "|".join(re.escape(n) for n in names if CJK_CHAR.match(n))
-    start = rf"(?:(?<=[{HAN}{KANA}{HANGUL}])|(?<![^\W\d_]))"  # "在Tuesdays和": a CJK letter is no word before it
-    return re.compile(rf"{start}(?:{spaced})" + (f"|(?:{cjk})" if cjk else ""), re.IGNORECASE)
+def _day_pattern(language: str, loose: bool = False) -> re.Pattern:
+    """Any weekday name of ``language``, one named group a day: at a word start in spaced scripts (a
+    CJK letter before it counts as a start: "在Tuesdays和"), anywhere in CJK text ("在周二和")."""
+    by_day: dict[str, list[str]] = {}
+    for name, day in day_names(language).items():
+        by_day.setdefault(day, []).append(name)
+    start = rf"(?:(?<={_CJK_LETTER})|(?<![^\W\d_]))"
+    groups = []
+    for day, names in by_day.items():
+        names = sorted(names, key=len, reverse=True)
+        spaced = "|".join(_name_regex(n, loose) for n in names if not CJK_CHAR.match(n))
+        cjk = "|".join(re.escape(n) for n in names if CJK_CHAR.match(n))
+        groups.append(f"(?P<{day}>{start}(?:{spaced})" + (f"|{cjk}" if cjk else "") + ")")
+    return re.compile("|".join(groups), re.IGNORECASE)
 
 
-def weekdays(text: str, language: str = "en") -> list[tuple[str, str]]:
-    """The weekdays ``text`` names in ``language`` or English, each as (the word, its English name)."""
-    names = day_names(language)
-    return [(m.group(), names[m.group().lower()]) for m in _day_pattern(language).finditer(text)
-            if m.group().lower() in names]
+def weekdays(text: str, language: str = "en", loose: bool = False) -> list[tuple[str, str]]:
+    """The weekdays ``text`` names in ``language`` or English, each as (the word, its English name);
+    ``loose`` as ``_name_regex`` says (for reading the excerpts, where a day too many only makes the check
+    lenient; an answer is read strictly)."""
+    return [(m.group(), m.lastgroup) for m in _day_pattern(language, loose).finditer(text)]
 
 
 def english_days(text: str, language: str = "en") -> list[str]:
@@ -96,16 +119,13 @@ def localize_weekdays(text: str, language: str) -> str:
 
 def evidence_days(evidence: Evidence, language: str) -> set[str]:
     """The weekdays (English names) the excerpts name, in English, in their own language or in ``language``."""
-    days = set(english_days(evidence.text, language))
-    if evidence.language not in ("en", language):
-        days |= set(english_days(evidence.text, evidence.language))
-    return days
+    return _sentence_days(evidence.text, evidence, language)
 
 
 def _sentence_days(sentence: str, evidence: Evidence, language: str) -> set[str]:
-    days = set(english_days(sentence, language))
+    days = {day for _, day in weekdays(sentence, language, loose=True)}
     if evidence.language not in ("en", language):
-        days |= set(english_days(sentence, evidence.language))
+        days |= {day for _, day in weekdays(sentence, evidence.language, loose=True)}
     return days
 
 
