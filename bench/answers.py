@@ -11,7 +11,8 @@ Three measurements, each printing its figures and the command that reproduces it
   (answers scored against the Chinese reference, character-F1), and a course of Chinese paragraphs asked
   the English ones: language match, F1, wrongly refused, per (question, course) language pair.
 - ``sample``: the regression set on our own sample course (tests/data/sample_course_questions.jsonl):
-  share correct (every key fact stated; off-topic refused) and invented facts.
+  share correct (every key fact stated; off-topic refused) and invented facts, for the tuning and the
+  held-out half; ``--course estatistica`` asks the Portuguese statistics course its own set (never tuned on).
 - ``speed``: answer latency p50/p95 on the sample course, and decode tokens/s through the engine against
   bare llama-cpp-python on the same GGUF and prompt tokens, in the same run.
 
@@ -22,6 +23,7 @@ The shared data is read from ../shared/data and written only to a temporary dire
     python bench/answers.py offcourse --preset qwen2.5-1.5b-instruct --questions 100
     python bench/answers.py crosslingual --preset qwen2.5-1.5b-instruct --questions 30
     python bench/answers.py sample --preset qwen2.5-1.5b-instruct
+    python bench/answers.py sample --preset qwen2.5-1.5b-instruct --course estatistica
     python bench/answers.py speed --preset qwen2.5-1.5b-instruct --questions 20
 """
 
@@ -142,10 +144,15 @@ def cmd_crosslingual(args) -> None:
         evaluate(write_jsonl(work / f"{course}.jsonl", rows), course, args, paths, kb, work / f"report-{course}")
 
 
+# The built-in courses' question sets: the sample course's regression set (tuned on: read its held-out half) and
+# the statistics course's (never tuned on).
+QUESTION_SETS = {"sample": "sample_course_questions.jsonl", "estatistica": "statistics_course_questions.jsonl"}
+
+
 def cmd_sample(args) -> None:
     work, paths, kb = workspace()
-    kb.ensure_sample_course()
-    evaluate(ROOT / "tests" / "data" / "sample_course_questions.jsonl", "sample", args, paths, kb, work / "report")
+    kb.ensure_sample_course(args.course)
+    evaluate(ROOT / "tests" / "data" / QUESTION_SETS[args.course], args.course, args, paths, kb, work / "report")
 
 
 def cmd_speed(args) -> None:
@@ -225,6 +232,7 @@ def main() -> None:
     ap.add_argument("--answer-form", default="sentences", choices=("sentences", "short"),
                     help="the prompt's answer length (tutor.prompts.ANSWER_FORMS): 'short' asks for the bare answer "
                          "that extractive QA references hold")
+    ap.add_argument("--course", default="sample", choices=tuple(QUESTION_SETS), help="built-in course (sample)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     from tutor.models import DEFAULT_PRESET

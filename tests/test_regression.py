@@ -31,6 +31,21 @@ def test_regression_set_is_well_formed():
     assert all(e.must_include for e in entries if e.answerable)  # every answerable row is scored by its facts
 
 
+def test_the_second_course_question_set_is_well_formed():
+    """The statistics course's set (never tuned on): >= 40 questions in >= 8 languages, ja ko pt ru ar among
+    them, every answerable row scored by its facts, every source a page of the course."""
+    from knowledge_base.facade import BUILTIN_COURSES
+    from knowledge_base.faq_files import load_faq
+
+    path = REGRESSION_SET.parent / "statistics_course_questions.jsonl"
+    entries = load_faq(path)
+    languages = {e.language for e in entries}
+    assert len(entries) >= 40 and len(languages) >= 8 and {"ja", "ko", "pt", "ru", "ar"} <= languages
+    assert all(e.must_include for e in entries if e.answerable) and sum(not e.answerable for e in entries) >= 4
+    pages = {p.name for p in BUILTIN_COURSES["estatistica"].glob("*.md")}
+    assert {e.source for e in entries if e.source} <= pages
+
+
 @pytest.mark.slow
 def test_default_model_invents_nothing_on_logistics_and_traps(tmp_path):
     from tutor.cli import main
