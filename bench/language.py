@@ -6,7 +6,7 @@ Three labelled sets, none of them used to tune a detector:
 - The regression set's questions (tests/data/sample_course_questions.jsonl, labelled by its ``language``).
 - The short hand-written questions of tests/test_language.py (mixed "Was ist LoRA?"-style questions).
 
-Detectors: ``current`` (tutor.language.detect_language as configured), ``langdetect`` (plain, seeded, every
+Detectors: ``current`` (basics.language.detect_language as configured), ``langdetect`` (plain, seeded, every
 language it knows) and ``lingua`` (lingua-language-detector, every language, high and low accuracy modes).
 Prints accuracy overall and per language, the worst language, and microseconds per question.
 
@@ -60,7 +60,7 @@ def short_questions() -> list[tuple[str, str]]:
 def detectors(names: list[str]) -> dict[str, Callable[[str], str]]:
     out: dict[str, Callable[[str], str]] = {}
     if "current" in names:
-        from tutor.language import detect_language
+        from basics.language import detect_language
 
         out["current"] = detect_language
     if "langdetect" in names:

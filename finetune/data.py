@@ -27,7 +27,7 @@ from basics.errors import ConfigError
 from knowledge_base.faq_entries import FAQEntry
 from knowledge_base.faq_files import load_faq
 from tutor import prompts
-from tutor.language import entry_language
+from basics.language import entry_language
 from tutor.prompts import build_messages
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ from basics.errors import ConfigError
 from basics.text import HAN_CHAR, words
 from tutor.evidence import MARKER, Evidence, split_sentences
 from tutor.grounding import check_sentence
-from tutor.language import detect_language
+from basics.language import detect_language
 from tutor.passages import best_passage
 from finetune import metrics as M
 from finetune.data import FAQInput, read_faq_data
@@ -141,7 +141,7 @@ def run_evaluation(faq: FAQInput, config: EvalConfig, paths: Paths | None = None
     """
     from tqdm.auto import tqdm
 
-    from tutor.language import entry_language
+    from basics.language import entry_language
     from tutor.models import DEFAULT_PRESET
 
     paths = paths or Paths.from_env()

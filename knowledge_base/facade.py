@@ -99,14 +99,14 @@ class KnowledgeBase:
     def add(self, paths: list[Path], course: str = DEFAULT_COURSE, progress: bool = False) -> list[AddResult]:
         """Add files and folders (recursively, supported suffixes only). Names: the file name, or the path
         relative to the folder given. Never raises for one bad file: its result says ``error``."""
-        return self.ingest.add(course, file_sources(paths, self._max_bytes()), progress)
+        return self._recorded(course, self.ingest.add(course, file_sources(paths, self._max_bytes()), progress))
 
     def add_file(self, path: Path, course: str = DEFAULT_COURSE, name: str | None = None) -> AddResult:
         """Add one file; ``name`` is the upload's file name (sanitised: see ``ingest.safe_name``). Raises
         ``IngestError`` when the file cannot be added; a duplicate is a ``skipped`` result, not an error."""
         path = Path(path)
         source = file_source(path, safe_name(name or path.name, str(path)), self._max_bytes())
-        result = self.ingest.add(course, [source])[0]
+        result = self._recorded(course, self.ingest.add(course, [source]))[0]
         if result.status == "error":
             raise IngestError(str(path), result.error)
         return result
@@ -115,11 +115,29 @@ class KnowledgeBase:
                   embed: Callable[[list[str]], np.ndarray] | None = None) -> list[AddResult]:
         """Add in-memory documents ``(name, text)`` (Markdown structure is honoured). ``embed`` replaces the
         embedder for this call: benchmarks use it to insert precomputed vectors through the normal path."""
-        return self.ingest.add(course, [text_source(n, t) for n, t in docs], progress, embed)
+        return self._recorded(course, self.ingest.add(course, [text_source(n, t) for n, t in docs], progress, embed))
 
     def delete(self, course: str, name: str) -> bool:
         """Remove a document and its chunks from the database and the index. False if it was not there."""
-        return self.ingest.delete(course, name)
+        return self._recorded(course, self.ingest.delete(course, name))
+
+    def course_language(self, course: str) -> str | None:
+        """The course's main language, recorded when its documents change (None: no documents yet)."""
+        cid = store.course_id(self.db, course)
+        return store.course_language(self.db, cid) if cid is not None else None
+
+    def _recorded(self, course: str, outcome):
+        """Record ``course``'s main language after its documents changed (detected from up to 40 of its
+        chunks); passes ``outcome`` through."""
+        from basics.language import detect_language
+
+        cid = store.course_id(self.db, course)
+        if cid is not None:
+            texts = store.chunk_sample(self.db, cid, 40)
+            language = detect_language(" ".join(texts)[:4000]) if texts else None
+            with self.db.transaction() as conn:
+                store.set_course_language(conn, cid, language)
+        return outcome
 
     def _max_bytes(self) -> int:
         return int(self.config.max_file_mb * 2**20)
@@ -143,7 +161,7 @@ class KnowledgeBase:
             counts = store.course_counts(self.db, cid)
             index = self.indexes.dense(name)
             embedder, dim = store.course_embedder(self.db, cid)
-            out[name] = {**counts, "embedder": embedder, "dim": dim,
+            out[name] = {**counts, "embedder": embedder, "dim": dim, "language": store.course_language(self.db, cid),
                          "index": None if index is None else ("hnsw" if is_hnsw(index) else "flat"),
                          "index_vectors": 0 if index is None else int(index.ntotal)}
         return {"courses": out, "embedder": self.embedder.name, "db": str(self.paths.db_path)}

@@ -101,7 +101,14 @@ def _m002_course_embedder(conn: sqlite3.Connection) -> None:
                  "(SELECT course_id FROM chunks UNION SELECT course_id FROM faq WHERE embedding IS NOT NULL)")
 
 
-register_migrations("kb", [("001_schema", _m001_schema), ("002_course_embedder", _m002_course_embedder)])
+def _m003_course_language(conn: sqlite3.Connection) -> None:
+    """Each course records its main language (detected from its text when documents are added or removed):
+    a question too short to tell its language by ("RRF?") is taken to be in it, and nothing assumes English."""
+    conn.execute("ALTER TABLE courses ADD COLUMN language TEXT")
+
+
+register_migrations("kb", [("001_schema", _m001_schema), ("002_course_embedder", _m002_course_embedder),
+                           ("003_course_language", _m003_course_language)])
 
 
 def open_database(path: Path) -> Database:
@@ -174,6 +181,15 @@ def course_embedder(db: Database, cid: int) -> tuple[str | None, int | None]:
     return row["embedder"], row["dim"]
 
 
+def course_language(db: Database, cid: int) -> str | None:
+    """The course's main language as recorded at indexing (None before its first document)."""
+    return db.query("SELECT language FROM courses WHERE id = ?", (cid,))[0]["language"]
+
+
+def set_course_language(conn: sqlite3.Connection, cid: int, language: str | None) -> None:
+    conn.execute("UPDATE courses SET language = ? WHERE id = ?", (language, cid))
+
+
 def set_course_embedder(conn: sqlite3.Connection, cid: int, name: str, dim: int) -> None:
     conn.execute("UPDATE courses SET embedder = ?, dim = ? WHERE id = ?", (name, dim, cid))
 
@@ -208,6 +224,11 @@ def chunk_texts(db: Database, cid: int) -> tuple[list[int], list[str]]:
     """(ids, texts) of a course's chunks, for re-embedding them."""
     rows = db.query("SELECT id, text FROM chunks WHERE course_id = ? ORDER BY id", (cid,))
     return [r["id"] for r in rows], [r["text"] for r in rows]
+
+
+def chunk_sample(db: Database, cid: int, n: int) -> list[str]:
+    """The texts of a course's first ``n`` chunks (enough to tell its language by)."""
+    return [r["text"] for r in db.query("SELECT text FROM chunks WHERE course_id = ? ORDER BY id LIMIT ?", (cid, n))]
 
 
 def faq_questions(db: Database, cid: int) -> tuple[list[int], list[str]]:

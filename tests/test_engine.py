@@ -13,7 +13,7 @@ from knowledge_base import KnowledgeBase
 from basics.config import Paths
 from tutor.engine import EngineConfig, TutorEngine
 from basics.errors import ModelError, QuestionError
-from tutor.language import detect_language
+from basics.language import detect_language
 from tutor.records import add_feedback, list_questions
 
 from conftest import MODEL_CACHE

@@ -130,6 +130,18 @@ def test_courses_are_separate_collections(kb, tmp_path):
     assert kb.index_path("physics") == kb.paths.indexes_dir / "all-MiniLM-L6-v2" / "physics.faiss"  # per embedder
 
 
+def test_each_course_records_its_language_when_indexed(kb):
+    """Nothing assumes English course text: a course's main language is detected from its chunks whenever its
+    documents change, kept in the database, and shown by stats."""
+    kb.add_texts("estat", [("aula.md", "# Aulas\n\nAs aulas teóricas são às segundas e quartas-feiras, das 08:30 às "
+                                      "10:10, na sala C-107. A prova final é cumulativa.")])
+    kb.add_texts("ml", [("lora.md", "# LoRA\n\nLoRA freezes the base model and trains two small low-rank matrices.")])
+    assert kb.course_language("estat") == "pt" and kb.course_language("ml") == "en"
+    assert kb.stats("estat")["courses"]["estat"]["language"] == "pt"
+    assert kb.delete("estat", "aula.md") and kb.course_language("estat") is None
+    assert kb.course_language("no-such-course") is None
+
+
 def test_reopened_store_answers_the_same(kb, tmp_path, embedder):
     write_course(tmp_path / "course")
     kb.add([tmp_path / "course"], "bio")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tutor.language import LanguageConfig, detect_language, language_name, without_names
+from basics.language import LanguageConfig, detect_language, language_name, without_names
 
 # Hand-labelled short questions, many naming their topic in the course's (English) terms, written for the old
 # function-word tables; bench/language.py reads this list too. The detector's design (lingua, names set

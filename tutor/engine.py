@@ -34,7 +34,7 @@ from tutor.engine_config import EngineConfig, with_embedder_thresholds
 from tutor.generators.base import QueueWait
 from tutor.evidence import SAYS, Evidence, unwrap
 from tutor.grounding import ECHOED, LEAD_IN, RESTATED, SentenceGate, denied_subject, premise_facts, premise_terms
-from tutor.language import detect_language, entry_language
+from basics.language import detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
 from tutor.passages import best_passage, focus_excerpts
 from tutor.prompts import (INSTRUCTIONS, NEAREST, NOT_COVERED, build_messages, correction_messages, plain, quote_text,
@@ -163,7 +163,9 @@ class TutorEngine:
         cfg = self.config
         t0 = time.perf_counter()
         timings = {"language_ms": 0.0, "retrieval_ms": 0.0, "generation_ms": 0.0, "first_token_ms": None, "total_ms": 0.0}
-        language = detect_language(question, cfg.language)
+        # too little text to tell ("RRF?"): the course's own language, recorded when it was indexed
+        fallback = self.kb.course_language(course) or cfg.language.fallback
+        language = detect_language(question, replace(cfg.language, fallback=fallback))
         t1 = time.perf_counter()
         timings["language_ms"] = (t1 - t0) * 1000
         previous = leaned_on(question, history, cfg.followup_max_words, cfg.language)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from basics.errors import ConfigError
-from tutor.language import LanguageConfig
+from basics.language import LanguageConfig
 from tutor.prompts import PromptConfig
 
 SEARCH_MODES = ("hybrid", "dense", "lexical")

@@ -115,7 +115,7 @@ class Evidence:
         """The excerpts' own language (detected once): their weekday names are read in it, whatever the
         answer's language."""
         if not hasattr(self, "_language"):
-            from tutor.language import detect_language
+            from basics.language import detect_language
 
             self._language = detect_language(self.text[:2000])
         return self._language

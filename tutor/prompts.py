@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from basics.text import CJK_CHAR
 from tutor.evidence import SAYS
 from tutor.grounding import instruction_phrases
-from tutor.language import language_name
+from basics.language import language_name
 
 if TYPE_CHECKING:
     from knowledge_base import Hit

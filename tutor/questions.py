@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from basics.text import HAN_CHAR, HAN_KANA_RUN, STOPWORDS, is_cjk_run, words
-from tutor.language import LanguageConfig, detect_language, entry_language
+from basics.language import LanguageConfig, detect_language, entry_language
 
 # Words that make a question lean on the previous turn ("how is *it* trained?", "and *that* one?").
 _FOLLOWUP_WORDS = {

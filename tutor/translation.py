@@ -17,7 +17,7 @@ import re
 from typing import Callable, Iterator
 
 from tutor.evidence import CODE, MARKER, NUMBER, TIME, Evidence, clock_times
-from tutor.language import detect_language, language_name
+from basics.language import detect_language, language_name
 from tutor.schedule import english_days
 
 # English words that are no words of the other languages the tutor answers in: a run of excerpt text copied
