@@ -10,6 +10,8 @@ Three measurements, each printing its figures and the command that reproduces it
 - ``crosslingual``: XQuAD's parallel files: a course of English paragraphs asked the Chinese questions
   (answers scored against the Chinese reference, character-F1), and a course of Chinese paragraphs asked
   the English ones: language match, F1, wrongly refused, per (question, course) language pair.
+- ``languages``: XQuAD's English paragraphs as a course, the same questions asked in each of its 12 languages:
+  per language, retrieval recall@5, answered, answer language, content against that language's reference.
 - ``sample``: the regression set on our own sample course (tests/data/sample_course_questions.jsonl):
   share correct (every key fact stated; off-topic refused) and invented facts, for the tuning and the
   held-out half; ``--course estatistica`` asks the Portuguese statistics course its own set (never tuned on).
@@ -22,6 +24,7 @@ The shared data is read from ../shared/data and written only to a temporary dire
     python bench/answers.py quality --preset qwen2.5-1.5b-instruct --en 60 --zh 30 --unanswerable 20 --answer-form short
     python bench/answers.py offcourse --preset qwen2.5-1.5b-instruct --questions 100
     python bench/answers.py crosslingual --preset qwen2.5-1.5b-instruct --questions 30
+    python bench/answers.py languages --preset qwen2.5-1.5b-instruct --questions 8 --answer-form short
     python bench/answers.py sample --preset qwen2.5-1.5b-instruct
     python bench/answers.py sample --preset qwen2.5-1.5b-instruct --course estatistica
     python bench/answers.py speed --preset qwen2.5-1.5b-instruct --questions 20
@@ -144,6 +147,27 @@ def cmd_crosslingual(args) -> None:
         evaluate(write_jsonl(work / f"{course}.jsonl", rows), course, args, paths, kb, work / f"report-{course}")
 
 
+XQUAD_LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
+
+
+def cmd_languages(args) -> None:
+    """XQuAD's English paragraphs as one course, asked ``--questions`` questions in each XQuAD language (the
+    same question ids in every language, so each language is asked the same things): per language, recall@5,
+    answered (not refused), answer language and content against that language's reference."""
+    work, paths, kb = workspace()
+    docs, en_qs = squad_items(SHARED / "xquad-dev" / "xquad-dev.en.json", 60, args.seed, "xquad", "en")
+    kb.add_texts("xen", docs)
+    picked = random.Random(args.seed).sample(range(len(en_qs)), args.questions)
+    rows = []
+    for lang in args.languages:
+        l_docs, qs = squad_items(SHARED / "xquad-dev" / f"xquad-dev.{lang}.json", 60, args.seed, "xquad", lang)
+        same = {q_name: name for (q_name, _), (name, _) in zip(l_docs, docs)}  # parallel files, shuffled alike
+        for i in picked:
+            rows.append({**qs[i], "source": same[qs[i]["source"]]})
+    print(f"course: {len(docs)} XQuAD en paragraphs; {args.questions} questions x {len(args.languages)} languages")
+    evaluate(write_jsonl(work / "languages.jsonl", rows), "xen", args, paths, kb, work / "report")
+
+
 # The built-in courses' question sets: the sample course's regression set (tuned on: read its held-out half) and
 # the statistics course's (never tuned on).
 QUESTION_SETS = {"sample": "sample_course_questions.jsonl", "estatistica": "statistics_course_questions.jsonl"}
@@ -216,7 +240,7 @@ def cmd_speed(args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=("quality", "offcourse", "crosslingual", "sample", "speed"))
+    ap.add_argument("what", choices=("quality", "offcourse", "crosslingual", "languages", "sample", "speed"))
     ap.add_argument("--preset", default=None, help="preset, .gguf file, directory or HF id [default: the default preset]")
     ap.add_argument("--paragraphs", type=int, default=64, help="SQuAD paragraphs in the course (quality)")
     ap.add_argument("--zh-paragraphs", type=int, default=24, help="XQuAD zh paragraphs in the course (quality)")
@@ -232,14 +256,16 @@ def main() -> None:
     ap.add_argument("--answer-form", default="sentences", choices=("sentences", "short"),
                     help="the prompt's answer length (tutor.prompts.ANSWER_FORMS): 'short' asks for the bare answer "
                          "that extractive QA references hold")
+    ap.add_argument("--languages", nargs="+", default=list(XQUAD_LANGUAGES), choices=XQUAD_LANGUAGES,
+                    help="question languages asked on the English XQuAD course (languages)")
     ap.add_argument("--course", default="sample", choices=tuple(QUESTION_SETS), help="built-in course (sample)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     from tutor.models import DEFAULT_PRESET
 
     args.preset = args.preset or DEFAULT_PRESET
-    {"quality": cmd_quality, "offcourse": cmd_offcourse, "crosslingual": cmd_crosslingual, "sample": cmd_sample,
-     "speed": cmd_speed}[args.what](args)
+    {"quality": cmd_quality, "offcourse": cmd_offcourse, "crosslingual": cmd_crosslingual, "languages": cmd_languages,
+     "sample": cmd_sample, "speed": cmd_speed}[args.what](args)
     print("command: python " + " ".join(shlex.quote(a) for a in [str(Path(__file__).relative_to(ROOT))] + sys.argv[1:]))
 
 
