@@ -32,6 +32,7 @@ from basics.errors import ConfigError
 from basics.text import HAN_CHAR, words
 from tutor.evidence import MARKER, Evidence, split_sentences
 from tutor.grounding import check_sentence
+from tutor.verdicts import invented
 from basics.language import detect_language
 from tutor.passages import best_passage
 from finetune import metrics as M
@@ -270,7 +271,7 @@ def _invented(answer: str, refused: bool, language: str, hits: list, entry) -> s
     if refused or not answer.strip():
         return ""
     evidence = Evidence([h.text for h in hits] + [entry.question, entry.answer])
-    return "|".join(f for sentence in split_sentences(answer) for f in check_sentence(sentence, evidence, language).unsupported)
+    return "|".join(f for sentence in split_sentences(answer) for f in invented(check_sentence(sentence, evidence, language).findings))
 
 
 def _add_semantic_similarity(rows: list[dict], embedder) -> None:

@@ -2,6 +2,7 @@
 
 from tutor.evidence import Evidence, split_sentences
 from tutor.grounding import SentenceGate, check_sentence
+from tutor.verdicts import Finding, Kind
 
 LOGISTICS = ("Lectures are on Tuesdays and Thursdays, 10:00-11:30, in room B214. The course has no final exam; "
              "the final project is due in week 12. A rank-8 LoRA on a 576 x 576 projection adds 9,216 weights.")
@@ -83,7 +84,7 @@ def test_a_yes_that_moves_a_course_fact_to_another_subject_fails():
 
     instead = detached_facts("Are the lectures in room B305?", evidence)
     assert instead == {"B305": "Lectures take place on Tuesdays from 10:00 to 11:30 in room B214."}
-    turn = correction_messages([{"role": "user", "content": "q"}], "Yes.", ["yes: B305"], "en", instead)[-1]
+    turn = correction_messages([{"role": "user", "content": "q"}], "Yes.", [Finding(Kind.AFFIRMED, "B305")], "en", instead)[-1]
     assert "for something else" in turn["content"] and "in room B214.\u201d" in turn["content"]
     assert check_sentence("No, the lectures are in room B214 [1].", evidence, "en", premises).ok
     # A Spanish question's subject words never share a sentence with English excerpts: no relation check there.
@@ -293,7 +294,7 @@ def test_an_answer_must_deny_what_the_course_denies():
     assert gate.failed.unsupported == [SAYS + labs]
     gate = SentenceGate(evidence, "en", denied=labs)
     assert gate.feed("No GPU is needed: the labs run on a laptop CPU [1]. ") != ""
-    retry = correction_messages([], "You can request up to 20 GPU hours.", [SAYS + labs], "en")
+    retry = correction_messages([], "You can request up to 20 GPU hours.", [Finding(Kind.SAYS, says=labs)], "en")
     assert labs in retry[-1]["content"]
 
     grace = Evidence(["Grace days do not apply to the final project report; those deadlines are firm.",

@@ -32,8 +32,8 @@ from tutor.backends import create_generator
 from tutor.citations import Citation, cite, snippet
 from tutor.engine_config import EngineConfig, with_embedder_thresholds
 from tutor.generators.base import QueueWait
-from tutor.evidence import SAYS, Evidence, unwrap
-from tutor.grounding import ECHOED, LEAD_IN, RESTATED, SentenceGate, denied_subject, premise_facts, premise_terms
+from tutor.evidence import Evidence, unwrap
+from tutor.grounding import SentenceGate, denied_subject, premise_facts, premise_terms
 from basics.language import detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
 from tutor.passages import best_passage, focus_excerpts
@@ -42,7 +42,8 @@ from tutor.prompts import (INSTRUCTIONS, NEAREST, NOT_COVERED, build_messages, c
 from tutor.questions import close_faq, fold, followup_prompt, leaned_on
 from tutor.schedule import asks_when, localize_weekdays
 from tutor.subjects import detached_facts, holds
-from tutor.translation import UNTRANSLATED, RefusalLines, faq_text, translatable, translate
+from tutor.translation import RefusalLines, faq_text, translatable, translate
+from tutor.verdicts import Finding, Kind, named_sentences
 
 if TYPE_CHECKING:
     from knowledge_base import Hit
@@ -259,23 +260,25 @@ class TutorEngine:
         gate = SentenceGate(evidence, language, premises, query, denied, INSTRUCTIONS, when, excerpts=excerpts)
         raw = yield from self._stream_checked(generator, messages, gate, emit, result)
         first_try = None
-        if gate.failed and not gate.released.strip() and cfg.correct_once and gate.failed.unsupported not in ([RESTATED], [LEAD_IN]) \
-                and not {ECHOED, UNTRANSLATED} & set(gate.failed.unsupported):
+        kinds = [f.kind for f in gate.failed.findings] if gate.failed else []
+        if gate.failed and not gate.released.strip() and cfg.correct_once and kinds not in ([Kind.RESTATEMENT], [Kind.LEAD_IN]) \
+                and not {Kind.ECHO, Kind.UNTRANSLATED} & set(kinds):
             # Nothing shown yet: one more try, told what the excerpts do not say (CORRECTION in prompts.py).
             # (Not after a restated question: told so, the model denied that the excerpts answer it; nor after
             # a lone lead-in, an echo of the rules or copied English: there is no fact to correct. The course's closest
             # sentence, quoted below and translated, answers.)
-            first_try = {"raw": raw.strip(), "unsupported": gate.failed.unsupported}
+            first_try = {"raw": raw.strip(), "unsupported": gate.failed.unsupported, "findings": gate.failed.findings}
             instead = detached_facts(question, excerpts) if language == "en" else {}
-            messages = correction_messages(messages, gate.failed_sentence, gate.failed.unsupported, language, instead)
+            messages = correction_messages(messages, gate.failed_sentence, gate.failed.findings, language, instead)
             gate = SentenceGate(evidence, language, premises, query, denied, INSTRUCTIONS, when, retry=True,
                                 excerpts=excerpts)
             raw = yield from self._stream_checked(generator, messages, gate, emit, result)
+        findings = gate.failed.findings if gate.failed else []
         result.grounding = {"raw": raw.strip(), "checked_facts": [f for c in gate.checks for f in c.facts],
-                            "unsupported": gate.failed.unsupported if gate.failed else [],
+                            "unsupported": [f.text for f in findings], "findings": [f.to_dict() for f in findings],
                             "dropped": gate.failed_sentence}
         if first_try:
-            result.grounding["first_try"] = first_try
+            result.grounding["first_try"] = {**first_try, "findings": [f.to_dict() for f in first_try["findings"]]}
         answer = gate.released.strip()
         closest = max(range(len(included)), key=lambda i: included[i].dense_score, default=None)
         if answer and gate.only_denies:
@@ -291,8 +294,7 @@ class TutorEngine:
         if answer:
             result.citations = cite(answer, included, cfg.citation_min_overlap, cfg.snippet_chars)
             return
-        failures = (first_try or {}).get("unsupported", []) + (gate.failed.unsupported if gate.failed else [])
-        named = self._named_sentence(included, failures)  # the check found the course's sentence on it
+        named = self._named_sentence(included, (first_try or {}).get("findings", []) + findings)  # the check found the course's sentence on it
         if (gate.failed or NOT_COVERED in raw) and closest is not None \
                 and (included[closest].dense_score >= self._quote_level(language, included[closest]) or named):
             # The model could not answer from strong evidence: the course's own closest sentence, marked as a
@@ -366,10 +368,10 @@ class TutorEngine:
             return min(cfg.min_quote_evidence, cfg.min_cross_lingual_quote_evidence)
         return cfg.min_quote_evidence
 
-    def _named_sentence(self, included: list["Hit"], failures: list[str]) -> tuple[str, int] | None:
-        """The course sentence the answer check named (``SAYS``: "so no GPU is needed", the office hours' day for
-        their time) and the index of the excerpt holding it; None when none was named or no excerpt holds it."""
-        said = [item[len(SAYS):] for item in failures if item.startswith(SAYS)]
+    def _named_sentence(self, included: list["Hit"], findings: list[Finding]) -> tuple[str, int] | None:
+        """The course sentence the answer check named (``Kind.SAYS``: "so no GPU is needed", the office hours'
+        day for their time) and the index of the excerpt holding it; None when none was named or none holds it."""
+        said = named_sentences(findings)
         for i, hit in enumerate(included):
             if said and holds(unwrap(hit.text), said[0]):
                 return said[0], i

@@ -30,6 +30,7 @@ from tutor.evidence import CODE, MARKER, NUMBER, SAYS, SENTENCE_END, TIME, Evide
 from tutor.schedule import evidence_days, names_day, omitted_day, unpaired_days, weekdays
 from tutor.subjects import QUESTION_WORDS, WORD, content_words, detached_facts, false_denial, misattributed
 from tutor.translation import UNTRANSLATED, untranslated
+from tutor.verdicts import Finding, Kind
 
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,}s?\b", re.ASCII)
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|isn't|aren't|doesn't|don't|didn't|cannot|can't)\b|n't\b",
@@ -49,14 +50,23 @@ _FREE_NAMES = {"English", "Chinese", "Spanish", "German", "French", "The", "This
 
 @dataclass
 class Check:
-    """What ``check_sentence`` found: the facts it looked for and those the evidence lacks."""
+    """What ``check_sentence`` found: the facts it looked for, and typed findings (``tutor.verdicts``) of
+    what the evidence lacks or contradicts."""
 
     facts: list[str] = field(default_factory=list)
-    unsupported: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.unsupported
+        return not self.findings
+
+    @property
+    def unsupported(self) -> list[str]:
+        """The findings in their one-line form (``Finding.text``), as the logs and the retry prompt show them."""
+        return [f.text for f in self.findings]
+
+    def add(self, kind: Kind, fact: str = "", says: str = "") -> None:
+        self.findings.append(Finding(kind, fact, says))
 
 
 def premise_terms(question: str, evidence: Evidence) -> set[str]:
@@ -121,17 +131,17 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
     check = Check()
     if premises and _AFFIRMATION.match(text):
         check.facts.append("yes")
-        check.unsupported.append("yes: " + ", ".join(sorted(premises)))
+        check.add(Kind.AFFIRMED, ", ".join(sorted(premises)))
     if premises and language == "en" and not _NEGATION.search(text):
         # A sentence that denies the premise ("The course does not mention a final exam; ...") may name it.
         said = {w.lower() for w in WORD.findall(text)}
         for word in sorted(premises & said):
             check.facts.append(word)
-            check.unsupported.append(word)
+            check.add(Kind.PREMISE, word)
     for hour, minute in TIME.findall(text):
         check.facts.append(f"{hour}:{minute}")
         if not evidence.has_time(hour, minute):
-            check.unsupported.append(f"{hour}:{minute}")
+            check.add(Kind.FACT, f"{hour}:{minute}")
     rest = TIME.sub(" ", text)
     derived = derived_numbers(rest)  # "32 / 8 = 4": 4 is computed from numbers that are checked (tutor.arithmetic)
     for m in NUMBER.finditer(rest):
@@ -140,7 +150,7 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
             continue
         check.facts.append(token)
         if not evidence.has_number(token) and token not in derived:
-            check.unsupported.append(token)
+            check.add(Kind.FACT, token)
     if language != "en":  # (English names are checked below with every capitalised name)
         named = weekdays(rest, language)
         if named:
@@ -148,18 +158,18 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
             for word, day in named:
                 check.facts.append(word)
                 if day not in known:
-                    check.unsupported.append(word)
-    check.unsupported += unpaired_days(text, evidence, language)
+                    check.add(Kind.FACT, word)
+    check.findings += unpaired_days(text, evidence, language)
     if language != "en" and evidence.latin:
         for fact, supported in _quantities(rest, evidence):
             check.facts.append(fact)
             if not supported:
-                check.unsupported.append(fact)
+                check.add(Kind.FACT, fact)
     if CJK_CHAR.search(text) and evidence.latin:
         for fact, supported in _cjk_words(rest, evidence):
             check.facts.append(fact)
             if not supported:
-                check.unsupported.append(fact)
+                check.add(Kind.FACT, fact)
     words = set(CODE.findall(rest)) | set(_ACRONYM.findall(rest))
     if language == "en" and evidence.latin:
         words |= {w for w in _CAPITALISED.findall(rest) if w not in _FREE_NAMES}
@@ -169,7 +179,7 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
         check.facts.append(word)
         stem = word[:-1] if word.endswith("s") and word[:-1].isupper() else word  # "LLMs" -> "LLM"
         if not evidence.has_word(stem):
-            check.unsupported.append(word)
+            check.add(Kind.FACT, word)
     return check
 
 
@@ -212,9 +222,9 @@ def _cjk_words(text: str, evidence: Evidence) -> list[tuple[str, bool]]:
 
 # An English answer that says the question back ("How does attention decide which tokens to look at?" -> "The
 # attention mechanism decides which tokens to look at.") states nothing and passes every fact check.
-RESTATED = "restates the question"
+RESTATED = Kind.RESTATEMENT.value
 # An answer that is a lead-in and nothing more ("迟交作业扣分，具体如下：") announces what it never says.
-LEAD_IN = "announces what it does not say"
+LEAD_IN = Kind.LEAD_IN.value
 _NUMBER_WORD = re.compile(r"\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|"
                           r"thousand|million|billion|half|twice|once|single|double|all|none|every)\b")
 _WH_QUESTION = re.compile(r"^\W*(?:what|how|why|which|when|where|who|whom|whose)\b", re.IGNORECASE)
@@ -243,7 +253,7 @@ _APOLOGY = re.compile(r"^\W*(?:(?:i am |i'm |we are )?sorry|(?:i |my )?apologi|�
 
 # An answer that copies the prompt's own rules ("The course material does not mention the question and what it
 # says instead.") is the model echoing its instructions, not answering; it is quoted over, not retried.
-ECHOED = "repeats the tutor's instructions"
+ECHOED = Kind.ECHO.value
 _ECHO_WORDS = 4
 
 
@@ -338,8 +348,8 @@ class SentenceGate:
         sentence, self.pending = self.pending, ""
         shown = self._accept(sentence) if sentence.strip() and not self.failed else ""
         if self.held and not self.failed:  # the answer was its restatement of the question, or a lead-in, and nothing more
-            said = LEAD_IN if _LEAD_IN.search(MARKER.sub("", self.held)) else RESTATED
-            self.failed, self.failed_sentence = Check([said], [said]), self.held.strip()
+            kind = Kind.LEAD_IN if _LEAD_IN.search(MARKER.sub("", self.held)) else Kind.RESTATEMENT
+            self.failed, self.failed_sentence = Check([kind.value], [Finding(kind)]), self.held.strip()
         return shown or ""
 
     def _accept(self, sentence: str) -> str | None:
@@ -351,30 +361,31 @@ class SentenceGate:
             return ""  # "抱歉，我之前的回答不准确。": the student never saw the answer it apologises for
         if first and self.asked and words(MARKER.sub("", sentence)) == words(self.asked):  # "Y a-t-il un examen final ? [1]"
             check.facts.append("question")
-            check.unsupported.append(RESTATED)
+            check.add(Kind.RESTATEMENT)
         if self.denied and first and not _NEGATION.search(MARKER.sub("", sentence)):
             check.facts.append("denial")
-            check.unsupported.append(SAYS + self.denied)
+            check.add(Kind.SAYS, says=self.denied)
         said = false_denial(sentence, self.question, self.excerpts) if first and self.question and self.excerpts else ""
         if said:  # "The course material does not mention the name of Bohemond's nephew." -- it does
             check.facts.append("denial")
-            check.unsupported.append(SAYS + said)
+            check.add(Kind.SAYS, says=said)
         said = omitted_day(sentence, self.evidence, self.language) \
             if self.asks_when and not names_day(self.released, self.language) else ""
         if said:
             check.facts.append("day")
-            check.unsupported.append(SAYS + said)
+            check.add(Kind.SAYS, says=said)
         about = misattributed(sentence, self.question, self.excerpts) if self.question and self.excerpts else ""
         if about:
             check.facts.append("subject")
-            check.unsupported.append(SAYS + about)
+            check.add(Kind.SAYS, says=about)
         if self.instructions and echoes(sentence, self.instructions, self.evidence):
             check.facts.append("instructions")
-            check.unsupported.append(ECHOED)
+            check.add(Kind.ECHO)
         copied = untranslated(sentence, self.evidence) if self.language != "en" else ""
         if copied:  # the course's sentence is quoted instead, translated (tutor.translation)
             check.facts.append("language")
-            check.unsupported += [UNTRANSLATED, SAYS + copied]
+            check.add(Kind.UNTRANSLATED)
+            check.add(Kind.SAYS, says=copied)
         if not check.ok:
             self.failed, self.failed_sentence = check, sentence.strip()
             return None

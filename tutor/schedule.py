@@ -20,7 +20,8 @@ import re
 from functools import lru_cache
 
 from basics.text import CJK_CHAR, HAN, HANGUL, KANA
-from tutor.evidence import CODE, SAYS, Evidence, clock_times
+from tutor.evidence import CODE, Evidence, clock_times
+from tutor.verdicts import Finding, Kind
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")  # CLDR's order: 0 = Monday
 # "Tuesdays" too; not \b, which finds no word boundary in "在Tuesdays和" (CJK characters are word characters)
@@ -149,7 +150,7 @@ def _course_sentence(text: str, times: list[str], evidence: Evidence) -> str:
     return max(shared, key=lambda x: x[0], default=(0, ""))[1]
 
 
-def unpaired_days(text: str, evidence: Evidence, language: str = "en") -> list[str]:
+def unpaired_days(text: str, evidence: Evidence, language: str = "en") -> list[Finding]:
     """Weekdays of a sentence with clock times that the excerpts never give with any of those times, as
     "Dienstag 14:00": a German answer put the office hours (Wednesdays 14:00-16:00) on "Dienstag", a day the
     excerpts do name, for the lectures. A day and a time stated together must be stated together in one
@@ -158,14 +159,14 @@ def unpaired_days(text: str, evidence: Evidence, language: str = "en") -> list[s
     times = clock_times(text)
     if not times:
         return []
-    out = []
+    out: list[Finding] = []
     for word, english in weekdays(text, language):
         if not any(english in _sentence_days(s, evidence, language) and paired & set(times)
                    for s, paired in zip(evidence.sentences, evidence.sentence_times)):
-            out.append(f"{word} {times[0]}")
+            out.append(Finding(Kind.FACT, f"{word} {times[0]}"))
             said = _course_sentence(text, times, evidence)  # the retry is told which day the course gives
-            if said and SAYS + said not in out:
-                out.append(SAYS + said)
+            if said and Finding(Kind.SAYS, says=said) not in out:
+                out.append(Finding(Kind.SAYS, says=said))
     return out
 
 

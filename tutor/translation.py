@@ -19,12 +19,13 @@ from typing import Callable, Iterator
 from tutor.evidence import CODE, MARKER, NUMBER, TIME, Evidence, clock_times
 from basics.language import detect_language, language_name
 from tutor.schedule import english_days
+from tutor.verdicts import Kind
 
 # English words that are no words of the other languages the tutor answers in: a run of excerpt text copied
 # into such an answer that holds two of them is English prose, not a term ("byte-level BPE") or a formula.
 _ENGLISH_GLUE = frozenset("the from to of and with is are for by which that at this".split())
 _LATIN_RUN = re.compile(r"[A-Za-z0-9][A-Za-z0-9:.,'-]*(?:[ \t]+[A-Za-z0-9][A-Za-z0-9:.,'-]*){4,}")
-UNTRANSLATED = "copies English course text"
+UNTRANSLATED = Kind.UNTRANSLATED.value
 
 log = logging.getLogger(__name__)
 
