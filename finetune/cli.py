@@ -8,10 +8,11 @@ from pathlib import Path
 import click
 
 from basics.cli_options import data_dir_option, embedder_option, json_option
-from basics.config import DEFAULT_COURSE, Paths
+from basics.config import Paths
 from basics.flags import click_options, config_from_flags
 from basics.hardware import PRECISIONS
 from knowledge_base import KnowledgeBase
+from knowledge_base.facade import BUILTIN_COURSES
 from tutor.adapters import list_adapters
 from tutor.adapters import merge_adapter
 from tutor.adapters import remove_adapter
@@ -82,8 +83,8 @@ def evaluate_cmd(faq_file, course, adapter, compare, model, limit, use_faq, max_
                         use_faq=use_faq, show_progress=not as_json, engine_options=options)
     paths = Paths.from_env(data_dir)
     kb = KnowledgeBase.open(data_dir, embedder)
-    if course == DEFAULT_COURSE:  # the built-in sample course is there on first use, as for `tutor ask`
-        kb.ensure_sample_course()
+    if course in BUILTIN_COURSES:  # a built-in course is there on first use, as for `tutor ask`
+        kb.ensure_sample_course(course)
     result = run_evaluation(Path(faq_file), config, paths, kb=kb, out_dir=Path(out))
     if as_json:
         click.echo(json.dumps(result.metrics, indent=2, default=str))

@@ -13,7 +13,7 @@ import json
 import click
 
 from basics.cli_options import course_option, data_dir_option, embedder_option, json_option
-from basics.config import DEFAULT_COURSE
+from knowledge_base.facade import BUILTIN_COURSES
 from basics.errors import QuestionError
 from basics.flags import click_options, config_from_flags
 from knowledge_base.search import place_label
@@ -37,7 +37,10 @@ def make_engine(data_dir, course, embedder=None, **flags) -> TutorEngine:
     config = config_from_flags(EngineConfig, flags)
     if flags.get("optimize") and not flags.get("backend") and not config.remote_url:
         config.backend = "transformers"
-    return open_engine(config, data_dir=data_dir, embedder=embedder, sample_course=course == DEFAULT_COURSE)
+    engine = open_engine(config, data_dir=data_dir, embedder=embedder, sample_course=False)
+    if course in BUILTIN_COURSES:  # a built-in course is there on first use: a new user's question needs no setup
+        engine.kb.ensure_sample_course(course)
+    return engine
 
 
 def print_sources(result) -> None:
