@@ -431,3 +431,18 @@ def test_a_korean_answer_cannot_move_the_lectures_to_other_days():
     assert not check_sentence("Лекции проходят по понедельникам в 10:00.", evidence, "ru").ok
     assert check_sentence("Лекции проходят по вторникам и четвергам с 10:00 до 11:30.", evidence, "ru").ok
     assert not check_sentence("Οι διαλέξεις γίνονται Δευτέρα και Τρίτη.", evidence, "el").ok
+
+
+def test_findings_are_typed_and_invented_facts_count_only_facts():
+    """The check's findings carry a kind, the fact and the course sentence they name (tutor/verdicts.py); the
+    evaluation's "invented facts" reads the kinds, so a named course sentence is no invented fact."""
+    from tutor.verdicts import invented, named_sentences
+
+    office = "- Instructor office hours: Wednesdays from 14:00 to 16:00 in room B305."
+    evidence = Evidence([office, "Lectures are on Tuesdays from 10:00 to 11:30 in room B214."])
+    check = check_sentence("Die Sprechstunde ist am Dienstag von 14:00 bis 16:00 in B307.", evidence, "de")
+    kinds = [(f.kind, f.fact) for f in check.findings]
+    assert (Kind.FACT, "B307") in kinds and (Kind.FACT, "Dienstag 14:00") in kinds, kinds
+    assert named_sentences(check.findings) == [office]
+    assert sorted(invented(check.findings)) == ["B307", "Dienstag 14:00"]
+    assert check.unsupported == [f.text for f in check.findings]  # the one-line form the logs show
