@@ -246,7 +246,8 @@ def test_an_answer_that_fails_the_check_is_generated_once_more_told_what_was_wro
     assert retry[:-2] == engine.generator.calls[0] and retry[-2] == {"role": "assistant", "content": first}
     assert retry[-1]["role"] == "user" and "\u201cexam\u201d" in retry[-1]["content"]
     assert retry[-1]["content"].endswith("Answer in English.")
-    assert result.grounding["first_try"] == {"raw": first, "unsupported": ["exam"]}
+    assert result.grounding["first_try"] == {"raw": first, "unsupported": ["exam"],
+                                             "findings": [{"kind": "premise", "fact": "exam", "says": ""}]}
 
     # Still wrong the second time, or retries switched off: the course is quoted or the question refused.
     for engine in (scripted_engine(kb, first), scripted_engine(kb, first, second, correct_once=False)):

@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
 
 from basics.text import CJK_CHAR, words
 from tutor.arithmetic import derived_numbers
 from tutor.evidence import CODE, MARKER, NUMBER, SAYS, SENTENCE_END, TIME, Evidence, split_sentences
 from tutor.schedule import evidence_days, names_day, omitted_day, unpaired_days, weekdays
 from tutor.subjects import QUESTION_WORDS, WORD, content_words, detached_facts, false_denial, misattributed
-from tutor.translation import UNTRANSLATED, untranslated
-from tutor.verdicts import Finding, Kind
+from tutor.translation import untranslated
+from tutor.verdicts import Check, Finding, Kind
 
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,}s?\b", re.ASCII)
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|isn't|aren't|doesn't|don't|didn't|cannot|can't)\b|n't\b",
@@ -46,27 +45,6 @@ _AFFIRMATION = re.compile(r"^\W*(?:(?:yes|yeah|correct|indeed|sí|ja|oui)(?![a-z
 _CAPITALISED = re.compile(r"(?<=[^.!?:;\n\"'(\[]\s)[A-Z][a-z]{2,}\b")
 # Capitalised words an English answer may use without the excerpts saying them.
 _FREE_NAMES = {"English", "Chinese", "Spanish", "German", "French", "The", "This", "That", "These", "Yes", "No", "However"}
-
-
-@dataclass
-class Check:
-    """What ``check_sentence`` found: the facts it looked for, and typed findings (``tutor.verdicts``) of
-    what the evidence lacks or contradicts."""
-
-    facts: list[str] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
-
-    @property
-    def unsupported(self) -> list[str]:
-        """The findings in their one-line form (``Finding.text``), as the logs and the retry prompt show them."""
-        return [f.text for f in self.findings]
-
-    def add(self, kind: Kind, fact: str = "", says: str = "") -> None:
-        self.findings.append(Finding(kind, fact, says))
 
 
 def premise_terms(question: str, evidence: Evidence) -> set[str]:
@@ -290,7 +268,7 @@ class SentenceGate:
     language, a first sentence that is the question word for word fails (``RESTATED``). With
     ``denied`` (``denied_subject``), a first sentence without a negation fails (``SAYS`` the denial). With
     ``instructions`` (``instruction_phrases`` of the prompt's rules), a sentence that copies them fails (``ECHOED``).
-    In an answer not in English, a sentence that copies English prose of the excerpts fails (``UNTRANSLATED``).
+    In an answer not in English, a sentence that copies English prose of the excerpts fails (``Kind.UNTRANSLATED``).
     With ``asks_when``, a sentence giving a time without the day the course gives it with fails (``omitted_day``).
     With ``retry`` (the second answer, after a failed one nobody saw), an opening apology that states nothing is dropped.
     A lead-in ("… as follows:") is held back until the sentence it announces passes.

@@ -9,7 +9,7 @@ prompt and the tests have always used ("B305", "yes: B305", "restates the questi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from tutor.evidence import SAYS  # the prefix of a finding's text that names the course's sentence
@@ -49,6 +49,27 @@ class Finding:
 
     def to_dict(self) -> dict:
         return {"kind": self.kind.name.lower(), "fact": self.fact, "says": self.says}
+
+
+@dataclass
+class Check:
+    """What ``check_sentence`` found: the facts it looked for, and typed findings of
+    what the evidence lacks or contradicts."""
+
+    facts: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def unsupported(self) -> list[str]:
+        """The findings in their one-line form (``Finding.text``), as the logs and the retry prompt show them."""
+        return [f.text for f in self.findings]
+
+    def add(self, kind: Kind, fact: str = "", says: str = "") -> None:
+        self.findings.append(Finding(kind, fact, says))
 
 
 def invented(findings: list[Finding]) -> list[str]:
