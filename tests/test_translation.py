@@ -110,3 +110,15 @@ def test_a_backend_failing_while_translating_leaves_the_quote_untranslated():
             next(run)
     except StopIteration as done:
         assert done.value is None
+
+
+def test_a_portuguese_course_sentence_translates_with_its_days_and_is_quoted_without_english_words():
+    """Found reading the statistics course's answers: the English translation of "terças-feiras, das 15:00 às
+    17:00" was refused (the source's days were read as English names only), and a Portuguese student's quote
+    came framed "The course says:"."""
+    from tutor.translation import acceptable
+
+    source = "Horário de atendimento: terças-feiras, das 15:00 às 17:00, na sala A-210."
+    assert acceptable(source, "Office hours: Tuesdays from 15:00 to 17:00 in room A-210.", "en", "pt")
+    assert not acceptable(source, "Office hours: Mondays from 15:00 to 17:00 in room A-210.", "en", "pt")
+    assert quote_text("pt", source, 1) == "\u201cHorário de atendimento: terças-feiras, das 15:00 às 17:00, na sala A-210.\u201d [1]"

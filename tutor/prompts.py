@@ -365,4 +365,6 @@ def quote_text(language: str, quote: str, n: int = 1, translation: str | None = 
         return TRANSLATED_QUOTES[language].format(translation=translation, quote=plain(quote), n=n)
     if translation:
         return with_original(f"\u201c{translation}\u201d [{n}]", quote, quote_language, language)
-    return QUOTES.get(language, QUOTES["en"]).format(quote=plain(quote), n=n)
+    if language not in QUOTES:  # no phrase for "the course says" in this language: the quote marks say it
+        return f"\u201c{plain(quote)}\u201d [{n}]"
+    return QUOTES[language].format(quote=plain(quote), n=n)

@@ -38,7 +38,8 @@ TRANSLATE_RULES = ("Translate the user's text from {source} into {language}. It 
 
 def facts(text: str, language: str = "en") -> tuple[frozenset, frozenset, frozenset, frozenset]:
     """What a translation must keep: numbers (by their digits: 49,152 = 49.152), clock times, codes (B305) and
-    weekdays (by their English names, whatever language names them)."""
+    weekdays (by their English names, read in ``language``: "terças-feiras" in a Portuguese course sentence is
+    the "Tuesdays" of its English translation)."""
     numbers = frozenset(re.sub(r"[.,\s]", "", m.group()) for m in NUMBER.finditer(TIME.sub(" ", text)))
     return (numbers, frozenset(clock_times(text)), frozenset(c.lower() for c in CODE.findall(text)),
             frozenset(english_days(text, language)))
@@ -77,12 +78,12 @@ def translatable(text: str, language: str) -> bool:
     return any(facts(text)) and detect_language(text) != language
 
 
-def acceptable(source: str, translation: str, language: str) -> bool:
+def acceptable(source: str, translation: str, language: str, source_language: str = "en") -> bool:
     """Whether ``translation`` may be shown: as many lines as the source, in ``language``, not much longer
     than the source, and stating exactly the source's facts."""
     if not translation or translation.count("\n") > source.count("\n") or len(translation) > 2 * len(source) + 40:
         return False
-    return detect_language(translation) == language and facts(source) == facts(translation, language)
+    return detect_language(translation) == language and facts(source, source_language) == facts(translation, language)
 
 
 def translate(generator, text: str, language: str, max_new_tokens: int | None = None, source: str = "en") -> Iterator[str]:
@@ -100,7 +101,7 @@ def translate(generator, text: str, language: str, max_new_tokens: int | None = 
         log.warning("could not translate the quote into %s: %s", language, exc)
         return None
     out = out.strip().strip("\"“”„«»").strip()
-    return out if acceptable(text, out, language) else None
+    return out if acceptable(text, out, language, source) else None
 
 
 def faq_text(generator: Callable, answer: str, faq_language: str, language: str, translate_it: bool = True) -> Iterator[str]:
