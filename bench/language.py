@@ -75,7 +75,11 @@ def detectors(names: list[str]) -> dict[str, Callable[[str], str]]:
             return "zh" if code.startswith("zh") else code
 
         out["langdetect"] = plain_langdetect
-    for mode in ("lingua", "lingua-low"):
+    if "fasttext" in names:  # the shipped model without the names step
+        from basics.language import _ranked
+
+        out["fasttext"] = lambda text: (_ranked(text) or [("?", 0.0)])[0][0]
+    for mode in ("lingua", "lingua-low"):  # (pip install lingua-language-detector to compare)
         if mode in names:
             from lingua import LanguageDetectorBuilder
 
@@ -110,7 +114,8 @@ def score(detect: Callable[[str], str], rows: list[tuple[str, str]]) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--detectors", nargs="+", default=["current", "langdetect", "lingua", "lingua-low"])
+    p.add_argument("--detectors", nargs="+", default=["current", "fasttext", "langdetect"],
+                   help="current fasttext langdetect lingua lingua-low")
     p.add_argument("--sets", nargs="+", default=["xquad", "regression", "short"])
     p.add_argument("--show-wrong", type=int, default=8, help="wrong answers printed per detector and set")
     a = p.parse_args(argv)
