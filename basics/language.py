@@ -62,7 +62,8 @@ class LanguageConfig:
 
     fallback: str = field(default="en", metadata={"help": "Language when the text carries too little signal."})
     min_letters: int = field(default=5, metadata={"help": "Fewer letters than this (non-CJK) -> fallback."})
-    min_confidence: float = field(default=0.05, metadata={"help": "Probability floor for the model's best language."})
+    min_confidence: float = field(default=0.4, metadata={"help": "Probability floor for the model's best language (below: "
+                                  "the fallback; \"And the alpha?\" is Italian at 0.37)."})
     exclude: tuple[str, ...] = field(default=(), metadata={"help": "ISO 639-1 codes never returned (none by "
                                      "default; e.g. a language the model cannot answer in)."})
     candidates: tuple[str, ...] | None = field(default=None, metadata={"help": "Only these ISO 639-1 codes (None: every "
