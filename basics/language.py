@@ -103,12 +103,26 @@ def _ranked(text: str) -> list[tuple[str, float]]:
     return [(label.replace("__label__", "").split("-")[0], float(p)) for label, p in zip(labels, probs)]
 
 
-def language_name(code: str) -> str:
-    """English name of a language code, for prompts (``zh`` -> ``Chinese``), from CLDR's locale data (Babel):
-    small models follow a language name better than a code. The code itself if CLDR does not know it."""
-    from babel import Locale
+def cldr_locale(language: str):
+    """Babel's CLDR locale of a language code, or None when CLDR does not know it."""
+    from babel import Locale, UnknownLocaleError
 
-    return Locale("en").languages.get(code, code)
+    try:
+        return Locale.parse(language) if language else None
+    except (UnknownLocaleError, ValueError, TypeError):
+        return None
+
+
+def language_in(code: str, language: str) -> str:
+    """The name of language ``code`` written in ``language`` (CLDR): "英語" for en in ja; the code if unknown."""
+    locale = cldr_locale(language)
+    return (locale.languages.get(code) if locale is not None else None) or code
+
+
+def language_name(code: str) -> str:
+    """English name of a language code, for prompts (``zh`` -> ``Chinese``): small models follow a language
+    name better than a code. The code itself if CLDR does not know it."""
+    return language_in(code, "en")
 
 
 def detect_language(text: str, config: LanguageConfig | None = None) -> str:

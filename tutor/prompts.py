@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from basics.text import CJK_CHAR
 from tutor.verdicts import Finding, Kind
 from tutor.grounding import instruction_phrases
-from basics.language import language_name
+from basics.language import language_in, language_name
 
 if TYPE_CHECKING:
     from knowledge_base import Hit
@@ -340,16 +340,6 @@ _MARKUP = re.compile(r"(?m)^\s*(?:#{1,6}|[-*+>])\s+|\*\*|__|`")
 def plain(text: str) -> str:
     """``text`` without Markdown marks (headings, bullets, bold, code ticks): a quote is shown as plain text."""
     return _MARKUP.sub("", text).strip()
-
-
-def language_in(code: str, language: str) -> str:
-    """The name of language ``code`` written in ``language`` (CLDR, through Babel): "英語" for en in ja."""
-    from babel import Locale, UnknownLocaleError
-
-    try:
-        return Locale.parse(language).languages.get(code) or code
-    except (UnknownLocaleError, ValueError, TypeError):
-        return code
 
 
 def with_original(translation: str, original: str, original_language: str, language: str) -> str:

@@ -19,7 +19,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from basics.text import CJK_CHAR, HAN, HANGUL, KANA
+from basics.language import cldr_locale
+from basics.text import CJK_CHAR
 from tutor.evidence import CODE, Evidence, clock_times
 from tutor.verdicts import Finding, Kind
 
@@ -28,22 +29,13 @@ DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sun
 _ENGLISH_DAY = re.compile(r"(?<![A-Za-z])(" + "|".join(DAYS) + r")(s?)(?![A-Za-z])", re.IGNORECASE)
 
 
-def _locale(language: str):
-    from babel import Locale, UnknownLocaleError
-
-    try:
-        return Locale.parse(language) if language else None
-    except (UnknownLocaleError, ValueError, TypeError):
-        return None
-
-
 @lru_cache(maxsize=None)
 def day_names(language: str) -> dict[str, str]:
     """Lower-case weekday names of ``language`` -> their English names: CLDR's wide names (as written in a
     date and standing alone: "dienstag", "화요일", "вторник") and, in CJK scripts, the short ones of two
     characters or more ("周二"; "火" alone is also "fire"), plus the English names themselves."""
     names = {day: day for day in DAYS}
-    locale = _locale(language)
+    locale = cldr_locale(language)
     if locale is not None:
         for context in ("format", "stand-alone"):
             for i, name in locale.days[context]["wide"].items():
@@ -55,7 +47,7 @@ def day_names(language: str) -> dict[str, str]:
 
 
 _PART = re.compile(r"([-\s]+)")
-_CJK_LETTER = f"[{HAN}{KANA}{HANGUL}]"
+_CJK_LETTER = CJK_CHAR.pattern
 _END = rf"(?:(?={_CJK_LETTER})|(?![^\W\d_]))"  # the name ends the word ("Tuesdays和": a CJK letter may follow)
 
 
@@ -111,7 +103,7 @@ def localize_weekdays(text: str, language: str) -> str:
     """``text`` with English weekday names written in ``language`` (CLDR's name of the day): a Chinese answer
     copied the excerpts' "Tuesdays和Thursdays" (-> 星期二和星期四). The mapping is exact, so it runs on text the
     answer check has passed; unchanged for English and for languages CLDR does not know."""
-    locale = _locale(language) if language != "en" else None
+    locale = cldr_locale(language) if language != "en" else None
     if locale is None:
         return text
     local = locale.days["format"]["wide"]
