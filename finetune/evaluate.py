@@ -130,6 +130,8 @@ def _result_fields(result) -> dict:
         "faq_match": d.get("outcome") == "faq",
         "cited": "|".join(dict.fromkeys(c for c in cited if c)),
         "engine_retrieved": [r["document"] for r in d.get("retrieval") or []],
+        "outcome": d.get("outcome") or "",
+        "grounding": d.get("grounding") or {},  # what the model saw and wrote: answers.jsonl in the report
     }
 
 

@@ -24,6 +24,8 @@ ROW_COLUMNS = (
     "faq_match", "cited", "retrieved", "recall_at_1", "recall_at_5", "reciprocal_rank", "correct", "invented", "f1",
     "answer_recall", "exact_match", "rouge_l", "semantic_similarity", "answer_language", "language_match", "latency_ms",
 )
+ANSWER_FIELDS = ("system", "row", "language", "split", "question", "reference", "outcome", "answer", "correct", "invented",
+                 "grounding")
 PLOTTED = tuple(m.key for m in sorted((m for m in METRICS if m.plot is not None), key=lambda m: m.plot))
 
 
@@ -37,6 +39,11 @@ def write_report(result, out_dir: Path) -> Path:
         writer.writeheader()
         for row in result.rows:
             writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in ROW_COLUMNS})
+    with open(out_dir / "answers.jsonl", "w", encoding="utf-8") as f:
+        # Each answer with what the model saw (excerpts) and wrote (raw text, first try, findings): what a reader
+        # needs to judge an answer by reading, and the material of the support labels (bench/support.py).
+        for row in result.rows:
+            f.write(json.dumps({k: row.get(k) for k in ANSWER_FIELDS}, ensure_ascii=False, default=str) + "\n")
     (out_dir / "report.html").write_text(render_html(result.metrics, result.rows), encoding="utf-8")
     log.info("evaluation report written to %s", out_dir)
     return out_dir

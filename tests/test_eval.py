@@ -93,6 +93,11 @@ def test_eval_cli_writes_metrics_rows_and_report(setup, tmp_path):
         off = next(r for r in rows if r["system"] == system and r["question"].startswith("Who won the football"))
         assert off["answerable"] == "False" and off["f1"] == ""
         assert metrics["systems"][system]["refusal_recall"] == (1.0 if off["refused"] == "True" else 0.0)
+    # Each answer with what the model saw: the excerpts of a generated one (a reader judges it by them)
+    answers = [json.loads(line) for line in (out / "answers.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(answers) == len(rows)
+    generated = [a for a in answers if a["system"] == "base" and a["outcome"] in ("answered", "quoted")]
+    assert generated and all(a["grounding"]["excerpts"] and "raw" in a["grounding"] for a in generated)
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 3 and "retrieval_only" in page and "zh-&gt;zh" in page
 

@@ -276,7 +276,7 @@ class TutorEngine:
         findings = gate.failed.findings if gate.failed else []
         result.grounding = {"raw": raw.strip(), "checked_facts": [f for c in gate.checks for f in c.facts],
                             "unsupported": [f.text for f in findings], "findings": [f.to_dict() for f in findings],
-                            "dropped": gate.failed_sentence}
+                            "dropped": gate.failed_sentence, "excerpts": [h.text for h in included]}
         if first_try:
             result.grounding["first_try"] = {**first_try, "findings": [f.to_dict() for f in first_try["findings"]]}
         answer = gate.released.strip()
