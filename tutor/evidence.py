@@ -13,12 +13,12 @@ import re
 import unicodedata
 
 from basics.text import CJK_CHAR
+from tutor.clock import TIME, clock_times, without_times  # noqa: F401  (TIME: the checks import it from here)
 
 # A sentence ends after . ! ? ; (and their CJK forms) or at a line break, but not after a list item's number
 # at the start of a line ("1. Tokenize the text" is one sentence).
 SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])(?<!^\d\.)(?<!\n\d\.)(?<!^\d\d\.)(?<!\n\d\d\.)\s+|(?<=[。！？；])|\n+")
 MARKER = re.compile(r"\s*\[\d{1,2}(?:\s*[,–-]\s*\d{1,2})*\]")
-TIME = re.compile(r"\b([01]?\d|2[0-3])[:.h]([0-5]\d)\b", re.ASCII)
 # An item of a check's unsupported facts that is the course's own sentence on the matter, for the retry and
 # the quote: the sentence that denies what the question asks about, or the one that gives a time's day.
 SAYS = "the course says: "
@@ -81,17 +81,13 @@ def _fold(text: str) -> str:
 
 
 def _number_forms(token: str) -> set[str]:
-    """Spellings of one number: 9,216 / 9216 / 9 216 / 9.216 (German) all mean the same."""
-    digits = re.sub(r"[.,\s]", "", token)
-    forms = {token, digits}
+    """Spellings of one number: 9,216 / 9216 / 9 216 / 9.216 (German) all mean the same; 6,0 and 60 do not
+    (only a group of three digits is a thousands group)."""
+    grouped = re.fullmatch(r"\d{1,3}(?:[.,\s]\d{3})+", token) is not None
+    forms = {token, re.sub(r"[.,\s]", "", token) if grouped or re.fullmatch(r"\d+", token) else token}
     if re.fullmatch(r"\d+[.,]\d{1,2}", token):  # a decimal: 0.75 / 0,75
         forms |= {token.replace(",", "."), token.replace(".", ",")}
     return forms
-
-
-def clock_times(text: str) -> list[str]:
-    """The clock times of ``text`` in order, as "14:00" ("9.30" and "9h30" -> "9:30")."""
-    return [f"{int(h)}:{mm}" for h, mm in TIME.findall(text)]
 
 
 class Evidence:
@@ -104,7 +100,7 @@ class Evidence:
         self.numbers: set[str] = set()
         for m in NUMBER.finditer(self.text):
             self.numbers |= _number_forms(m.group().strip())
-        self.sentence_times = [set(clock_times(s)) for s in self.sentences]
+        self.sentence_times = [set(clock_times(s, self.language)) for s in self.sentences]
         self.times = set().union(*self.sentence_times)
         # Excerpts in a CJK script spell English words and names their own way ("哈佛" for Harvard): the checks
         # of English words (names, premise words) only apply to excerpts written in Latin script.
@@ -129,14 +125,11 @@ class Evidence:
         percent, forms = token.endswith("%"), _number_forms(token.rstrip("%").strip())
         out = []
         for i, sentence in enumerate(self.sentences):
-            text = TIME.sub(" ", sentence)
+            text = without_times(sentence, self.language)
             if any(forms & _number_forms(m.group().strip()) and (not percent or text[m.end():].lstrip().startswith("%"))
                    for m in NUMBER.finditer(text)):
                 out.append(i)
         return out
-
-    def has_time(self, hour: str, minute: str) -> bool:
-        return f"{int(hour)}:{minute}" in self.times
 
     def has_word(self, word: str, whole: bool = False) -> bool:
         """``word`` at the start of a word of the evidence; ``whole``: as a whole word give or take an

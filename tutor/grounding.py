@@ -25,7 +25,8 @@ import unicodedata
 
 from basics.text import CJK_CHAR, words
 from tutor.arithmetic import derived_numbers
-from tutor.evidence import CODE, MARKER, NUMBER, SAYS, SENTENCE_END, TIME, Evidence, split_sentences
+from tutor.clock import clock_times, without_times
+from tutor.evidence import CODE, MARKER, NUMBER, SAYS, SENTENCE_END, Evidence, split_sentences
 from tutor.schedule import evidence_days, names_day, omitted_day, unpaired_days, weekdays
 from tutor.subjects import QUESTION_WORDS, WORD, content_words, detached_facts, false_denial, misattributed
 from tutor.translation import untranslated
@@ -116,11 +117,11 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
         for word in sorted(premises & said):
             check.facts.append(word)
             check.add(Kind.PREMISE, word)
-    for hour, minute in TIME.findall(text):
-        check.facts.append(f"{hour}:{minute}")
-        if not evidence.has_time(hour, minute):
-            check.add(Kind.FACT, f"{hour}:{minute}")
-    rest = TIME.sub(" ", text)
+    for time in clock_times(text, language):  # "10:00", and "10시 00분" in Korean (tutor.clock)
+        check.facts.append(time)
+        if time not in evidence.times:
+            check.add(Kind.FACT, time)
+    rest = without_times(text, language)
     derived = derived_numbers(rest)  # "32 / 8 = 4": 4 is computed from numbers that are checked (tutor.arithmetic)
     for m in NUMBER.finditer(rest):
         token = m.group().strip().rstrip(".,")

@@ -21,7 +21,8 @@ from functools import lru_cache
 
 from basics.language import cldr_locale
 from basics.text import CJK_CHAR
-from tutor.evidence import CODE, Evidence, clock_times
+from tutor.clock import clock_times
+from tutor.evidence import CODE, Evidence
 from tutor.verdicts import Finding, Kind
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")  # CLDR's order: 0 = Monday
@@ -148,7 +149,7 @@ def unpaired_days(text: str, evidence: Evidence, language: str = "en") -> list[F
     excerpts do name, for the lectures. A day and a time stated together must be stated together in one
     excerpt sentence; each day with at least one of the sentence's times ("Tuesdays 10:00-11:30 and Mondays
     14:00-16:00" pairs each day with its own). Each miss comes with the excerpt sentence that gives the time."""
-    times = clock_times(text)
+    times = clock_times(text, language)
     if not times:
         return []
     out: list[Finding] = []
@@ -166,7 +167,7 @@ def omitted_day(text: str, evidence: Evidence, language: str = "en") -> str:
     """The course sentence an answer to a "when" question left the day out of: ``text`` gives clock times and
     no weekday, while every excerpt sentence with its first time names one ("Wednesdays from 14:00 to 16:00").
     "" when nothing is missing."""
-    times = clock_times(text)
+    times = clock_times(text, language)
     if not times or names_day(text, language):
         return ""
     with_time = [s for s, paired in zip(evidence.sentences, evidence.sentence_times) if times[0] in paired]

@@ -16,7 +16,8 @@ import logging
 import re
 from typing import Callable, Iterator
 
-from tutor.evidence import CODE, MARKER, NUMBER, TIME, Evidence, clock_times
+from tutor.clock import clock_times, without_times
+from tutor.evidence import CODE, MARKER, NUMBER, Evidence
 from basics.language import detect_language, language_name
 from tutor.schedule import english_days
 from tutor.verdicts import Kind
@@ -40,8 +41,8 @@ def facts(text: str, language: str = "en") -> tuple[frozenset, frozenset, frozen
     """What a translation must keep: numbers (by their digits: 49,152 = 49.152), clock times, codes (B305) and
     weekdays (by their English names, read in ``language``: "terças-feiras" in a Portuguese course sentence is
     the "Tuesdays" of its English translation)."""
-    numbers = frozenset(re.sub(r"[.,\s]", "", m.group()) for m in NUMBER.finditer(TIME.sub(" ", text)))
-    return (numbers, frozenset(clock_times(text)), frozenset(c.lower() for c in CODE.findall(text)),
+    numbers = frozenset(re.sub(r"[.,\s]", "", m.group()) for m in NUMBER.finditer(without_times(text, language)))
+    return (numbers, frozenset(clock_times(text, language)), frozenset(c.lower() for c in CODE.findall(text)),
             frozenset(english_days(text, language)))
 
 

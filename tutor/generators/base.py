@@ -27,6 +27,18 @@ class Generator(Protocol):
     def stream(self, messages: list[dict], max_new_tokens: int, temperature: float, stop: tuple[str, ...] = ()) -> Iterator[str]: ...
 
 
+def choose(generator: Generator, messages: list[dict], options: tuple[str, ...]) -> dict[str, float]:
+    """Which of ``options`` the model replies with, as probabilities: the backend's own ``choose`` where it
+    has one (llama.cpp reads the first token's logits), else one greedy reply of a few tokens, scored 1.0
+    for the option it starts with (a remote server, transformers)."""
+    own = getattr(generator, "choose", None)
+    if own is not None:
+        return own(messages, options)
+    reply = "".join(generator.stream(messages, 3, 0.0)).strip().lower()
+    picked = next((o for o in options if reply.startswith(o.lower())), None)
+    return {o: float(o == picked) for o in options}
+
+
 @dataclass
 class GenerationStats:
     """Filled while a stream runs; read after it ends (benchmarks, timings)."""

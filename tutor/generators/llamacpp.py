@@ -121,6 +121,27 @@ class LlamaCppGenerator:
                              f"window of {self.config.n_ctx} is exceeded. Lower context_budget_tokens or raise n_ctx.")
         yield from self.queue.serve(self._complete(tokens, max_new_tokens, temperature, stops))
 
+    def choose(self, messages: list[dict], options: tuple[str, ...]) -> dict[str, float]:
+        """The model's probability of each option as the first token of its reply, normalised over ``options``
+        (the support judge's yes/no). One forward pass over what the last request did not share with this
+        one: a judge prompt that extends the answer's own prompt costs only its new tokens."""
+        import numpy as np
+
+        tokens = self.encode(messages)
+        firsts = [self.llm.tokenize(o.encode("utf-8"), add_bos=False, special=False)[0] for o in options]
+        for _ in self.queue.turn():
+            pass  # (a judge waits its turn like an answer; it is not streamed, so there is nobody to tell)
+        try:
+            llm = self.llm
+            shared = llm.longest_token_prefix(llm.input_ids[: llm.n_tokens].tolist(), tokens)
+            llm.n_tokens = min(shared, len(tokens) - 1)  # at least one token is evaluated: its logits are read
+            llm.eval(tokens[llm.n_tokens:])
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))[firsts].astype(np.float64)
+        finally:
+            self.queue.done()
+        odds = np.exp(logits - logits.max())
+        return dict(zip(options, (odds / odds.sum()).tolist()))
+
     def _complete(self, tokens: list[int], max_new_tokens: int, temperature: float, stops: list[str]) -> Iterator[str]:
         stats = self.last_stats = GenerationStats(prompt_tokens=len(tokens))
         self.last_prompt, self.last_stops = tokens, stops  # for benchmarks that replay the same request elsewhere
