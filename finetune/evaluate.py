@@ -31,8 +31,8 @@ from basics.config import Paths
 from basics.errors import ConfigError
 from basics.text import HAN_CHAR, words
 from tutor.evidence import MARKER, Evidence, split_sentences
-from tutor.grounding import check_sentence
-from tutor.verdicts import invented
+from tutor.verify import check_sentence
+from tutor.verify.verdicts import invented
 from basics.language import detect_language
 from tutor.passages import best_passage
 from finetune import metrics as M

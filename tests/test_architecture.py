@@ -64,7 +64,7 @@ def test_configs_refuse_wrong_settings_when_made():
 
     EngineConfig(), KBConfig()  # the defaults are valid
     for bad, name in ((dict(k=0), "k"), (dict(search_mode="semantic"), "search_mode"),
-                      (dict(faq_threshold=2.0), "faq_threshold"), (dict(temperature=-1.0), "temperature")):
+                      (dict(faq_threshold=2.0), "faq_threshold"), (dict(temperature=-1.0), "temperature"), (dict(verifiers="facts,nope"), "verifiers")):
         with pytest.raises(ConfigError, match=name):
             EngineConfig(**bad)
     for bad, name in ((dict(chunk_overlap=300), "chunk_overlap"), (dict(candidates=0), "candidates")):

@@ -5,7 +5,7 @@ import pytest
 
 from tutor.arithmetic import calculations, derived_numbers, evaluate
 from tutor.evidence import Evidence
-from tutor.grounding import check_sentence
+from tutor.verify import check_sentence
 
 
 @pytest.mark.parametrize("sentence, derived", [

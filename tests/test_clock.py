@@ -4,7 +4,7 @@ import pytest
 
 from tutor.clock import clock_spans, clock_times, without_times
 from tutor.evidence import Evidence
-from tutor.grounding import check_sentence
+from tutor.verify import check_sentence
 from tutor.schedule import unpaired_days
 
 COURSE = Evidence(["Lectures are on Tuesdays and Thursdays, 10:00-11:30, in room B214.",

@@ -260,7 +260,7 @@ def test_an_answer_that_echoes_the_rules_is_quoted_over_without_a_retry(kb):
     """The model copied its rules ("... and what it says instead") instead of answering "Which week covers
     LoRA?": there is no fact to correct, so no retry; the student gets the course's closest sentence, not the
     echo."""
-    from tutor.grounding import ECHOED
+    from tutor.verify import ECHOED
 
     engine = scripted_engine(kb, "The course material does not mention LoRA and what it says instead is that "
                                  "there is no class during the reading week.", "Week 7 covers LoRA [1].")
@@ -528,7 +528,7 @@ def test_ask_with_an_adapter_uses_the_base_on_its_card(kb):
 def test_an_answer_that_is_the_question_again_is_not_shown(kb):
     """"Y a-t-il un examen final ?" got "Y a-t-il un examen final ? [1]" (the 1.5B, asked by hand): in any
     language, a first sentence that is the question word for word says nothing, and the course is quoted."""
-    from tutor.grounding import RESTATED
+    from tutor.verify import RESTATED
 
     engine = scripted_engine(kb, "Y a-t-il un examen final ? [1]", translate_quotes=False)
     result = engine.ask("Y a-t-il un examen final ?", [], "sample")

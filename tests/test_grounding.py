@@ -1,8 +1,8 @@
 """The answer check (tutor/grounding.py): facts in an answer must be in the excerpts it was given."""
 
 from tutor.evidence import Evidence, split_sentences
-from tutor.grounding import SentenceGate, check_sentence
-from tutor.verdicts import Finding, Kind
+from tutor.verify import SentenceGate, check_sentence
+from tutor.verify.verdicts import Finding, Kind
 
 LOGISTICS = ("Lectures are on Tuesdays and Thursdays, 10:00-11:30, in room B214. The course has no final exam; "
              "the final project is due in week 12. A rank-8 LoRA on a 576 x 576 projection adds 9,216 weights.")
@@ -48,7 +48,7 @@ def test_split_sentences_latin_and_cjk():
 def test_a_yes_to_a_question_whose_facts_the_course_lacks_fails():
     """"Are the lectures in room B305?" in a course whose lectures are in B214: "Yes" affirms the question's
     room, in any language; a "No" that states the course's room passes; a yes to a true premise passes."""
-    from tutor.grounding import check_sentence, premise_facts
+    from tutor.verify import check_sentence, premise_facts
 
     evidence = Evidence(["Lectures are on Tuesdays and Thursdays, 10:00-11:30, in room B214."])
     premises = premise_facts("Are the lectures in room B305?", evidence)
@@ -63,7 +63,7 @@ def test_a_yes_that_moves_a_course_fact_to_another_subject_fails():
     """B305 is in the course, as the office-hours room: "Yes" to "Are the lectures in room B305?" would move
     the lectures there. A code or number of the question must share a sentence (or table row) with one of
     its subject words; the word naming its kind ("room", "week") does not count."""
-    from tutor.grounding import check_sentence, premise_facts
+    from tutor.verify import check_sentence, premise_facts
 
     evidence = Evidence([
         "Lectures take place on Tuesdays from 10:00 to 11:30 in room B214. Labs run\non Mondays in room C3.",
@@ -121,7 +121,7 @@ def test_a_table_row_kept_in_a_focused_excerpt_keeps_its_header(embedder):
 def test_a_sentence_denying_the_premise_may_name_it():
     """"When is the final exam?" in a course with a final project: repeating "exam" as a fact fails, saying
     the course has none passes (its other facts are still checked)."""
-    from tutor.grounding import check_sentence, premise_terms
+    from tutor.verify import check_sentence, premise_terms
 
     evidence = Evidence(["Grading: labs 40%, final project 35%, presented in week 12."])
     premises = premise_terms("When is the final exam?", evidence)
@@ -135,7 +135,7 @@ def test_a_sentence_denying_the_premise_may_name_it():
 def test_an_english_answer_from_chinese_excerpts_is_checked_by_its_numbers_only():
     """English words and names are not spelled in Latin letters on a Chinese page (哈佛 for Harvard): there
     the premise words and the capitalised names are not checked, numbers and codes still are."""
-    from tutor.grounding import check_sentence, premise_terms
+    from tutor.verify import check_sentence, premise_terms
 
     evidence = Evidence(["在 20世纪80年代末 的南非撤资运动中，学生活动人士在哈佛校园竖起了一座象征性的棚子城。1998 年推出 Astra 2A。"])
     assert not evidence.latin and premise_terms("When was the divestment from South Africa movement?", evidence) == set()
@@ -149,7 +149,7 @@ def test_the_verbs_a_question_asks_with_are_no_premise():
     """"Which week covers LoRA?" on a page that never says "covers": an answer "Week 7 covers LoRA" asserts
     nothing the course lacks (it failed the check, and the retry answered "the course does not mention LoRA").
     A thing the question presupposes ("exam") stays a premise."""
-    from tutor.grounding import premise_terms
+    from tutor.verify import premise_terms
 
     evidence = Evidence(["| 7 | LoRA and parameter-efficient fine-tuning |", "Extensions are requested by email.",
                          "The final project is presented in week 12."])
@@ -170,7 +170,7 @@ def test_a_chinese_answer_is_checked_by_its_numbers_units_and_english_words():
     excerpts lack, so every Chinese answer with a number fell back to an English quote); a number keeps its
     unit ("第12天", day 12, is an invented date where the course says "week 12"); the English words it
     carries over must be the excerpts' own."""
-    from tutor.grounding import check_sentence
+    from tutor.verify import check_sentence
 
     evidence = Evidence([LOGISTICS, "Attention computes softmax(Q K^T / sqrt(d_k)) V. The report is at most 6 pages."])
     for sentence in ("秩为8的LoRA增加9,216个可训练参数。", "讲座在Tuesdays的10:00到11:30在B214。", "期末项目在第12周提交。",
@@ -186,7 +186,7 @@ def test_a_french_spanish_or_german_number_keeps_its_unit_too():
     """"Quand ont lieu les travaux pratiques ?" got "Les travaux pratiques se déroulent le 10ème jour de la
     session, du 11 au 12ème jour.": 10, 11 and 12 are in the course (weeks of the schedule), days they are not.
     A number with a unit must be the course's number of that unit; a unit's number may be written as a word."""
-    from tutor.grounding import check_sentence
+    from tutor.verify import check_sentence
 
     evidence = Evidence([LOGISTICS, "Each student has three grace days, one every 3 months; more than 5 days late gets no credit. The quiz lasts 60 minutes. The report is at "
                                     "most 6 pages. Slides are posted within 24 hours."])
@@ -205,7 +205,7 @@ def test_a_french_spanish_or_german_number_keeps_its_unit_too():
 def test_a_premise_word_is_a_whole_word():
     """"135M-parameter" names no premise "m-parameter" (the retry then answered "the excerpts do not mention
     m-parameter" instead of 2.7 billion tokens)."""
-    from tutor.grounding import premise_terms
+    from tutor.verify import premise_terms
 
     evidence = Evidence(["At roughly 20 tokens per parameter, a 135 million-parameter model needs about 2.7 billion tokens."])
     assert premise_terms("According to the Chinchilla rule, how many training tokens would a 135M-parameter model need?",
@@ -215,7 +215,7 @@ def test_a_premise_word_is_a_whole_word():
 def test_a_weekday_in_any_language_must_be_the_courses():
     """A German answer moved the office hours from Wednesday to "Dienstag": capitalised names are checked only
     in English, so weekdays in German, Spanish, French and Chinese are read by their English names."""
-    from tutor.grounding import check_sentence
+    from tutor.verify import check_sentence
 
     evidence = Evidence(["Instructor office hours: Wednesdays from 14:00 to 16:00 in room B305."])
     assert check_sentence("Die Sprechstunden sind am Dienstag von 14:00 bis 16:00.", evidence, "de").unsupported[0] == "Dienstag"
@@ -231,7 +231,7 @@ def test_an_answer_that_only_restates_the_question_fails():
     normalisation do before computing exact match …?" and passed every fact check. A first sentence that
     says the question back is held until one with something to say follows; alone, it fails. An answer
     that adds a number word ("one or two tokens"), a short answer and a yes/no answer are no restatements."""
-    from tutor.grounding import RESTATED, SentenceGate, restates
+    from tutor.verify import RESTATED, SentenceGate, restates
 
     question = "What does normalisation do before computing exact match in the SQuAD convention?"
     restated = "Normalisation is applied before computing exact match in the SQuAD convention."
@@ -259,7 +259,7 @@ def test_an_answer_that_copies_the_rules_fails():
     and a SQuAD question "The course material does not mention the question and what it says instead.": the
     model echoed its rules. Four words in a row from the rules fail a sentence, unless the excerpts say them
     too; the denial the rules ask for ("the course material does not mention ...") is no echo."""
-    from tutor.grounding import ECHOED, echoes
+    from tutor.verify import ECHOED, echoes
     from tutor.prompts import INSTRUCTIONS
 
     evidence = Evidence(["Week 7: LoRA and parameter-efficient fine-tuning. There is no class in the reading week."])
@@ -283,7 +283,7 @@ def test_an_answer_must_deny_what_the_course_denies():
     words ("no GPU"), an English answer's first sentence must deny too; the retry is told that sentence. A
     negation elsewhere in the sentence is no denial of the question."""
     from tutor.evidence import SAYS
-    from tutor.grounding import SentenceGate, denied_subject
+    from tutor.verify import SentenceGate, denied_subject
     from tutor.prompts import correction_messages
 
     labs = "All labs run on a laptop CPU: the course uses a small model, so no GPU is needed."
@@ -402,7 +402,7 @@ def test_a_lead_in_waits_for_what_it_announces_and_list_numbers_are_not_facts():
     """Asked "迟交作业怎么扣分？" (how are late problem sets penalised?), the tutor showed "迟交作业扣分，具体如下："
     (late work loses points, as follows:) and nothing else: the list item after it failed the check on its
     item number "1". An item's number is not a fact, and a lead-in is shown only with the sentence it announces."""
-    from tutor.grounding import LEAD_IN
+    from tutor.verify import LEAD_IN
 
     evidence = Evidence(["Once the grace days are used up, a late problem set loses 10% of its points per day."])
     assert check_sentence("1. 每晚交一天扣10%的分数。", evidence, "zh").ok
@@ -436,7 +436,7 @@ def test_a_korean_answer_cannot_move_the_lectures_to_other_days():
 def test_findings_are_typed_and_invented_facts_count_only_facts():
     """The check's findings carry a kind, the fact and the course sentence they name (tutor/verdicts.py); the
     evaluation's "invented facts" reads the kinds, so a named course sentence is no invented fact."""
-    from tutor.verdicts import invented, named_sentences
+    from tutor.verify.verdicts import invented, named_sentences
 
     office = "- Instructor office hours: Wednesdays from 14:00 to 16:00 in room B305."
     evidence = Evidence([office, "Lectures are on Tuesdays from 10:00 to 11:30 in room B214."])
@@ -446,3 +446,19 @@ def test_findings_are_typed_and_invented_facts_count_only_facts():
     assert named_sentences(check.findings) == [office]
     assert sorted(invented(check.findings)) == ["B307", "Dienstag 14:00"]
     assert check.unsupported == [f.text for f in check.findings]  # the one-line form the logs show
+
+
+def test_the_gate_runs_the_configured_verifiers_by_name():
+    """Each check is a named verifier (tutor.verify.checks): the list decides what runs, in order, and every
+    finding carries its kind."""
+    from tutor.verify import VERIFIERS, Kind, SentenceGate
+    from tutor.verify.checks import SentenceContext
+
+    evidence = Evidence(["Lectures are in room B214 on Tuesdays."])
+    invented = "The lectures are in room B305. "
+    default = SentenceGate(evidence, "en")
+    assert default.feed(invented) == "" and [f.kind for f in default.failed.findings] == [Kind.FACT]
+    without_facts = SentenceGate(evidence, "en", verifiers="question,echo")
+    assert without_facts.feed(invented) == invented and without_facts.failed is None
+    for name, cls in VERIFIERS.items():  # each runs alone on a sentence and returns a Check
+        assert cls.name == name and cls().check(invented, SentenceContext(evidence, "en")) is not None

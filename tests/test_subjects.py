@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from tutor.evidence import Evidence
-from tutor.grounding import SentenceGate
+from tutor.verify import SentenceGate
 from tutor.subjects import false_denial, holds, misattributed
 
 COURSE = Path(__file__).resolve().parent.parent / "knowledge_base" / "sample_course"

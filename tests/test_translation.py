@@ -3,7 +3,7 @@ translation is shown only with the source's facts, copied English prose fails th
 names in an answer are written in its language."""
 
 from tutor.evidence import SAYS, Evidence
-from tutor.grounding import SentenceGate
+from tutor.verify import SentenceGate
 from tutor.prompts import quote_text
 from tutor.schedule import english_days, localize_weekdays, names_day
 from tutor.translation import UNTRANSLATED, acceptable, translatable, untranslated

@@ -33,7 +33,7 @@ from tutor.citations import Citation, cite, snippet
 from tutor.engine_config import EngineConfig, with_embedder_thresholds
 from tutor.generators.base import QueueWait
 from tutor.evidence import Evidence, unwrap
-from tutor.grounding import SentenceGate, denied_subject, premise_facts, premise_terms
+from tutor.verify import SentenceGate, denied_subject, premise_facts, premise_terms
 from basics.language import detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
 from tutor.passages import best_passage, focus_excerpts
@@ -43,7 +43,7 @@ from tutor.questions import close_faq, fold, followup_prompt, leaned_on
 from tutor.schedule import asks_when, localize_weekdays
 from tutor.subjects import detached_facts, holds
 from tutor.translation import RefusalLines, faq_text, translatable, translate
-from tutor.verdicts import Finding, Kind, named_sentences
+from tutor.verify.verdicts import Finding, Kind, named_sentences
 
 if TYPE_CHECKING:
     from knowledge_base import Hit
@@ -257,7 +257,8 @@ class TutorEngine:
         denied = denied_subject(query, excerpts) if language == "en" else ""
         evidence = Evidence([h.text for h in included] + [question, query])
         when = asks_when(query)  # an answer giving a time must give its day too (schedule.omitted_day)
-        gate = SentenceGate(evidence, language, premises, query, denied, INSTRUCTIONS, when, excerpts=excerpts)
+        gate = SentenceGate(evidence, language, premises, query, denied, INSTRUCTIONS, when, excerpts=excerpts,
+                            verifiers=cfg.verifiers)
         raw = yield from self._stream_checked(generator, messages, gate, emit, result)
         first_try = None
         kinds = [f.kind for f in gate.failed.findings] if gate.failed else []
@@ -271,7 +272,7 @@ class TutorEngine:
             instead = detached_facts(question, excerpts) if language == "en" else {}
             messages = correction_messages(messages, gate.failed_sentence, gate.failed.findings, language, instead)
             gate = SentenceGate(evidence, language, premises, query, denied, INSTRUCTIONS, when, retry=True,
-                                excerpts=excerpts)
+                                excerpts=excerpts, verifiers=cfg.verifiers)
             raw = yield from self._stream_checked(generator, messages, gate, emit, result)
         findings = gate.failed.findings if gate.failed else []
         result.grounding = {"raw": raw.strip(), "checked_facts": [f for c in gate.checks for f in c.facts],

@@ -71,6 +71,8 @@ class EngineConfig:
     snippet_chars: int = field(default=220, metadata={"help": "Length of a citation snippet."})
     correct_once: bool = field(default=True, metadata={"help": "When the first sentence of an answer fails the fact "
                                "check, generate once more, told what the excerpts do not say, before quoting or refusing."})
+    verifiers: str = field(default="facts,question,denial,day,subject,echo,language", metadata={"help": "The checks every "
+                           "sentence of a generated answer passes before it is shown, in order (tutor.verify.checks)."})
     log_questions: bool = field(default=True, metadata={"help": "Write each question to the question log."})
     language: LanguageConfig = field(default_factory=LanguageConfig)
     prompt: PromptConfig = field(default_factory=PromptConfig)
@@ -84,6 +86,9 @@ class EngineConfig:
                 raise ConfigError(f"EngineConfig.{name} must be positive (got {getattr(self, name)!r}).")
         if self.temperature < 0 or self.excerpt_chars < 0:
             raise ConfigError("EngineConfig.temperature and excerpt_chars must not be negative.")
+        from tutor.verify.checks import verifiers_named
+
+        verifiers_named(self.verifiers)  # an unknown name fails here, naming the setting
         for name in THRESHOLDS:
             value = getattr(self, name)
             if value is not None and not -1.0 <= value <= 1.01:  # 1.01: "never" (above any cosine)

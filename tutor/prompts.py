@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from basics.text import CJK_CHAR
-from tutor.verdicts import Finding, Kind
-from tutor.grounding import instruction_phrases
+from tutor.verify.verdicts import Finding, Kind
+from tutor.verify import instruction_phrases
 from basics.language import language_in, language_name
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from basics.language import cldr_locale
 from basics.text import CJK_CHAR
 from tutor.clock import clock_times
 from tutor.evidence import CODE, Evidence
-from tutor.verdicts import Finding, Kind
+from tutor.verify.verdicts import Finding, Kind
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")  # CLDR's order: 0 = Monday
 # "Tuesdays" too; not \b, which finds no word boundary in "在Tuesdays和" (CJK characters are word characters)

@@ -20,7 +20,7 @@ from tutor.clock import clock_times, without_times
 from tutor.evidence import CODE, MARKER, NUMBER, Evidence
 from basics.language import detect_language, language_name
 from tutor.schedule import english_days
-from tutor.verdicts import Kind
+from tutor.verify.verdicts import Kind
 
 # English words that are no words of the other languages the tutor answers in: a run of excerpt text copied
 # into such an answer that holds two of them is English prose, not a term ("byte-level BPE") or a formula.

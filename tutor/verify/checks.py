@@ -1,0 +1,156 @@
+"""The verifiers: each check of an answer's sentence is a small class with a name, run from a configured list.
+
+``EngineConfig.verifiers`` names the list ("facts,question,denial,day,subject,echo,language"); the sentence gate
+(``tutor.verify.gate``) runs each on every sentence with one ``SentenceContext`` and stops the answer at the
+first sentence with findings. Each returns a ``Check``: the facts it looked at (for the log) and typed
+``Finding``s (``tutor.verify.verdicts``) that the engine, the evaluation and the review read alike. A new check
+is a class here and a name in ``VERIFIERS``; none is wired into the gate by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from basics.errors import ConfigError
+from basics.text import words
+from tutor.evidence import MARKER, Evidence
+from tutor.schedule import names_day, omitted_day
+from tutor.subjects import false_denial, misattributed
+from tutor.translation import untranslated
+from tutor.verify.facts import NEGATION, check_sentence
+from tutor.verify.replies import echoes
+from tutor.verify.verdicts import Check, Kind
+
+
+@dataclass
+class SentenceContext:
+    """What every verifier may read about the answer a sentence belongs to."""
+
+    evidence: Evidence  # the excerpts and the question: where facts may come from
+    language: str  # the answer's (the question's) language
+    question: str = ""  # the student's question as asked (with a follow-up: spelled out)
+    excerpts: Evidence | None = None  # the excerpts alone
+    premises: set[str] = field(default_factory=set)  # facts and words of the question the excerpts lack
+    denied: str = ""  # the course sentence denying what the question asks about (``replies.denied_subject``)
+    instructions: frozenset = frozenset()  # the prompt's rules as word runs (``replies.instruction_phrases``)
+    asks_when: bool = False  # a "when" question: a time must come with its day
+    first: bool = True  # the sentence opens the answer
+    released: str = ""  # what was shown before this sentence
+
+    @property
+    def english_question(self) -> str:
+        """The question where a check reads English words, else "" (those checks stay silent)."""
+        return self.question if self.language == "en" else ""
+
+
+class Verifier(Protocol):
+    """One check of one sentence."""
+
+    name: str
+
+    def check(self, sentence: str, ctx: SentenceContext) -> Check: ...
+
+
+def _found(fact: str, kind: Kind, says: str = "") -> Check:
+    check = Check([fact])
+    check.add(kind, says=says)
+    return check
+
+
+class Facts:
+    """Numbers, clock times, codes, names and weekdays must be in the evidence; a "yes" to a premise the
+    excerpts lack, or an English answer repeating it, fails (``tutor.verify.facts``). Any language."""
+
+    name = "facts"
+
+    def check(self, sentence: str, ctx: SentenceContext) -> Check:
+        return check_sentence(sentence, ctx.evidence, ctx.language, ctx.premises)
+
+
+class QuestionBack:
+    """A first sentence that is the question word for word ("Y a-t-il un examen final ? [1]"). Any language."""
+
+    name = "question"
+
+    def check(self, sentence: str, ctx: SentenceContext) -> Check:
+        if ctx.first and ctx.question and words(MARKER.sub("", sentence)) == words(ctx.question):
+            return _found("question", Kind.RESTATEMENT)
+        return Check()
+
+
+class Denial:
+    """Where the course denies what the question asks about ("so no GPU is needed"), a first sentence that
+    does not deny too; and a first sentence that denies what the excerpts do say. English."""
+
+    name = "denial"
+
+    def check(self, sentence: str, ctx: SentenceContext) -> Check:
+        if not ctx.first or ctx.language != "en":
+            return Check()
+        if ctx.denied and not NEGATION.search(MARKER.sub("", sentence)):
+            return _found("denial", Kind.SAYS, ctx.denied)
+        said = false_denial(sentence, ctx.question, ctx.excerpts) if ctx.question and ctx.excerpts else ""
+        return _found("denial", Kind.SAYS, said) if said else Check()
+
+
+class Day:
+    """To a "when" question, a time given without the day the course gives it with. Any language (CLDR days)."""
+
+    name = "day"
+
+    def check(self, sentence: str, ctx: SentenceContext) -> Check:
+        if not ctx.asks_when or names_day(ctx.released, ctx.language):
+            return Check()
+        said = omitted_day(sentence, ctx.evidence, ctx.language)
+        return _found("day", Kind.SAYS, said) if said else Check()
+
+
+class Subject:
+    """A number given to the question's subject that the course states about something else. English."""
+
+    name = "subject"
+
+    def check(self, sentence: str, ctx: SentenceContext) -> Check:
+        about = misattributed(sentence, ctx.english_question, ctx.excerpts) if ctx.english_question and ctx.excerpts else ""
+        return _found("subject", Kind.SAYS, about) if about else Check()
+
+
+class Echo:
+    """A sentence that copies the prompt's own rules."""
+
+    name = "echo"
+
+    def check(self, sentence: str, ctx: SentenceContext) -> Check:
+        if ctx.instructions and echoes(sentence, ctx.instructions, ctx.evidence):
+            return _found("instructions", Kind.ECHO)
+        return Check()
+
+
+class Language:
+    """An answer not in English that copies English prose of the excerpts: the course sentence is quoted
+    instead, translated (``tutor.translation``)."""
+
+    name = "language"
+
+    def check(self, sentence: str, ctx: SentenceContext) -> Check:
+        copied = untranslated(sentence, ctx.evidence) if ctx.language != "en" else ""
+        if not copied:
+            return Check()
+        check = _found("language", Kind.UNTRANSLATED)
+        check.add(Kind.SAYS, says=copied)
+        return check
+
+
+VERIFIERS: dict[str, type] = {v.name: v for v in (Facts, QuestionBack, Denial, Day, Subject, Echo, Language)}
+DEFAULT_VERIFIERS = ",".join(VERIFIERS)
+
+
+def verifiers_named(names: str) -> list[Verifier]:
+    """The verifiers of a comma-separated list, in its order; an unknown name is a ``ConfigError``."""
+    chosen = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in chosen if n not in VERIFIERS]
+    if unknown:
+        raise ConfigError(f"EngineConfig.verifiers: unknown verifier {', '.join(map(repr, unknown))} "
+                          f"(known: {', '.join(VERIFIERS)}).")
+    return [VERIFIERS[n]() for n in chosen]

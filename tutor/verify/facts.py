@@ -1,0 +1,164 @@
+"""The language-neutral core of the answer check: what a sentence states must be in the excerpts it was given.
+
+A language model that cannot find an exam time writes a plausible one. Wrong logistics are the worst thing a
+tutor can say, so each sentence's *checkable facts* — numbers, clock times (in the locale's own formats,
+``tutor.clock``), codes such as B214 or q_proj, acronyms such as BPE, weekdays (CLDR names, ``tutor.schedule``)
+and in English the capitalised names inside a sentence (Thursday, Vaswani) — must each occur in the course
+excerpts of the prompt or in the question. A number the answer computes from checked numbers, with the
+operation written out, is supported too (``tutor.arithmetic``). Words are not checked: paraphrase is the point
+of an answer, and the evidence gate and the "not in the course" reply guard the topic.
+
+``check_sentence`` is the "facts" verifier of ``tutor.verify.checks``; the others compare a sentence with the
+question and the prompt (``tutor.verify.replies``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from basics.text import CJK_CHAR
+from tutor.arithmetic import derived_numbers
+from tutor.clock import clock_times, without_times
+from tutor.evidence import CODE, MARKER, NUMBER, Evidence
+from tutor.schedule import evidence_days, unpaired_days, weekdays
+from tutor.subjects import QUESTION_WORDS, WORD, content_words, detached_facts
+from tutor.verify.verdicts import Check, Kind
+
+ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,}s?\b", re.ASCII)
+NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|isn't|aren't|doesn't|don't|didn't|cannot|can't)\b|n't\b",
+                       re.IGNORECASE)
+# An answer that opens by agreeing ("Yes, ...", "是的", "Sí", "Ja", "Oui", "Correct"): it affirms the question.
+AFFIRMATION = re.compile(r"^\W*(?:(?:yes|yeah|correct|indeed|sí|ja|oui)(?![a-z])|(?:是的|没错|是|对|對)(?=[，,。！!\s]|$))",
+                          re.IGNORECASE)  # "对于…" (regarding) and "Si el…" (if) are no yes
+_CAPITALISED = re.compile(r"(?<=[^.!?:;\n\"'(\[]\s)[A-Z][a-z]{2,}\b")
+# Capitalised words an English answer may use without the excerpts saying them.
+_FREE_NAMES = {"English", "Chinese", "Spanish", "German", "French", "The", "This", "That", "These", "Yes", "No", "However"}
+
+
+def premise_terms(question: str, evidence: Evidence) -> set[str]:
+    """Content words of an English question that the excerpts never use ("final exam" in a course with
+    only a final project). An answer that repeats one asserts the question's premise, not the course."""
+    if not evidence.latin:
+        return set()  # an English question on Chinese pages shares no words with them, by design
+    # "tying", "computing": how, not what; "How much is the final project worth?": what a thing is worth is asked
+    words = {w for w in content_words(question) if not w.endswith("ing") and w != "worth"}
+    return {w for w in words if not evidence.has_word(w[:-1] if w.endswith("s") else w, whole=True)}
+
+
+def premise_facts(question: str, evidence: Evidence, language: str = "en") -> set[str]:
+    """Numbers and codes of a question (any language) that the excerpts do not contain: "Are the lectures in
+    room B305?" in a course whose lectures are in B214. An answer that says yes to it affirms them. For an
+    English question, also those the excerpts state only about another subject (``detached_facts``)."""
+    text = unicodedata.normalize("NFKC", question)
+    numbers = {m.group().strip() for m in NUMBER.finditer(text) if not evidence.has_number(m.group().strip())}
+    codes = {w for w in CODE.findall(text) if not re.fullmatch(r"[\d.,]+\w?", w) and not evidence.has_word(w)}
+    return numbers | codes | (set(detached_facts(text, evidence)) if language == "en" else set())
+
+
+_LIST_ITEM = re.compile(r"^\s*\d{1,2}(?:[.)]\s+|、)")
+
+
+def check_sentence(sentence: str, evidence: Evidence, language: str, premises: set[str] = frozenset()) -> Check:
+    """The checkable facts of one sentence, and which of them ``evidence`` does not contain.
+
+    ``premises`` (from ``premise_terms`` and ``premise_facts``) are words and facts of the question the
+    excerpts lack: repeated in an English answer, or affirmed by an answer that opens with "yes" (in any
+    language), they fail it too.
+    """
+    # A list item's number ("1. 每超过一天扣10%", "2) Labs") counts items, it states nothing about the course.
+    text = _LIST_ITEM.sub("", unicodedata.normalize("NFKC", MARKER.sub("", sentence)), count=1)
+    check = Check()
+    if premises and AFFIRMATION.match(text):
+        check.facts.append("yes")
+        check.add(Kind.AFFIRMED, ", ".join(sorted(premises)))
+    if premises and language == "en" and not NEGATION.search(text):
+        # A sentence that denies the premise ("The course does not mention a final exam; ...") may name it.
+        said = {w.lower() for w in WORD.findall(text)}
+        for word in sorted(premises & said):
+            check.facts.append(word)
+            check.add(Kind.PREMISE, word)
+    for time in clock_times(text, language):  # "10:00", and "10시 00분" in Korean (tutor.clock)
+        check.facts.append(time)
+        if time not in evidence.times:
+            check.add(Kind.FACT, time)
+    rest = without_times(text, language)
+    derived = derived_numbers(rest)  # "32 / 8 = 4": 4 is computed from numbers that are checked (tutor.arithmetic)
+    for m in NUMBER.finditer(rest):
+        token = m.group().strip().rstrip(".,")
+        if not token:
+            continue
+        check.facts.append(token)
+        if not evidence.has_number(token) and token not in derived:
+            check.add(Kind.FACT, token)
+    if language != "en":  # (English names are checked below with every capitalised name)
+        named = weekdays(rest, language)
+        if named:
+            known = evidence_days(evidence, language)
+            for word, day in named:
+                check.facts.append(word)
+                if day not in known:
+                    check.add(Kind.FACT, word)
+    check.findings += unpaired_days(text, evidence, language)
+    if language != "en" and evidence.latin:
+        for fact, supported in _quantities(rest, evidence):
+            check.facts.append(fact)
+            if not supported:
+                check.add(Kind.FACT, fact)
+    if CJK_CHAR.search(text) and evidence.latin:
+        for fact, supported in _cjk_words(rest, evidence):
+            check.facts.append(fact)
+            if not supported:
+                check.add(Kind.FACT, fact)
+    words = set(CODE.findall(rest)) | set(ACRONYM.findall(rest))
+    if language == "en" and evidence.latin:
+        words |= {w for w in _CAPITALISED.findall(rest) if w not in _FREE_NAMES}
+    for word in sorted(words):
+        if re.fullmatch(r"[\d.,]+\w?", word):
+            continue  # a number with a unit letter was checked as a number
+        check.facts.append(word)
+        stem = word[:-1] if word.endswith("s") and word[:-1].isupper() else word  # "LLMs" -> "LLM"
+        if not evidence.has_word(stem):
+            check.add(Kind.FACT, word)
+    return check
+
+
+# A number with its unit in an answer not in English, and the unit's English name in the excerpts.
+_UNITS = {
+    "day": "天 日 jour jours día días dia dias tag tage tagen",
+    "week": "个星期 星期 周 semaine semaines semana semanas woche wochen",
+    "page": "页 page pages página páginas pagina paginas seite seiten",
+    "hour": "小时 heure heures hora horas stunde stunden",
+    "minute": "分钟 minute minutes minuto minutos minuten",
+}
+_UNIT = {word: english for english, words in _UNITS.items() for word in words.split()}
+_UNIT_WORD = "|".join(sorted(_UNIT, key=len, reverse=True))
+_NUMBER_NAMES = "zero one two three four five six seven eight nine ten eleven twelve".split()  # "3 días": "three grace days"
+_ORDINAL = r"(?:e|ème|eme|er|re|º|ª|\.)?"  # "10ème jour", "12e semaine", "3. Woche"
+_QUANTITY = re.compile(rf"(第\s*)?(?<![\d.,])(\d+){_ORDINAL}\s*({_UNIT_WORD})(?![A-Za-zÀ-ÿ])"  # "第12天", "10ème jour", "60 minutos"
+                       rf"|(?<![A-Za-zÀ-ÿ])({_UNIT_WORD})\s+(\d+)(?![\d.,]\d)", re.IGNORECASE)  # "semaine 12", "Woche 6"
+
+
+def _quantities(text: str, evidence: Evidence) -> list[tuple[str, bool]]:
+    """Numbers with a unit in an answer not in English, each with whether English excerpts give the number with
+    that unit. "第12天" (day 12) and "le 10ème jour" (asked when the labs are) in a course that says "week 12"
+    and has a row "| 10 | Project work |" are invented dates, though 12 and 10 are in the excerpts. (A table row
+    does not count: "实验课在第10周" put the labs in the schedule's week 10.)"""
+    out = []
+    for m in _QUANTITY.finditer(text):
+        n, word = (m.group(2), m.group(3)) if m.group(2) else (m.group(5), m.group(4))
+        unit, said = _UNIT[word.lower()], f"(?:{n}|{_NUMBER_NAMES[int(n)]})" if int(n) < len(_NUMBER_NAMES) else n
+        near = (rf"(?<![\d.,]){said}(?:[\s-]+[a-z]+)?[\s-]+{unit}s?\b"  # "12 weeks", "6-page", "three grace days"
+                rf"|\b{unit}s?\s+(?:\d+\s*(?:and|or|to|,|-|–)\s*)?{n}(?![\d])")  # "week 12", "weeks 6 and 7"
+        out.append((m.group().strip(), re.search(near, evidence.text) is not None))
+    return out
+
+
+def _cjk_words(text: str, evidence: Evidence) -> list[tuple[str, bool]]:
+    """The English words a Chinese answer carries over ("softmax", "Tuesdays"), with whether the excerpts use
+    each: one they never use is the answer's, not the course's."""
+    return [(word, evidence.has_word(word)) for word in WORD.findall(text) if word.lower() not in QUESTION_WORDS]
+
+
+# An English answer that says the question back ("How does attention decide which tokens to look at?" -> "The
+# attention mechanism decides which tokens to look at.") states nothing and passes every fact check.
