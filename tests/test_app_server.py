@@ -199,7 +199,7 @@ CONSOLE_CALLS = {
     "delete_document": [None, "sample", None],
     "upload_faq": [None, "sample", None],
     "refresh_review": [None, "sample"],
-    "pick_review": [None, {"headers": ["id", "why", "question", "answer given"], "data": [[1, "refused", "q?", ""]]}],
+    "pick_review": [None, {"headers": ["id", "why", "question", "answer given", "answer check"], "data": [[1, "refused", "q?", "", ""]]}],
     "add_to_faq": [None, "sample", "Is the exam cancelled?", "Yes."],
     "start_training": [None, "sample", None, "stolen", 1],
     "use_adapter": [None, "(none)"],

@@ -535,3 +535,23 @@ def test_an_answer_that_is_the_question_again_is_not_shown(kb):
     assert result.language == "fr" and result.outcome in ("quoted", "refused"), result.answer
     assert "Y a-t-il" not in result.answer and len(engine.generator.calls) == 1  # no retry: nothing to correct
     assert result.grounding["unsupported"] == [RESTATED]
+
+
+def test_the_question_log_keeps_what_the_check_withheld_and_the_review_shows_it(kb):
+    """The typed findings reach the log and the instructor's review table: the same verdicts the engine
+    decided on (an invented room, on both tries: the course's sentence is quoted instead)."""
+    from tutor.records import log_question, review_queue
+    from webapp.render import review_table
+
+    engine = TutorEngine(kb, EngineConfig(faq_threshold=1.01), kb.paths,
+                         generator=Scripted("The lectures are in room B305.", "The lectures are in room B305."))
+    result = engine.ask("Where are the lectures held?", [], "sample")
+    assert result.outcome in ("quoted", "refused")
+    logged = next(r for r in list_questions(kb.db) if r["id"] == result.question_id)
+    assert {"kind": "fact", "fact": "B305", "says": ""} in logged["findings"]
+    add_feedback(kb.db, result.question_id, -1)
+    row = next(r for r in review_table(review_queue(kb.db, "sample")) if r[0] == result.question_id)
+    assert "unsupported fact: B305" in row[4]
+    assert list_questions(kb.db)[0]["findings"] == logged["findings"]  # decoded on every read
+    plain = log_question(kb.db, "sample", "old row", "refused")  # a row without findings reads as []
+    assert next(r for r in list_questions(kb.db) if r["id"] == plain)["findings"] == []

@@ -10,7 +10,7 @@ Every front end (CLI, Gradio app, ``tutor eval``) calls this; none re-implements
 Outcomes: ``faq`` (an instructor's vetted FAQ answer matched the question closely: it is returned as is),
 ``refused`` (the best course passage is too far from the question: we say the material does not cover it
 and name the nearest topics, instead of letting a small model invent), ``answered`` (generated from the
-numbered excerpts, with citations, every sentence through the answer check in ``tutor.grounding``),
+numbered excerpts, with citations, every sentence through the answer check in ``tutor.verify``),
 ``quoted`` (the model could not answer from strong evidence: the course's closest sentence, marked).
 """
 
@@ -32,15 +32,15 @@ from tutor.backends import create_generator
 from tutor.citations import Citation, cite, snippet
 from tutor.engine_config import EngineConfig, with_embedder_thresholds
 from tutor.generators.base import QueueWait
-from tutor.evidence import Evidence, unwrap
-from tutor.verify import SentenceGate, denied_subject, premise_facts, premise_terms
+from tutor.evidence import unwrap
+from tutor.verify import SentenceGate
 from basics.language import detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
 from tutor.passages import best_passage, focus_excerpts
 from tutor.prompts import (INSTRUCTIONS, NEAREST, NOT_COVERED, build_messages, correction_messages, plain, quote_text,
                            refusal_text, source_label)
 from tutor.questions import close_faq, fold, followup_prompt, leaned_on
-from tutor.schedule import asks_when, localize_weekdays
+from tutor.schedule import localize_weekdays
 from tutor.subjects import detached_facts, holds
 from tutor.translation import RefusalLines, faq_text, translatable, translate
 from tutor.verify.verdicts import Finding, Kind, named_sentences
@@ -221,10 +221,12 @@ class TutorEngine:
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
         result.timings = timings
         if cfg.log_questions:
+            checked = result.grounding
+            findings = (checked.get("first_try") or {}).get("findings", []) + checked.get("findings", [])
             result.question_id = records.log_question(
                 self.kb.db, course, question, result.outcome, result.answer, language,
                 [asdict(c) for c in result.citations], top, timings["total_ms"],
-                result.model or ("faq" if result.outcome == "faq" else None), result.adapter,
+                result.model or ("faq" if result.outcome == "faq" else None), result.adapter, findings,
             )
         return result
 
@@ -250,15 +252,8 @@ class TutorEngine:
         asked = followup_prompt(question, previous) if previous else query
         messages, included = build_messages(asked, usable, history, language, generator.tokenizer,
                                             cfg.context_budget_tokens, cfg.prompt)
-        excerpts = Evidence([h.text for h in included])
-        premises = premise_facts(question, excerpts, language)
-        if language == "en":
-            premises |= premise_terms(question, excerpts)
-        denied = denied_subject(query, excerpts) if language == "en" else ""
-        evidence = Evidence([h.text for h in included] + [question, query])
-        when = asks_when(query)  # an answer giving a time must give its day too (schedule.omitted_day)
-        gate = SentenceGate(evidence, language, premises, query, denied, INSTRUCTIONS, when, excerpts=excerpts,
-                            verifiers=cfg.verifiers)
+        texts = [h.text for h in included]
+        gate = SentenceGate.for_answer(question, texts, language, query, INSTRUCTIONS, cfg.verifiers)
         raw = yield from self._stream_checked(generator, messages, gate, emit, result)
         first_try = None
         kinds = [f.kind for f in gate.failed.findings] if gate.failed else []
@@ -269,15 +264,14 @@ class TutorEngine:
             # a lone lead-in, an echo of the rules or copied English: there is no fact to correct. The course's closest
             # sentence, quoted below and translated, answers.)
             first_try = {"raw": raw.strip(), "unsupported": gate.failed.unsupported, "findings": gate.failed.findings}
-            instead = detached_facts(question, excerpts) if language == "en" else {}
+            instead = detached_facts(question, gate.context.excerpts) if language == "en" else {}
             messages = correction_messages(messages, gate.failed_sentence, gate.failed.findings, language, instead)
-            gate = SentenceGate(evidence, language, premises, query, denied, INSTRUCTIONS, when, retry=True,
-                                excerpts=excerpts, verifiers=cfg.verifiers)
+            gate = SentenceGate.for_answer(question, texts, language, query, INSTRUCTIONS, cfg.verifiers, retry=True)
             raw = yield from self._stream_checked(generator, messages, gate, emit, result)
         findings = gate.failed.findings if gate.failed else []
         result.grounding = {"raw": raw.strip(), "checked_facts": [f for c in gate.checks for f in c.facts],
                             "unsupported": [f.text for f in findings], "findings": [f.to_dict() for f in findings],
-                            "dropped": gate.failed_sentence, "excerpts": [h.text for h in included]}
+                            "dropped": gate.failed_sentence, "excerpts": texts}
         if first_try:
             result.grounding["first_try"] = {**first_try, "findings": [f.to_dict() for f in first_try["findings"]]}
         answer = gate.released.strip()

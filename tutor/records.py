@@ -32,7 +32,13 @@ def _m001_questions_feedback(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX feedback_question ON feedback (question_id)")
 
 
-register_migrations("tutor", [("001_questions_feedback", _m001_questions_feedback)])
+def _m002_findings(conn: sqlite3.Connection) -> None:
+    """What the answer check found on each answer (``tutor.verify.verdicts.Finding.to_dict``, JSON): the
+    instructor's review reads the same typed verdicts as the engine and the evaluation."""
+    conn.execute("ALTER TABLE questions ADD COLUMN findings TEXT")
+
+
+register_migrations("tutor", [("001_questions_feedback", _m001_questions_feedback), ("002_findings", _m002_findings)])
 
 
 def ensure_schema(db: Database) -> None:
@@ -57,15 +63,17 @@ def log_question(
     latency_ms: float | None = None,
     model: str | None = None,
     adapter: str | None = None,
+    findings: list[dict] | None = None,
 ) -> int:
-    """Insert one question row; returns its id (the ``question_id`` feedback refers to)."""
+    """Insert one question row; returns its id (the ``question_id`` feedback refers to). ``findings``: what
+    the answer check withheld, typed (``Finding.to_dict``)."""
     if outcome not in OUTCOMES:
         raise TutorError(f"question outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
     cur = db.execute(
         "INSERT INTO questions (course, question, language, outcome, answer, sources, top_score, latency_ms, "
-        "model, adapter, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "model, adapter, findings, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (course, question, language, outcome, answer, json.dumps(sources or [], ensure_ascii=False), top_score,
-         latency_ms, model, adapter, _now()),
+         latency_ms, model, adapter, json.dumps(findings or [], ensure_ascii=False), _now()),
     )
     return int(cur.lastrowid)
 
@@ -98,6 +106,7 @@ def _decoded(rows) -> list[dict]:
         row = dict(r)
         row["sources"] = json.loads(row["sources"] or "[]")
         row["comments"] = json.loads(row["comments"] or "[]")
+        row["findings"] = json.loads(row.get("findings") or "[]")
         out.append(row)
     return out
 

@@ -182,7 +182,7 @@ def _console_tab(console: InstructorConsole, config: AppConfig) -> None:
                 eval_report = gr.HTML("")
             with gr.Tab("Questions to review"):
                 gr.Markdown("Questions the tutor refused or students rated 👎. Click one, write the answer, add it to the FAQ; then retrain and evaluate.")
-                review = gr.Dataframe(headers=["id", "why", "question", "answer given"], interactive=False, wrap=True, elem_id="review")
+                review = gr.Dataframe(headers=["id", "why", "question", "answer given", "answer check"], interactive=False, wrap=True, elem_id="review")
                 review_refresh = gr.Button("Refresh", size="sm")
                 rv_q = gr.Textbox(label="Question")
                 rv_a = gr.Textbox(label="Instructor's answer", lines=3)

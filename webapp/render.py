@@ -150,8 +150,19 @@ def faq_table(entries: list["FAQEntry"]) -> list[list]:
 
 
 def review_table(rows: list[dict]) -> list[list]:
-    """``records.review_queue`` rows -> ``id, why, question, answer given`` (👎 for a student's rating)."""
-    return [[q["id"], REVIEW_MARKS.get(q["why"], q["why"]), q.get("question", ""), q.get("answer", "") or ""] for q in rows]
+    """``records.review_queue`` rows -> ``id, why, question, answer given, answer check`` (👎 for a student's
+    rating; the check column: what the answer check withheld from the model's answer, by kind and fact)."""
+    return [[q["id"], REVIEW_MARKS.get(q["why"], q["why"]), q.get("question", ""), q.get("answer", "") or "",
+             finding_lines(q.get("findings") or [])] for q in rows]
+
+
+def finding_lines(findings: list[dict]) -> str:
+    """Typed findings (``Finding.to_dict``) as one line each: "unsupported fact: B305"."""
+    from tutor.verify.verdicts import Kind
+
+    kinds = {k.name.lower(): k.value for k in Kind}
+    return "\n".join(f"{kinds.get(f.get('kind', ''), f.get('kind', ''))}: {f.get('fact') or f.get('says') or ''}".rstrip(": ")
+                     for f in findings)
 
 
 def progress_line(event: dict) -> str:

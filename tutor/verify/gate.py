@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from tutor.evidence import MARKER, SENTENCE_END, Evidence, split_sentences
 from tutor.verify.checks import DEFAULT_VERIFIERS, SentenceContext, Verifier, verifiers_named
-from tutor.verify.facts import NEGATION
-from tutor.verify.replies import APOLOGY, CONTRAST, COVERAGE, LEAD_IN_END, restates
+from tutor.schedule import asks_when
+from tutor.verify.facts import NEGATION, premise_facts, premise_terms
+from tutor.verify.replies import APOLOGY, CONTRAST, COVERAGE, LEAD_IN_END, denied_subject, restates
 from tutor.verify.verdicts import Check, Finding, Kind
 
 
@@ -41,6 +42,22 @@ class SentenceGate:
         self.failed: Check | None = None
         self.failed_sentence = ""
         self.checks: list[Check] = []
+
+    @classmethod
+    def for_answer(cls, question: str, excerpts: list[str], language: str, query: str = "",
+                   instructions: frozenset[tuple[str, ...]] = frozenset(), verifiers: str | list[Verifier] = DEFAULT_VERIFIERS,
+                   retry: bool = False) -> "SentenceGate":
+        """The gate for an answer to ``question`` (``query``: the same with a follow-up's topic folded in) from
+        ``excerpts``: the facts may come from the excerpts and the question; premises, the course's denial
+        and whether it asks "when" are read from them here, once (what the engine and bench/support.py share)."""
+        query = query or question
+        course = Evidence(excerpts)
+        premises = premise_facts(question, course, language)
+        if language == "en":
+            premises |= premise_terms(question, course)
+        denied = denied_subject(query, course) if language == "en" else ""
+        return cls(Evidence(list(excerpts) + [question, query]), language, premises, query, denied, instructions,
+                   asks_when(query), retry=retry, excerpts=course, verifiers=verifiers)
 
     @property
     def only_denies(self) -> bool:

@@ -1,0 +1,159 @@
+"""Is a sentence of an answer supported by the excerpts it was written from? The rule verifiers against the
+model's own yes/no judgement (``tutor.verify.support``), on sentences labelled by reading.
+
+Two steps:
+
+- ``build``: the sentences of the answers an evaluation recorded (its answers.jsonl: the raw model text of
+  each try, and the excerpts it saw), one row each, unlabelled. Only our own courses' answers go into the
+  project (the public QA sets' text stays in ../shared).
+- ``score``: the labelled rows (tests/data/support_labels.jsonl: ``label`` "supported" or "unsupported",
+  decided by reading the sentence against its excerpts) judged by each checker: precision and recall of
+  "unsupported", per language, and the time each judgement adds.
+
+    python bench/support.py build REPORT_DIR... --out /tmp/support_items.jsonl
+    python bench/support.py score --preset qwen2.5-1.5b-instruct
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shlex
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.finetune_eval import ROOT  # noqa: E402  (sets the offline/cache environment)
+
+LABELS = ROOT / "tests" / "data" / "support_labels.jsonl"
+THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+def build(args) -> None:
+    """Rows to label from the answers.jsonl of evaluation reports."""
+    from tutor.evidence import split_sentences
+    from tutor.prompts import NOT_COVERED
+
+    rows, seen = [], set()
+    for report in args.reports:
+        course = json.loads((Path(report) / "metrics.json").read_text(encoding="utf-8"))["config"]["course"]
+        for line in (Path(report) / "answers.jsonl").read_text(encoding="utf-8").splitlines():
+            answer = json.loads(line)
+            grounding = answer.get("grounding") or {}
+            if answer.get("system") == "retrieval_only" or not grounding.get("excerpts"):
+                continue
+            tries = [(grounding.get("first_try") or {}).get("raw", ""), grounding.get("raw", "")]
+            for attempt, raw in enumerate(t for t in tries if t):
+                if NOT_COVERED in raw:
+                    continue
+                for position, sentence in enumerate(split_sentences(raw)):
+                    key = hashlib.sha1(f"{course}\n{answer['question']}\n{sentence}".encode()).hexdigest()[:12]
+                    if key in seen or len(sentence) < 4:
+                        continue
+                    seen.add(key)
+                    rows.append({"id": key, "course": course, "language": answer["language"], "question": answer["question"],
+                                 "position": position, "try": attempt, "sentence": sentence,
+                                 "excerpts": grounding["excerpts"], "label": "", "note": ""})
+    Path(args.out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    languages = sorted({r["language"] for r in rows})
+    print(f"{len(rows)} sentences in {len(languages)} languages ({', '.join(languages)}) -> {args.out}")
+
+
+def rules_say_unsupported(row: dict) -> bool:
+    """What the default verifiers (``tutor.verify.checks``) find on the sentence, in its place in the answer."""
+    from tutor.prompts import INSTRUCTIONS
+    from tutor.verify import SentenceGate
+
+    gate = SentenceGate.for_answer(row["question"], row["excerpts"], row["language"], instructions=INSTRUCTIONS)
+    gate.context.first = row["position"] == 0
+    return not gate.check(row["sentence"]).ok
+
+
+def _pr(pairs: list[tuple[bool, bool]]) -> dict:
+    """Precision and recall of "unsupported" over (said unsupported, is unsupported) pairs."""
+    said = sum(1 for s, _ in pairs if s)
+    hit = sum(1 for s, truth in pairs if s and truth)
+    truth = sum(1 for _, t in pairs if t)
+    return {"n": len(pairs), "unsupported": truth, "flagged": said,
+            "precision": hit / said if said else None, "recall": hit / truth if truth else None}
+
+
+def score(args) -> None:
+    from basics.config import Paths
+    from tutor.backends import create_generator
+    from tutor.engine_config import EngineConfig
+    from tutor.verify.support import SupportJudge
+
+    rows = [json.loads(line) for line in Path(args.labels).read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [r for r in rows if r.get("label") in ("supported", "unsupported")]
+    if args.limit:
+        rows = rows[: args.limit]
+    judge = None
+    if args.preset:
+        generator = create_generator(EngineConfig(model=args.preset), Paths.from_env().cache_dir, None)
+        judge = SupportJudge(generator)
+    results, times = [], []
+    for i, row in enumerate(rows):
+        truth = row["label"] == "unsupported"
+        rules = rules_say_unsupported(row)
+        p_no = None
+        if judge is not None:
+            t0 = time.perf_counter()
+            p_no = judge.unsupported(row["sentence"], row["excerpts"], row["question"])
+            times.append(time.perf_counter() - t0)
+        results.append({"id": row["id"], "language": row["language"], "truth": truth, "rules": rules, "model": p_no})
+        if (i + 1) % 25 == 0:
+            print(f"  {i + 1}/{len(rows)}", file=sys.stderr)
+    if args.dump:
+        Path(args.dump).write_text("".join(json.dumps(r) + "\n" for r in results), encoding="utf-8")
+    languages = sorted({r["language"] for r in results})
+    print(f"{len(results)} labelled sentences, {sum(r['truth'] for r in results)} unsupported, languages: {', '.join(languages)}")
+    print("\n| checker | n | flagged | precision | recall |\n|---|---|---|---|---|")
+
+    def line(name, pairs):
+        m = _pr(pairs)
+        fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+        print(f"| {name} | {m['n']} | {m['flagged']} | {fmt(m['precision'])} | {fmt(m['recall'])} |")
+
+    line("rules (default verifiers)", [(r["rules"], r["truth"]) for r in results])
+    if judge is not None:
+        for t in THRESHOLDS:
+            line(f"model P(no) >= {t}", [(r["model"] >= t, r["truth"]) for r in results])
+        for t in THRESHOLDS:
+            line(f"rules or model >= {t}", [(r["rules"] or r["model"] >= t, r["truth"]) for r in results])
+        times.sort()
+        print(f"\nmodel judgement: p50 {times[len(times) // 2] * 1000:.0f} ms, p95 {times[int(len(times) * 0.95)] * 1000:.0f} ms "
+              "(standalone prompt, no cache shared with the answer)")
+    print("\n| language | n | unsupported | rules P / R | model(0.5) P / R |\n|---|---|---|---|---|")
+    by = defaultdict(list)
+    for r in results:
+        by[r["language"]].append(r)
+    for lang, rs in sorted(by.items()):
+        a = _pr([(r["rules"], r["truth"]) for r in rs])
+        b = _pr([(r["model"] >= 0.5, r["truth"]) for r in rs]) if judge is not None else {"precision": None, "recall": None}
+        fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+        print(f"| {lang} | {len(rs)} | {a['unsupported']} | {fmt(a['precision'])} / {fmt(a['recall'])} | "
+              f"{fmt(b['precision'])} / {fmt(b['recall'])} |")
+    print("\nreproduce: python bench/support.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="what", required=True)
+    b = sub.add_parser("build", help="sentences to label, from evaluation reports")
+    b.add_argument("reports", nargs="+")
+    b.add_argument("--out", default="/tmp/support_items.jsonl")
+    s = sub.add_parser("score", help="the checkers against the labels")
+    s.add_argument("--labels", default=str(LABELS))
+    s.add_argument("--preset", default="qwen2.5-1.5b-instruct", help="model of the yes/no judge ('' for the rules alone)")
+    s.add_argument("--limit", type=int, default=0)
+    s.add_argument("--dump", default="", help="write each sentence's verdicts here (jsonl)")
+    args = ap.parse_args()
+    {"build": build, "score": score}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""The model's own judgement of one answer sentence against the excerpts: does the course text say this?
+
+A check that reads facts (``tutor.verify.facts``) cannot see a wrong meaning built from right facts ("the labs
+are on Tuesdays" when Tuesday is in the course, for the lectures), and word lists that try do not carry to the
+next language. The dialogue model reads every language it writes, so it is asked, with a constrained yes/no
+reply: its probability of "no" is the judgement's score (``generators.base.choose``: one forward pass over the
+new tokens on llama.cpp). The excerpts come first and the sentence last, so the judgements of one answer's
+sentences share their prompt up to the sentence.
+
+How well it separates supported from unsupported sentences, and what it costs, is measured on labelled answers
+(bench/support.py, docs/benchmarks.md); the engine runs it only where that measurement says it earns its time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tutor.generators.base import choose
+
+SYSTEM = "You check a tutor's statements against the course text. Reply with one word: yes or no."
+ASK = ("Course text:\n{excerpts}\n\nStudent's question: {question}\nTutor's statement: {sentence}\n\n"
+       "Does the course text support every fact in the statement (days, times, numbers, names, and what each "
+       "belongs to)? It may be worded differently or in another language. Answer yes or no.")
+
+
+@dataclass
+class SupportJudge:
+    """Scores sentences with ``generator``: ``unsupported(...)`` is the probability that the course text does
+    not support the sentence; ``threshold`` is where a sentence counts as unsupported."""
+
+    generator: object
+    threshold: float = 0.5
+
+    def messages(self, sentence: str, excerpts: list[str], question: str = "") -> list[dict]:
+        numbered = "\n".join(f"[{i}] {text.strip()}" for i, text in enumerate(excerpts, 1))
+        return [{"role": "system", "content": SYSTEM},
+                {"role": "user", "content": ASK.format(excerpts=numbered, question=question.strip() or "-",
+                                                       sentence=sentence.strip())}]
+
+    def unsupported(self, sentence: str, excerpts: list[str], question: str = "") -> float:
+        return choose(self.generator, self.messages(sentence, excerpts, question), ("yes", "no"))["no"]
+
+    def supports(self, sentence: str, excerpts: list[str], question: str = "") -> bool:
+        return self.unsupported(sentence, excerpts, question) < self.threshold
