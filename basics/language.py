@@ -97,8 +97,9 @@ def _model():
         return fasttext.load_model(str(path))
 
 
-def _ranked(text: str) -> list[tuple[str, float]]:
-    """(ISO 639 code, probability) of the model's best guesses, best first."""
+def ranked_languages(text: str) -> list[tuple[str, float]]:
+    """(ISO 639 code, probability) of fastText's five best guesses for ``text``, best first (no script or
+    names step: ``detect_language`` is the decision; this is the evidence behind it)."""
     labels, probs = _model().predict(" ".join(text.split()), k=5)
     return [(label.replace("__label__", "").split("-")[0], float(p)) for label, p in zip(labels, probs)]
 
@@ -138,7 +139,7 @@ def detect_language(text: str, config: LanguageConfig | None = None) -> str:
     if len(_LETTER.findall(words)) >= config.min_letters:
         text = words
     try:
-        ranked = [(code, p) for code, p in _ranked(text) if code not in config.exclude]
+        ranked = [(code, p) for code, p in ranked_languages(text) if code not in config.exclude]
     except Exception:  # noqa: BLE001 - a detector failure must not fail the answer: fall back, and say so
         log.exception("language detection failed on %r", text[:60])
         return config.fallback

@@ -76,9 +76,9 @@ def detectors(names: list[str]) -> dict[str, Callable[[str], str]]:
 
         out["langdetect"] = plain_langdetect
     if "fasttext" in names:  # the shipped model without the names step
-        from basics.language import _ranked
+        from basics.language import ranked_languages
 
-        out["fasttext"] = lambda text: (_ranked(text) or [("?", 0.0)])[0][0]
+        out["fasttext"] = lambda text: (ranked_languages(text) or [("?", 0.0)])[0][0]
     for mode in ("lingua", "lingua-low"):  # (pip install lingua-language-detector to compare)
         if mode in names:
             from lingua import LanguageDetectorBuilder

@@ -72,6 +72,16 @@ def rules_say_unsupported(row: dict) -> bool:
     return not gate.check(row["sentence"]).ok
 
 
+def answer_messages(row: dict, generator) -> list[dict]:
+    """The answer's prompt as the engine builds it (``build_messages``) from the row's excerpts."""
+    from knowledge_base.search import Hit
+    from tutor.prompts import build_messages
+
+    hits = [Hit(f"c{i}", i, "course", None, None, None, text, 0, len(text), 1.0, 1.0, None)
+            for i, text in enumerate(row["excerpts"])]
+    return build_messages(row["question"], hits, [], row["language"], generator.tokenizer, 700)[0]
+
+
 def _pr(pairs: list[tuple[bool, bool]]) -> dict:
     """Precision and recall of "unsupported" over (said unsupported, is unsupported) pairs."""
     said = sum(1 for s, _ in pairs if s)
@@ -85,6 +95,7 @@ def score(args) -> None:
     from basics.config import Paths
     from tutor.backends import create_generator
     from tutor.engine_config import EngineConfig
+    from tutor.generators.base import choose
     from tutor.verify.support import SupportJudge
 
     rows = [json.loads(line) for line in Path(args.labels).read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -95,16 +106,22 @@ def score(args) -> None:
     if args.preset:
         generator = create_generator(EngineConfig(model=args.preset), Paths.from_env().cache_dir, None)
         judge = SupportJudge(generator)
-    results, times = [], []
+    results, times, times_in = [], [], []
     for i, row in enumerate(rows):
         truth = row["label"] == "unsupported"
         rules = rules_say_unsupported(row)
-        p_no = None
+        p_no = p_in = None
         if judge is not None:
             t0 = time.perf_counter()
             p_no = judge.unsupported(row["sentence"], row["excerpts"], row["question"])
-            times.append(time.perf_counter() - t0)
-        results.append({"id": row["id"], "language": row["language"], "truth": truth, "rules": rules, "model": p_no})
+            messages = answer_messages(row, generator)
+            # as in the engine: the answer's prompt and text are in the cache when the judgement comes
+            choose(generator, messages + [{"role": "assistant", "content": row["sentence"].strip()}], ("yes", "no"))
+            t1 = time.perf_counter()
+            p_in = judge.unsupported_in(messages, row["sentence"], row["sentence"])
+            times_in.append(time.perf_counter() - t1)
+        results.append({"id": row["id"], "language": row["language"], "truth": truth, "rules": rules, "model": p_no,
+                        "turn": p_in})
         if (i + 1) % 25 == 0:
             print(f"  {i + 1}/{len(rows)}", file=sys.stderr)
     if args.dump:
@@ -119,21 +136,28 @@ def score(args) -> None:
         print(f"| {name} | {m['n']} | {m['flagged']} | {fmt(m['precision'])} | {fmt(m['recall'])} |")
 
     line("rules (default verifiers)", [(r["rules"], r["truth"]) for r in results])
-    if judge is not None:
+    if judge is not None and args.standalone:
         for t in THRESHOLDS:
             line(f"model P(no) >= {t}", [(r["model"] >= t, r["truth"]) for r in results])
         for t in THRESHOLDS:
             line(f"rules or model >= {t}", [(r["rules"] or r["model"] >= t, r["truth"]) for r in results])
-        times.sort()
-        print(f"\nmodel judgement: p50 {times[len(times) // 2] * 1000:.0f} ms, p95 {times[int(len(times) * 0.95)] * 1000:.0f} ms "
-              "(standalone prompt, no cache shared with the answer)")
-    print("\n| language | n | unsupported | rules P / R | model(0.5) P / R |\n|---|---|---|---|---|")
+    if judge is not None:
+        for t in THRESHOLDS:
+            line(f"next turn P(no) >= {t}", [(r["turn"] >= t, r["truth"]) for r in results])
+        for t in THRESHOLDS:
+            line(f"rules or next turn >= {t}", [(r["rules"] or r["turn"] >= t, r["truth"]) for r in results])
+        for name, ts in (("standalone prompt", times), ("next turn of the answer's prompt", times_in)):
+            if not ts:
+                continue
+            ts.sort()
+            print(f"\nmodel judgement, {name}: p50 {ts[len(ts) // 2] * 1000:.0f} ms, p95 {ts[int(len(ts) * 0.95)] * 1000:.0f} ms")
+    print("\n| language | n | unsupported | rules P / R | next turn (0.5) P / R |\n|---|---|---|---|---|")
     by = defaultdict(list)
     for r in results:
         by[r["language"]].append(r)
     for lang, rs in sorted(by.items()):
         a = _pr([(r["rules"], r["truth"]) for r in rs])
-        b = _pr([(r["model"] >= 0.5, r["truth"]) for r in rs]) if judge is not None else {"precision": None, "recall": None}
+        b = _pr([(r["turn"] >= 0.5, r["truth"]) for r in rs]) if judge is not None else {"precision": None, "recall": None}
         fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
         print(f"| {lang} | {len(rs)} | {a['unsupported']} | {fmt(a['precision'])} / {fmt(a['recall'])} | "
               f"{fmt(b['precision'])} / {fmt(b['recall'])} |")
@@ -151,6 +175,7 @@ def main() -> None:
     s.add_argument("--preset", default="qwen2.5-1.5b-instruct", help="model of the yes/no judge ('' for the rules alone)")
     s.add_argument("--limit", type=int, default=0)
     s.add_argument("--dump", default="", help="write each sentence's verdicts here (jsonl)")
+    s.add_argument("--standalone", action="store_true", help="also judge with a prompt of its own (no shared cache)")
     args = ap.parse_args()
     {"build": build, "score": score}[args.what](args)
 

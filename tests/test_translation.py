@@ -3,7 +3,7 @@ translation is shown only with the source's facts, copied English prose fails th
 names in an answer are written in its language."""
 
 from tutor.evidence import SAYS, Evidence
-from tutor.verify import SentenceGate
+from tutor.verify import Kind, SentenceGate
 from tutor.prompts import quote_text
 from tutor.schedule import english_days, localize_weekdays, names_day
 from tutor.translation import UNTRANSLATED, acceptable, translatable, untranslated
@@ -122,3 +122,21 @@ def test_a_portuguese_course_sentence_translates_with_its_days_and_is_quoted_wit
     assert acceptable(source, "Office hours: Tuesdays from 15:00 to 17:00 in room A-210.", "en", "pt")
     assert not acceptable(source, "Office hours: Mondays from 15:00 to 17:00 in room A-210.", "en", "pt")
     assert quote_text("pt", source, 1) == "\u201cHorário de atendimento: terças-feiras, das 15:00 às 17:00, na sala A-210.\u201d [1]"
+
+
+def test_copied_prose_and_a_wrong_language_are_found_in_any_pair_of_languages():
+    """No English word list: a Japanese answer copying a Portuguese course sentence is caught like a Spanish one
+    copying English, and a whole sentence in another language than the question's fails (fastText)."""
+    from tutor.translation import wrong_language
+
+    portuguese = "As aulas práticas são às quintas-feiras, das 14:00 às 15:40, no laboratório de informática D-214."
+    evidence = Evidence([portuguese])
+    assert untranslated("実習は aulas práticas são às quintas-feiras です。", evidence, "ja") == portuguese
+    assert untranslated("As aulas práticas são às quintas-feiras, das 14:00 às 15:40.", evidence, "pt") == ""
+    assert wrong_language("The excerpts do not mention the dates of the project work and consultations.", "fr") == "en"
+    assert wrong_language("Les travaux pratiques ont lieu le lundi de 14:00 à 16:00 en salle C3.", "fr") == ""
+    assert wrong_language("講義は月曜日と水曜日8:30から10:10、教室C-107。", "ja") == ""  # kanji alone: Japanese too
+    assert wrong_language("LoRA, B214.", "de") == ""  # too little text to tell
+    gate = SentenceGate(Evidence([LABS]), "fr")
+    assert gate.feed("The excerpts do not mention the dates of the labs. ") == ""
+    assert [f.kind for f in gate.failed.findings] == [Kind.UNTRANSLATED]

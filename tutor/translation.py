@@ -18,14 +18,12 @@ from typing import Callable, Iterator
 
 from tutor.clock import clock_times, without_times
 from tutor.evidence import CODE, MARKER, NUMBER, Evidence
-from basics.language import detect_language, language_name
+from basics.language import LanguageConfig, detect_language, language_name, ranked_languages
+from basics.text import CJK_CHAR, KANA_CHAR as _KANA
 from tutor.schedule import english_days
 from tutor.verify.verdicts import Kind
 
-# English words that are no words of the other languages the tutor answers in: a run of excerpt text copied
-# into such an answer that holds two of them is English prose, not a term ("byte-level BPE") or a formula.
-_ENGLISH_GLUE = frozenset("the from to of and with is are for by which that at this".split())
-_LATIN_RUN = re.compile(r"[A-Za-z0-9][A-Za-z0-9:.,'-]*(?:[ \t]+[A-Za-z0-9][A-Za-z0-9:.,'-]*){4,}")
+_WORD_RUN = re.compile(r"[^\W_](?:[\w:'-]*[^\W_])?")  # words and numbers ("14:00", "dot-product"), any script
 UNTRANSLATED = Kind.UNTRANSLATED.value
 
 log = logging.getLogger(__name__)
@@ -46,23 +44,43 @@ def facts(text: str, language: str = "en") -> tuple[frozenset, frozenset, frozen
             frozenset(english_days(text, language)))
 
 
-def untranslated(sentence: str, evidence: Evidence) -> str:
-    """The excerpt sentence that ``sentence``, of an answer not in English, copies English prose from: a run of
-    five or more words and numbers, two of them English function words, found word for word in the excerpts
-    ("Los laboratorios se llevan a cabo de **Mondays from 14:00 to 16:00 in computer room C3**."). A term, a
-    name or a formula carried into the answer's language holds no such words. "" when there is none."""
+def untranslated(sentence: str, evidence: Evidence, language: str = "") -> str:
+    """The excerpt sentence that ``sentence`` copies prose from when the answer's ``language`` is not the
+    excerpts' own: a run of five words found word for word in an excerpt sentence, none of them a single
+    letter (a formula, "softmax(Q Kᵀ / √d_k)", is carried over, not copied prose) and two of them words
+    ("Los laboratorios se llevan a cabo de **Mondays from 14:00 to 16:00 in computer room C3**"). Language-neutral:
+    a Japanese answer copying a Portuguese page is caught like a Spanish one copying an English page. "" when
+    there is none."""
+    if language and language == evidence.language:
+        return ""  # copying the course's own words in its own language is quoting
+    words = _WORD_RUN.findall(MARKER.sub("", sentence).lower())
     plain = None
-    for m in _LATIN_RUN.finditer(MARKER.sub("", sentence)):
-        words = m.group().lower().split()  # the run may begin with the answer's own words: "Die Sprechstunden
-        for i in range(len(words) - 4):    # sind Wednesdays from 14:00 to ...": five words at a time
-            if sum(w in _ENGLISH_GLUE for w in words[i:i + 5]) < 2:
-                continue
-            plain = plain or [" ".join(re.sub(r"[*_`]", "", s).split()) for s in evidence.sentences]
-            gram = " ".join(words[i:i + 5]).rstrip(".,:")
-            for original, text in zip(evidence.originals, plain):
-                if gram in text:
-                    return original
+    for i in range(len(words) - 4):
+        gram = words[i:i + 5]
+        if any(len(w) == 1 for w in gram) or sum(w.isalpha() and len(w) > 1 for w in gram) < 2:
+            continue
+        plain = plain or [" ".join(_WORD_RUN.findall(s)) for s in evidence.sentences]
+        joined = " ".join(gram)
+        for original, text in zip(evidence.originals, plain):
+            if f" {joined} " in f" {text} ":
+                return original
     return ""
+
+
+def wrong_language(sentence: str, language: str, min_letters: int = 15) -> str:
+    """The language ``sentence`` is written in when it is clearly not ``language``, else "": a French question
+    answered "The excerpts do not mention the dates ...". Clearly: fastText's best guess is another language
+    at probability 0.5 or more, and ``language`` gets under 0.05, on at least ``min_letters`` letters. A
+    Japanese sentence written in kanji alone reads as Chinese by its script, and is no wrong language."""
+    text = MARKER.sub("", sentence)
+    if sum(c.isalpha() for c in text) < min_letters:
+        return ""
+    said = detect_language(text, LanguageConfig(fallback=language, min_confidence=0.5))
+    if said == language or (said == "zh" and language == "ja" and not _KANA.search(text)):
+        return ""
+    if not CJK_CHAR.search(text) and dict(ranked_languages(text)).get(language, 0.0) >= 0.05:
+        return ""
+    return said
 
 
 def translation_messages(text: str, language: str, source: str = "en") -> list[dict]:

@@ -17,7 +17,7 @@ from basics.text import words
 from tutor.evidence import MARKER, Evidence
 from tutor.schedule import names_day, omitted_day
 from tutor.subjects import false_denial, misattributed
-from tutor.translation import untranslated
+from tutor.translation import untranslated, wrong_language
 from tutor.verify.facts import NEGATION, check_sentence
 from tutor.verify.replies import echoes
 from tutor.verify.verdicts import Check, Kind
@@ -128,18 +128,20 @@ class Echo:
 
 
 class Language:
-    """An answer not in English that copies English prose of the excerpts: the course sentence is quoted
-    instead, translated (``tutor.translation``)."""
+    """A sentence in another language than the answer's (fastText, ``translation.wrong_language``), or one that
+    copies the excerpts' prose when the answer is in another language than they are (``translation.untranslated``):
+    the course sentence is quoted instead, translated. Any language."""
 
     name = "language"
 
     def check(self, sentence: str, ctx: SentenceContext) -> Check:
-        copied = untranslated(sentence, ctx.evidence) if ctx.language != "en" else ""
-        if not copied:
-            return Check()
-        check = _found("language", Kind.UNTRANSLATED)
-        check.add(Kind.SAYS, says=copied)
-        return check
+        copied = untranslated(sentence, ctx.evidence, ctx.language)
+        if copied:
+            check = _found("language", Kind.UNTRANSLATED)
+            check.add(Kind.SAYS, says=copied)
+            return check
+        other = wrong_language(sentence, ctx.language)
+        return _found(f"language: {other}", Kind.UNTRANSLATED) if other else Check()
 
 
 VERIFIERS: dict[str, type] = {v.name: v for v in (Facts, QuestionBack, Denial, Day, Subject, Echo, Language)}

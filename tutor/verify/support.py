@@ -22,6 +22,12 @@ ASK = ("Course text:\n{excerpts}\n\nStudent's question: {question}\nTutor's stat
        "Does the course text support every fact in the statement (days, times, numbers, names, and what each "
        "belongs to)? It may be worded differently or in another language. Answer yes or no.")
 
+# The same question asked as the next turn of the answer's own conversation: the prompt up to the answer is
+# already in llama.cpp's cache, so only this turn is new (and the next question still shares the rules).
+FOLLOW_UP = ("Check this statement of your answer against the course excerpts above: \"{sentence}\"\n"
+             "Do the excerpts support every fact in it (days, times, numbers, names, and what each belongs to)? "
+             "Answer yes or no.")
+
 
 @dataclass
 class SupportJudge:
@@ -36,6 +42,13 @@ class SupportJudge:
         return [{"role": "system", "content": SYSTEM},
                 {"role": "user", "content": ASK.format(excerpts=numbered, question=question.strip() or "-",
                                                        sentence=sentence.strip())}]
+
+    def unsupported_in(self, messages: list[dict], answer: str, sentence: str) -> float:
+        """The same judgement as the turn after the answer: ``messages`` are the answer's prompt, ``answer``
+        what the model wrote up to and with ``sentence``."""
+        turn = messages + [{"role": "assistant", "content": answer.strip()},
+                           {"role": "user", "content": FOLLOW_UP.format(sentence=sentence.strip())}]
+        return choose(self.generator, turn, ("yes", "no"))["no"]
 
     def unsupported(self, sentence: str, excerpts: list[str], question: str = "") -> float:
         return choose(self.generator, self.messages(sentence, excerpts, question), ("yes", "no"))["no"]
