@@ -462,3 +462,16 @@ def test_the_gate_runs_the_configured_verifiers_by_name():
     assert without_facts.feed(invented) == invented and without_facts.failed is None
     for name, cls in VERIFIERS.items():  # each runs alone on a sentence and returns a Check
         assert cls.name == name and cls().check(invented, SentenceContext(evidence, "en")) is not None
+
+
+def test_checks_that_read_english_words_stay_silent_on_a_course_in_another_language():
+    """Nothing assumes English course text: an English question on a Portuguese course shares no words with its
+    pages, so its words are no premises the course lacks, and a Korean answer carrying "terças-feiras" over
+    from the page is checked as that whole word."""
+    from tutor.verify import check_sentence, premise_terms
+
+    course = Evidence(["Horário de atendimento: terças-feiras, das 15:00 às 17:00, na sala A-210 (Bloco A)."])
+    assert course.language == "pt" and not course.english
+    assert premise_terms("When are the instructor's office hours?", course) == set()
+    assert check_sentence("The office hours are on Tuesdays from 15:00 to 17:00 in room A-210.", course, "en").ok
+    assert check_sentence("면담 시간은 terças-feiras 15:00~17:00, A-210입니다.", course, "ko").ok

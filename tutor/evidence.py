@@ -116,6 +116,12 @@ class Evidence:
             self._language = detect_language(self.text[:2000])
         return self._language
 
+    @property
+    def english(self) -> bool:
+        """Whether the excerpts are in English: the checks that read English words (premise words, names,
+        units, denials) only apply then. Nothing assumes English course text."""
+        return self.language == "en"
+
     def has_number(self, token: str) -> bool:
         return bool(_number_forms(token) & self.numbers)
 

@@ -59,7 +59,7 @@ def detached_facts(question: str, evidence: Evidence) -> dict[str, str]:
 
     Each such code maps to the first excerpt sentence about the subject ("Lectures take place ... in room
     B214."), or "": what the course says instead, for the corrected retry (``prompts.correction_messages``)."""
-    if not evidence.latin:
+    if not evidence.english:
         return {}
     content = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z-]{3,}", question)} - QUESTION_WORDS
     out: dict[str, str] = {}
@@ -97,7 +97,7 @@ def misattributed(sentence: str, question: str, excerpts: Evidence) -> str:
     the two sentences before one. It fails too when two of the first words after the number that the question
     did not bring are absent from the number's course context (then the number's own sentence is returned).
     (Numbers the question gives are its own; ``excerpts`` holds the excerpts only, not the question.)"""
-    if not excerpts.latin:
+    if not excerpts.english:
         return ""
     text = TIME.sub(" ", MARKER.sub("", sentence))
     asked = {m.group().strip().replace(",", "") for m in NUMBER.finditer(question)}
@@ -197,7 +197,7 @@ def false_denial(sentence: str, question: str, excerpts: Evidence) -> str:
     SmolLM2-135M are in a sentence on another model; "the name of the teaching assistant" is in no sentence
     with a name."""
     found = _DENIAL.search(MARKER.sub("", sentence))
-    if not found or not excerpts.latin:
+    if not found or not excerpts.english:
         return ""
     what = found.group("what")
     kind = {w.lower() for w in re.findall(r"[A-Za-z]+", f"{what} {question}")}

@@ -39,8 +39,8 @@ _FREE_NAMES = {"English", "Chinese", "Spanish", "German", "French", "The", "This
 def premise_terms(question: str, evidence: Evidence) -> set[str]:
     """Content words of an English question that the excerpts never use ("final exam" in a course with
     only a final project). An answer that repeats one asserts the question's premise, not the course."""
-    if not evidence.latin:
-        return set()  # an English question on Chinese pages shares no words with them, by design
+    if not evidence.english:
+        return set()  # a question shares no words with pages in another language, by design
     # "tying", "computing": how, not what; "How much is the final project worth?": what a thing is worth is asked
     words = {w for w in content_words(question) if not w.endswith("ing") and w != "worth"}
     return {w for w in words if not evidence.has_word(w[:-1] if w.endswith("s") else w, whole=True)}
@@ -100,7 +100,7 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
                 if day not in known:
                     check.add(Kind.FACT, word)
     check.findings += unpaired_days(text, evidence, language)
-    if language != "en" and evidence.latin:
+    if language != "en" and evidence.english:
         for fact, supported in _quantities(rest, evidence):
             check.facts.append(fact)
             if not supported:
@@ -111,7 +111,7 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
             if not supported:
                 check.add(Kind.FACT, fact)
     words = set(CODE.findall(rest)) | set(ACRONYM.findall(rest))
-    if language == "en" and evidence.latin:
+    if language == "en" and evidence.english:
         words |= {w for w in _CAPITALISED.findall(rest) if w not in _FREE_NAMES}
     for word in sorted(words):
         if re.fullmatch(r"[\d.,]+\w?", word):
@@ -155,9 +155,13 @@ def _quantities(text: str, evidence: Evidence) -> list[tuple[str, bool]]:
 
 
 def _cjk_words(text: str, evidence: Evidence) -> list[tuple[str, bool]]:
-    """The English words a Chinese answer carries over ("softmax", "Tuesdays"), with whether the excerpts use
-    each: one they never use is the answer's, not the course's."""
-    return [(word, evidence.has_word(word)) for word in WORD.findall(text) if word.lower() not in QUESTION_WORDS]
+    """The Latin-script words a Chinese, Japanese or Korean answer carries over ("softmax", "Tuesdays",
+    "terças-feiras"), with whether the excerpts use each: one they never use is the answer's, not the course's."""
+    return [(word, evidence.has_word(word)) for word in _LATIN_WORD.findall(text) if word.lower() not in QUESTION_WORDS]
+
+
+_LATIN = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"  # ASCII and accented Latin letters, not CJK (\w has both)
+_LATIN_WORD = re.compile(f"(?<![{_LATIN}0-9-])[{_LATIN}][{_LATIN}0-9-]{{3,}}")
 
 
 # An English answer that says the question back ("How does attention decide which tokens to look at?" -> "The

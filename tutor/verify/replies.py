@@ -29,7 +29,7 @@ def denied_subject(question: str, evidence: Evidence) -> str:
     most subject words with the question (at least two, or all of them), with a negation right before one of
     them ("no GPU", "never an unknown token"). An answer whose first sentence does not deny as well took its
     facts from elsewhere: "request up to 20 GPU hours" is the final projects' cluster (``SentenceGate``)."""
-    if not evidence.latin:
+    if not evidence.english:
         return ""
     subject = {w[:-1] if w.endswith("s") else w for w in content_words(question)} | {a.lower() for a in ACRONYM.findall(question)}
     if not subject:
