@@ -35,7 +35,7 @@ THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 def build(args) -> None:
     """Rows to label from the answers.jsonl of evaluation reports."""
     from tutor.evidence import split_sentences
-    from tutor.prompts import NOT_COVERED
+    from tutor.prompts import says_not_covered
 
     rows, seen = [], set()
     for report in args.reports:
@@ -47,7 +47,7 @@ def build(args) -> None:
                 continue
             tries = [(grounding.get("first_try") or {}).get("raw", ""), grounding.get("raw", "")]
             for attempt, raw in enumerate(t for t in tries if t):
-                if NOT_COVERED in raw:
+                if says_not_covered(raw):
                     continue
                 for position, sentence in enumerate(split_sentences(raw)):
                     key = hashlib.sha1(f"{course}\n{answer['question']}\n{sentence}".encode()).hexdigest()[:12]

@@ -46,3 +46,16 @@ def test_a_computed_answer_passes_the_check_and_a_wrong_one_does_not():
     assert check_sentence("The update is scaled by 4.", evidence, "en").unsupported == ["4"]  # no calculation shown
     assert check_sentence("The update is scaled by 32 / 8 = 5.", evidence, "en").unsupported == ["5"]  # wrong
     assert check_sentence("The update is scaled by 48 / 8 = 6.", evidence, "en").unsupported == ["48"]  # operand invented
+
+
+def test_decimal_commas_powers_and_roots_are_read():
+    """The statistics course's students write "0,5⁴ = 0,0625" and "15 / √25 = 3": decimal commas, superscript
+    powers and square roots are arithmetic too; a comma before three digits still groups thousands."""
+    from tutor.arithmetic import derived_numbers
+
+    assert derived_numbers("P(X = 4) = 0,5⁴ = 0,0625.") == {"0,0625"}
+    assert derived_numbers("EP = 15 / √25 = 15 / 5 = 3 e a margem é 1,96 × 3 = 5,88.") == {"3", "5,88"}
+    assert derived_numbers("z = (92 − 70) / 10 = 2,2") == {"2,2"}
+    assert derived_numbers("9,216 = 1,536 × 6") == {"9,216"}
+    assert derived_numbers("z = (92 − 70) / 10 = 2,5") == set()  # wrong arithmetic supports nothing
+    assert derived_numbers("√-4 = 2") == set()

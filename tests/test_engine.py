@@ -555,3 +555,11 @@ def test_the_question_log_keeps_what_the_check_withheld_and_the_review_shows_it(
     assert list_questions(kb.db)[0]["findings"] == logged["findings"]  # decoded on every read
     plain = log_question(kb.db, "sample", "old row", "refused")  # a row without findings reads as []
     assert next(r for r in list_questions(kb.db) if r["id"] == plain)["findings"] == []
+
+
+def test_a_translated_not_in_course_reply_is_the_reply(kb):
+    """The 1.5B answered a Portuguese question "Não_IN_COURSE": still the "not in the course" reply (the
+    course's closest sentence or a refusal), never shown, never read as a fact "o_IN_COURSE"."""
+    result = scripted_engine(kb, "Não_IN_COURSE").ask("When are the lectures?", [], "sample")
+    assert result.outcome in ("quoted", "refused") and "_IN_COURSE" not in result.answer
+    assert not any("IN_COURSE" in f["fact"] for f in result.grounding.get("findings", []))

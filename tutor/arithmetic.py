@@ -6,8 +6,8 @@ and an example (16 / 8 = 2), and 4 is written nowhere. A number is derived, and 
 when the sentence writes the operation out and the arithmetic is right: "32 / 8 = 4". Its operands are ordinary
 numbers of the sentence, which the answer check still finds in the excerpts or the question.
 
-Only the written form counts (digits and the signs + - − × * · / ÷ ^ % and parentheses on each side of "=" or
-"≈"): no language's words, and nothing of the model's text is evaluated as code. The expression is parsed here,
+Only the written form counts (digits, decimal points or commas, and the signs + - − × * · / ÷ ^ √ % and
+parentheses on each side of "=" or "≈"; superscript powers): no language's words, and nothing of the model's text is evaluated as code. The expression is parsed here,
 by a small recursive-descent parser over numbers and those operators.
 """
 
@@ -17,13 +17,16 @@ import math
 import re
 from dataclasses import dataclass
 
-# A number as answers write it: 1,234.5 / 1 234 / 0.25 / 10% (a sign is an operator here)
-_NUM = r"\d{1,3}(?:[,\u202f\u00a0 ]\d{3})+(?:\.\d+)?%?|\d+(?:\.\d+)?%?"
+# A number as answers write it: 1,234.5 / 1 234 / 0.25 / 0,0625 (a decimal comma) / 10% (a sign is an operator
+# here). A comma before exactly three digits groups thousands; before any other count it is a decimal comma.
+_GROUPED = r"\d{1,3}(?:[,\u202f\u00a0 ]\d{3}(?!\d))+(?:\.\d+)?%?"
+_NUM = rf"{_GROUPED}|\d+(?:[.,]\d+)?%?"
 _OP = r"[-+−×*·/÷^x]"
+_SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 # An arithmetic expression: numbers joined by operators, with parentheses; at least one operator.
-_EXPR = re.compile(rf"\(*\s*(?:{_NUM})\s*\)*(?:\s*{_OP}\s*\(*\s*(?:{_NUM})\s*\)*)*")
+_EXPR = re.compile(rf"√?\(*\s*(?:{_NUM})\s*\)*(?:\s*{_OP}\s*√?\(*\s*(?:{_NUM})\s*\)*)*")
 _EQUALS = re.compile(r"\s*(?:=|≈|≅)\s*")
-_TOKEN = re.compile(rf"\s*({_NUM}|[-+−×*·/÷^x()])")
+_TOKEN = re.compile(rf"\s*({_NUM}|[-+−×*·/÷^x()√])")
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,8 @@ class Calculation:
 def _number(token: str) -> tuple[float, bool]:
     """(value, is a percentage) of a written number."""
     percent = token.endswith("%")
-    digits = re.sub(r"[,\u202f\u00a0 ]", "", token.rstrip("%"))
+    number = token.rstrip("%")
+    digits = re.sub(r"[,\u202f\u00a0 ]", "", number) if re.fullmatch(_GROUPED, number) else number.replace(",", ".")
     return float(digits), percent
 
 
@@ -106,6 +110,12 @@ class _Parser:
         if token in ("-", "−"):
             self.take()
             return -self.atom()
+        if token == "√":
+            self.take()
+            value = self.atom()
+            if value < 0:
+                raise ValueError("square root of a negative number")
+            return math.sqrt(value)
         if not token[0].isdigit():
             raise ValueError(f"unexpected {token!r}")
         self.take()
@@ -129,12 +139,13 @@ def evaluate(expression: str, percent_as_fraction: bool = False) -> float:
 def _agrees(value: float, written: str) -> bool:
     """Whether ``value`` rounds to the number as written (to its decimals; 1% tolerance for "≈")."""
     shown, _ = _number(written)
-    decimals = len(written.rstrip("%").split(".")[1]) if "." in written else 0
+    plain = written.rstrip("%")
+    decimals = 0 if re.fullmatch(_GROUPED, plain) else len(re.split(r"[.,]", plain)[1]) if re.search(r"[.,]", plain) else 0
     return math.isclose(round(value, decimals), shown, rel_tol=1e-9, abs_tol=0.5 * 10 ** -decimals)
 
 
 def _computes(expression: str) -> bool:
-    return re.search(rf"\d%?\s*\)*\s*{_OP}\s*\(*\s*\d", expression) is not None
+    return re.search(rf"\d%?\s*\)*\s*{_OP}\s*√?\(*\s*\d|√", expression) is not None
 
 
 def _check(expression: str, result: str) -> Calculation | None:
@@ -152,7 +163,9 @@ def _check(expression: str, result: str) -> Calculation | None:
 def calculations(sentence: str) -> list[Calculation]:
     """The right calculations a sentence writes out: each "expression = number" (or "number = expression")
     whose expression has an operator and evaluates to the number (percentages as written, or as fractions:
-    "10% × 200 = 20"). A chain "alpha / r = 32 / 8 = 4" gives one per "=" that computes."""
+    "10% × 200 = 20"). A chain "alpha / r = 32 / 8 = 4" gives one per "=" that computes. Superscript powers
+    and square roots read too: "0,5⁴ = 0,0625", "15 / √25 = 3"."""
+    sentence = re.sub(r"[⁰¹²³⁴⁵⁶⁷⁸⁹]+", lambda m: "^" + m.group().translate(_SUPERSCRIPT), sentence)
     parts = _EQUALS.split(sentence)
     out = []
     for left, right in zip(parts, parts[1:]):

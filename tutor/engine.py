@@ -37,8 +37,8 @@ from tutor.verify import SentenceGate
 from basics.language import detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
 from tutor.passages import best_passage, focus_excerpts
-from tutor.prompts import (INSTRUCTIONS, NEAREST, NOT_COVERED, build_messages, correction_messages, plain, quote_text,
-                           refusal_text, source_label)
+from tutor.prompts import (INSTRUCTIONS, NEAREST, build_messages, correction_messages, plain, quote_text,
+                           refusal_text, says_not_covered, source_label)
 from tutor.questions import close_faq, fold, followup_prompt, leaned_on
 from tutor.schedule import localize_weekdays
 from tutor.subjects import detached_facts, holds
@@ -290,7 +290,7 @@ class TutorEngine:
             result.citations = cite(answer, included, cfg.citation_min_overlap, cfg.snippet_chars)
             return
         named = self._named_sentence(included, (first_try or {}).get("findings", []) + findings)  # the check found the course's sentence on it
-        if (gate.failed or NOT_COVERED in raw) and closest is not None \
+        if (gate.failed or says_not_covered(raw)) and closest is not None \
                 and (included[closest].dense_score >= self._quote_level(language, included[closest]) or named):
             # The model could not answer from strong evidence: the course's own closest sentence, marked as a
             # quote, is honest and often what the student needed (small models say NOT_IN_COURSE too readily).
@@ -341,14 +341,14 @@ class TutorEngine:
                 continue
             raw += delta
             result.grounding["raw"] = raw  # kept current: a backend failure mid-answer logs what was generated
-            if NOT_COVERED in raw:
+            if says_not_covered(raw):
                 break
             released = gate.feed(delta)
             if released:  # checked; English day names of the excerpts written in the answer's language
                 yield emit(localize_weekdays(released, gate.language))
             if gate.failed:
                 break
-        if NOT_COVERED not in raw and not gate.failed:
+        if not says_not_covered(raw) and not gate.failed:
             tail = gate.finish()
             if tail:
                 yield emit(localize_weekdays(tail, gate.language))

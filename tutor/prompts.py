@@ -36,6 +36,12 @@ QUOTE = "> "  # every excerpt line is quoted: a document cannot end the quote an
 # streaming, turned into a refusal in the student's language (``refusal_text``).
 NOT_COVERED = "NOT_IN_COURSE"
 
+
+def says_not_covered(text: str) -> bool:
+    """Whether the model gave the "not in the course" reply, whatever it made of its first word: small models
+    translate it ("Não_IN_COURSE" to a Portuguese question)."""
+    return NOT_COVERED[3:] in text  # "_IN_COURSE"
+
 SYSTEM_RULES = (
     "You are the tutor of a course. Answer the student's question from the numbered course excerpts below "
     "and cite the excerpts you use by number, like [1]. {form}State only facts that the excerpts give: never add "
