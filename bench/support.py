@@ -100,8 +100,14 @@ def score(args) -> None:
 
     rows = [json.loads(line) for line in Path(args.labels).read_text(encoding="utf-8").splitlines() if line.strip()]
     rows = [r for r in rows if r.get("label") in ("supported", "unsupported")]
+    if args.sample:  # a fixed random share of the rows of each course (a judgement costs a prefill: minutes per 100)
+        import random
+
+        rng = random.Random(0)
+        rows = [r for r in rows if r["course"] in args.all_of.split(",") or rng.random() < args.sample]
     if args.limit:
         rows = rows[: args.limit]
+    dump = open(args.dump, "w", encoding="utf-8") if args.dump else None
     judge = None
     if args.preset:
         generator = create_generator(EngineConfig(model=args.preset), Paths.from_env().cache_dir, None)
@@ -121,11 +127,12 @@ def score(args) -> None:
             p_in = judge.unsupported_in(messages, row["sentence"], row["sentence"])
             times_in.append(time.perf_counter() - t1)
         results.append({"id": row["id"], "language": row["language"], "truth": truth, "rules": rules, "model": p_no,
-                        "turn": p_in})
+                        "turn": p_in, "seconds": times_in[-1] if times_in else None})
+        if dump:  # written as they come: a long run cut short keeps what it measured
+            dump.write(json.dumps(results[-1]) + "\n")
+            dump.flush()
         if (i + 1) % 25 == 0:
             print(f"  {i + 1}/{len(rows)}", file=sys.stderr)
-    if args.dump:
-        Path(args.dump).write_text("".join(json.dumps(r) + "\n" for r in results), encoding="utf-8")
     languages = sorted({r["language"] for r in results})
     print(f"{len(results)} labelled sentences, {sum(r['truth'] for r in results)} unsupported, languages: {', '.join(languages)}")
     print("\n| checker | n | flagged | precision | recall |\n|---|---|---|---|---|")
@@ -174,6 +181,8 @@ def main() -> None:
     s.add_argument("--labels", default=str(LABELS))
     s.add_argument("--preset", default="qwen2.5-1.5b-instruct", help="model of the yes/no judge ('' for the rules alone)")
     s.add_argument("--limit", type=int, default=0)
+    s.add_argument("--sample", type=float, default=0.0, help="judge only this random share of the rows ...")
+    s.add_argument("--all-of", default="estatistica", help="... except those of these courses, all judged")
     s.add_argument("--dump", default="", help="write each sentence's verdicts here (jsonl)")
     s.add_argument("--standalone", action="store_true", help="also judge with a prompt of its own (no shared cache)")
     args = ap.parse_args()

@@ -475,3 +475,17 @@ def test_checks_that_read_english_words_stay_silent_on_a_course_in_another_langu
     assert premise_terms("When are the instructor's office hours?", course) == set()
     assert check_sentence("The office hours are on Tuesdays from 15:00 to 17:00 in room A-210.", course, "en").ok
     assert check_sentence("면담 시간은 terças-feiras 15:00~17:00, A-210입니다.", course, "ko").ok
+
+
+def test_units_come_from_cldr_for_every_pair_of_languages():
+    """A number with a unit is read with CLDR's unit words of the answer's language and looked for with those of
+    the course's: a Russian "на 12-й день" or a Korean "12일" is no week 12 in a Portuguese course either."""
+    from tutor.verify import check_sentence
+    from tutor.verify.facts import unit_words
+
+    assert {"días", "semanas"} <= set(unit_words("es")) and {"일", "주"} <= set(unit_words("ko"))
+    assert "h" not in unit_words("es")  # one-letter abbreviations are no unit words ("14h" is a time)
+    course = Evidence(["O projeto final é apresentado na semana 12.", "| 10 | Trabalho de projeto |"])
+    assert check_sentence("기말 프로젝트는 12주차에 발표합니다.", course, "ko").ok
+    assert [f.fact for f in check_sentence("기말 프로젝트는 12일에 발표합니다.", course, "ko").findings] == ["12일"]
+    assert [f.fact for f in check_sentence("Проект представляют через 12 дней.", course, "ru").findings] == ["12 дней"]

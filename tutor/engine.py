@@ -36,7 +36,7 @@ from tutor.evidence import unwrap
 from tutor.verify import SentenceGate
 from basics.language import detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
-from tutor.passages import best_passage, focus_excerpts
+from tutor.passages import best_passage, closeness, focus_excerpts
 from tutor.prompts import (INSTRUCTIONS, NEAREST, build_messages, correction_messages, plain, quote_text,
                            refusal_text, says_not_covered, source_label)
 from tutor.questions import close_faq, fold, followup_prompt, leaned_on
@@ -299,7 +299,13 @@ class TutorEngine:
             result.outcome = "quoted"
             # Else the closest excerpt's sentence nearest the question (for a German question about office hours,
             # that was the lecture times).
-            quote, n = named or (best_passage(query, included[closest].text, self.kb.embedder), closest)
+            best = (best_passage(query, included[closest].text, self.kb.embedder), closest)
+            if named and named[0] != best[0]:
+                # The sentence a finding named is the course's word on the answer's fact, which need not be what
+                # was asked: a wrong time (8:30) named the lectures' sentence for a question about the labs.
+                near, far = closeness(query, [named[0], best[0]], self.kb.embedder)
+                named = named if near >= far - cfg.named_quote_margin else None
+            quote, n = named or best
             translation, source = None, detect_language(plain(quote))
             if cfg.translate_quotes and translatable(plain(quote), language):
                 translation = yield from translate(generator, plain(quote), language, source=source)  # None: other facts

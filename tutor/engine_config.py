@@ -58,6 +58,9 @@ class EngineConfig:
     min_cross_lingual_quote_evidence: float | None = field(default=None, metadata={"help": "min_quote_evidence for a question "
                                                             "in another language than the excerpt (cosines across languages run "
                                                             "lower). None: the embedder's."})
+    named_quote_margin: float = field(default=0.05, metadata={"help": "The course sentence the answer check named is "
+                                       "quoted instead of the one closest to the question unless its cosine to the "
+                                       "question is lower by more than this."})
     translate_quotes: bool = field(default=True, metadata={"help": "A quoted course sentence in another language than "
                                    "the question's is translated by the model too, and shown with the original when the "
                                    "translation keeps its numbers, times, rooms and days (tutor.translation)."})

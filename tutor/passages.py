@@ -19,6 +19,11 @@ def best_passage(question: str, text: str, embedder, max_sentences: int = 2) -> 
     return chosen
 
 
+def closeness(question: str, sentences: list[str], embedder) -> list[float]:
+    """Cosine of each sentence to ``question`` (the question as a query, the sentences as passages)."""
+    return (embedder.encode_sentences(sentences) @ embedder.encode_query(question)).tolist()
+
+
 def focus_excerpts(query: str, texts: list[str], embedder, max_chars: int) -> list[str]:
     """Each text cut to its sentences closest to ``query`` (kept in their order), about ``max_chars`` long.
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from basics.text import CJK_CHAR
 from tutor.arithmetic import derived_numbers
@@ -100,8 +101,8 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
                 if day not in known:
                     check.add(Kind.FACT, word)
     check.findings += unpaired_days(text, evidence, language)
-    if language != "en" and evidence.english:
-        for fact, supported in _quantities(rest, evidence):
+    if language != evidence.language:
+        for fact, supported in _quantities(rest, language, evidence):
             check.facts.append(fact)
             if not supported:
                 check.add(Kind.FACT, fact)
@@ -123,33 +124,66 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
     return check
 
 
-# A number with its unit in an answer not in English, and the unit's English name in the excerpts.
-_UNITS = {
-    "day": "天 日 jour jours día días dia dias tag tage tagen",
-    "week": "个星期 星期 周 semaine semaines semana semanas woche wochen",
-    "page": "页 page pages página páginas pagina paginas seite seiten",
-    "hour": "小时 heure heures hora horas stunde stunden",
-    "minute": "分钟 minute minutes minuto minutos minuten",
-}
-_UNIT = {word: english for english, words in _UNITS.items() for word in words.split()}
-_UNIT_WORD = "|".join(sorted(_UNIT, key=len, reverse=True))
-_NUMBER_NAMES = "zero one two three four five six seven eight nine ten eleven twelve".split()  # "3 días": "three grace days"
+# Quantities with a unit: the unit words of each language come from CLDR's unit patterns (Babel), not tables.
+_UNITS = ("duration-day", "duration-week", "duration-hour", "duration-minute", "duration-month")
+_NUMBER_NAMES = "zero one two three four five six seven eight nine ten eleven twelve".split()  # "three grace days"
 _ORDINAL = r"(?:e|ème|eme|er|re|º|ª|\.)?"  # "10ème jour", "12e semaine", "3. Woche"
-_QUANTITY = re.compile(rf"(第\s*)?(?<![\d.,])(\d+){_ORDINAL}\s*({_UNIT_WORD})(?![A-Za-zÀ-ÿ])"  # "第12天", "10ème jour", "60 minutos"
-                       rf"|(?<![A-Za-zÀ-ÿ])({_UNIT_WORD})\s+(\d+)(?![\d.,]\d)", re.IGNORECASE)  # "semaine 12", "Woche 6"
+_NOT_LATIN = r"(?![A-Za-z\u00c0-\u024f])"
 
 
-def _quantities(text: str, evidence: Evidence) -> list[tuple[str, bool]]:
-    """Numbers with a unit in an answer not in English, each with whether English excerpts give the number with
-    that unit. "第12天" (day 12) and "le 10ème jour" (asked when the labs are) in a course that says "week 12"
-    and has a row "| 10 | Project work |" are invented dates, though 12 and 10 are in the excerpts. (A table row
-    does not count: "实验课在第10周" put the labs in the schedule's week 10.)"""
+@lru_cache(maxsize=64)
+def unit_words(language: str) -> dict[str, str]:
+    """Each word ``language`` writes a duration unit with ("días", "Wochen", "天", "주" ...) -> the unit's CLDR
+    name: read off CLDR's own patterns, formatted with a few counts so that every plural form is seen."""
+    from babel.units import format_unit
+
+    from basics.language import cldr_locale
+
+    locale = cldr_locale(language)
+    out: dict[str, str] = {}
+    if locale is None:
+        return out
+    for unit in _UNITS:
+        for length in ("long", "short"):
+            for n in (1, 2, 3, 5, 11, 21):
+                try:
+                    written = format_unit(n, unit, length=length, locale=locale)
+                except Exception:  # noqa: BLE001 - a locale without this unit: none of its words
+                    continue
+                word = re.sub(r"[\d\s.,]+", " ", written).strip()
+                if word and " " not in word and len(word) < 16 and (len(word) > 1 or not word.isascii()):  # not "h", "d"
+                    out[word.lower()] = unit
+    return out
+
+
+@lru_cache(maxsize=64)
+def _quantity_pattern(language: str) -> re.Pattern | None:
+    words = "|".join(sorted(map(re.escape, unit_words(language)), key=len, reverse=True))
+    if not words:
+        return None
+    return re.compile(rf"(第\s*)?(?<![\d.,])(\d+){_ORDINAL}\s*({words}){_NOT_LATIN}"  # "第12天", "10ème jour", "60 minutos"
+                      rf"|(?<![A-Za-z\u00c0-\u024f])({words})\s+(\d+)(?![\d.,]\d)", re.IGNORECASE)  # "semaine 12", "Woche 6"
+
+
+def _quantities(text: str, language: str, evidence: Evidence) -> list[tuple[str, bool]]:
+    """Numbers with a unit in an answer in another language than the excerpts, each with whether the excerpts
+    give the number with that unit (in their own language's words for it). "第12天" (day 12) and "le 10ème
+    jour" (asked when the labs are) in a course that says "week 12" and has a row "| 10 | Project work |" are
+    invented dates, though 12 and 10 are in the excerpts. (A table row does not count: "实验课在第10周" put the
+    labs in the schedule's week 10.)"""
+    pattern, course = _quantity_pattern(language), unit_words(evidence.language)
+    if pattern is None or not course:
+        return []
     out = []
-    for m in _QUANTITY.finditer(text):
+    for m in pattern.finditer(text):
         n, word = (m.group(2), m.group(3)) if m.group(2) else (m.group(5), m.group(4))
-        unit, said = _UNIT[word.lower()], f"(?:{n}|{_NUMBER_NAMES[int(n)]})" if int(n) < len(_NUMBER_NAMES) else n
-        near = (rf"(?<![\d.,]){said}(?:[\s-]+[a-z]+)?[\s-]+{unit}s?\b"  # "12 weeks", "6-page", "three grace days"
-                rf"|\b{unit}s?\s+(?:\d+\s*(?:and|or|to|,|-|–)\s*)?{n}(?![\d])")  # "week 12", "weeks 6 and 7"
+        unit = unit_words(language)[word.lower()]
+        names = "|".join(sorted((re.escape(w) for w, u in course.items() if u == unit), key=len, reverse=True))
+        if not names:
+            continue
+        said = f"(?:{n}|{_NUMBER_NAMES[int(n)]})" if evidence.english and int(n) < len(_NUMBER_NAMES) else n
+        near = (rf"(?<![\d.,]){said}(?:[\s-]+\w+)?[\s-]*(?:{names}){_NOT_LATIN}"  # "12 weeks", "three grace days", "12周"
+                rf"|(?<!\w)(?:{names})\s+(?:\d+\s*(?:\w{{1,3}}|[,–-])\s*)?{n}(?!\d)")  # "week 12", "weeks 6 and 7"
         out.append((m.group().strip(), re.search(near, evidence.text) is not None))
     return out
 
