@@ -117,9 +117,17 @@ def score(args) -> None:
         truth = row["label"] == "unsupported"
         rules = rules_say_unsupported(row)
         p_no = p_in = None
-        if judge is not None:
-            t0 = time.perf_counter()
+        if judge is not None and args.variant in ("standalone", "both"):
+            t0 = time.perf_counter()  # rows of one answer follow each other: they share the excerpts' prefill
             p_no = judge.unsupported(row["sentence"], row["excerpts"], row["question"])
+            times.append(time.perf_counter() - t0)
+        if judge is not None and args.variant == "prefix":
+            messages = answer_messages(row, generator)
+            choose(generator, messages, ("yes", "no"))  # as in the engine: the answer's prompt is in the cache
+            t1 = time.perf_counter()
+            p_in = judge.unsupported_after(messages, row["sentence"], row["question"])
+            times_in.append(time.perf_counter() - t1)
+        if judge is not None and args.variant in ("turn", "both"):
             messages = answer_messages(row, generator)
             # as in the engine: the answer's prompt and text are in the cache when the judgement comes
             choose(generator, messages + [{"role": "assistant", "content": row["sentence"].strip()}], ("yes", "no"))
@@ -127,7 +135,7 @@ def score(args) -> None:
             p_in = judge.unsupported_in(messages, row["sentence"], row["sentence"])
             times_in.append(time.perf_counter() - t1)
         results.append({"id": row["id"], "language": row["language"], "truth": truth, "rules": rules, "model": p_no,
-                        "turn": p_in, "seconds": times_in[-1] if times_in else None})
+                        "turn": p_in, "seconds": (times_in or times or [None])[-1]})
         if dump:  # written as they come: a long run cut short keeps what it measured
             dump.write(json.dumps(results[-1]) + "\n")
             dump.flush()
@@ -143,28 +151,29 @@ def score(args) -> None:
         print(f"| {name} | {m['n']} | {m['flagged']} | {fmt(m['precision'])} | {fmt(m['recall'])} |")
 
     line("rules (default verifiers)", [(r["rules"], r["truth"]) for r in results])
-    if judge is not None and args.standalone:
+    if judge is not None and p_no is not None:
         for t in THRESHOLDS:
             line(f"model P(no) >= {t}", [(r["model"] >= t, r["truth"]) for r in results])
         for t in THRESHOLDS:
             line(f"rules or model >= {t}", [(r["rules"] or r["model"] >= t, r["truth"]) for r in results])
-    if judge is not None:
+    if judge is not None and p_in is not None:
         for t in THRESHOLDS:
-            line(f"next turn P(no) >= {t}", [(r["turn"] >= t, r["truth"]) for r in results])
+            line(f"{args.variant} P(no) >= {t}", [(r["turn"] >= t, r["truth"]) for r in results])
         for t in THRESHOLDS:
-            line(f"rules or next turn >= {t}", [(r["rules"] or r["turn"] >= t, r["truth"]) for r in results])
+            line(f"rules or {args.variant} >= {t}", [(r["rules"] or r["turn"] >= t, r["truth"]) for r in results])
         for name, ts in (("standalone prompt", times), ("next turn of the answer's prompt", times_in)):
             if not ts:
                 continue
             ts.sort()
             print(f"\nmodel judgement, {name}: p50 {ts[len(ts) // 2] * 1000:.0f} ms, p95 {ts[int(len(ts) * 0.95)] * 1000:.0f} ms")
-    print("\n| language | n | unsupported | rules P / R | next turn (0.5) P / R |\n|---|---|---|---|---|")
+    print("\n| language | n | unsupported | rules P / R | model (0.5) P / R |\n|---|---|---|---|---|")
     by = defaultdict(list)
     for r in results:
         by[r["language"]].append(r)
     for lang, rs in sorted(by.items()):
         a = _pr([(r["rules"], r["truth"]) for r in rs])
-        b = _pr([(r["turn"] >= 0.5, r["truth"]) for r in rs]) if judge is not None else {"precision": None, "recall": None}
+        key = "model" if p_no is not None else "turn"
+        b = _pr([(r[key] >= 0.5, r["truth"]) for r in rs]) if judge is not None else {"precision": None, "recall": None}
         fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
         print(f"| {lang} | {len(rs)} | {a['unsupported']} | {fmt(a['precision'])} / {fmt(a['recall'])} | "
               f"{fmt(b['precision'])} / {fmt(b['recall'])} |")
@@ -184,7 +193,9 @@ def main() -> None:
     s.add_argument("--sample", type=float, default=0.0, help="judge only this random share of the rows ...")
     s.add_argument("--all-of", default="estatistica", help="... except those of these courses, all judged")
     s.add_argument("--dump", default="", help="write each sentence's verdicts here (jsonl)")
-    s.add_argument("--standalone", action="store_true", help="also judge with a prompt of its own (no shared cache)")
+    s.add_argument("--variant", default="standalone", choices=("standalone", "turn", "both", "prefix"),
+                   help="the judge's prompt: its own (excerpts, question, sentence); the turn after the answer; or "
+                        "a turn after the answer prompt's system turn (rules and excerpts: cached)")
     args = ap.parse_args()
     {"build": build, "score": score}[args.what](args)
 

@@ -563,3 +563,19 @@ def test_a_translated_not_in_course_reply_is_the_reply(kb):
     result = scripted_engine(kb, "Não_IN_COURSE").ask("When are the lectures?", [], "sample")
     assert result.outcome in ("quoted", "refused") and "_IN_COURSE" not in result.answer
     assert not any("IN_COURSE" in f["fact"] for f in result.grounding.get("findings", []))
+
+
+def test_the_support_judge_withdraws_what_the_model_finds_unsupported_before_it_is_shown(kb):
+    """With ``support_judge`` the checked answer is held until the model has judged each sentence; a "no"
+    withdraws it (Kind.MEANING) and the corrected retry answers. (Scripted stands in for the model's
+    judgement, whose yes/no is the first word of its reply on a backend without ``choose``.)"""
+    wrong, right = "LoRA trains all the weights of the model.", "LoRA freezes the weights and learns a low-rank update."
+    script = Scripted(wrong, "no", right, "yes")
+    engine = TutorEngine(kb, EngineConfig(log_questions=False, faq_threshold=1.01, support_judge=True), kb.paths,
+                         generator=script)
+    stream = engine.answer("What does LoRA train?", [], "sample")
+    shown = "".join(stream)
+    result = stream.result
+    assert wrong.rstrip(".") not in shown and result.answer.startswith(right.rstrip("."))
+    assert result.grounding["first_try"]["findings"][0]["kind"] == "meaning"
+    assert result.grounding["support"] == [0.0] and len(script.calls) == 4  # answer, judge, retry, judge

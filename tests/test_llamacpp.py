@@ -130,3 +130,16 @@ def test_a_gguf_without_a_chat_template_is_refused_unless_the_preset_brings_one(
                             config=LlamaCppConfig(n_ctx=512))
     assert gen.formatter(messages=MESSAGES).prompt.startswith("<bos>")  # our plain format, BOS first
     assert "".join(gen.stream(MESSAGES, max_new_tokens=8)).strip()
+
+
+@pytest.mark.slow
+def test_choose_reads_the_first_token_odds_and_leaves_the_cache_usable(small):
+    """``choose`` (the support judge's yes/no) is one forward pass over the new tokens; the next generation
+    after it gives the same text as before it, so the judge never disturbs an answer."""
+    before = "".join(small.stream(MESSAGES, max_new_tokens=16))
+    ask = MESSAGES[:1] + [{"role": "user", "content": "Is Paris the capital of France? Answer yes or no."}]
+    odds = small.choose(ask, ("yes", "no"))
+    assert set(odds) == {"yes", "no"} and abs(sum(odds.values()) - 1) < 1e-6 and odds["yes"] > 0.8
+    wrong = MESSAGES[:1] + [{"role": "user", "content": "Is Lyon the capital of France? Answer yes or no."}]
+    assert small.choose(wrong, ("yes", "no"))["no"] > 0.5
+    assert "".join(small.stream(MESSAGES, max_new_tokens=16)) == before

@@ -34,6 +34,7 @@ from tutor.engine_config import EngineConfig, with_embedder_thresholds
 from tutor.generators.base import QueueWait
 from tutor.evidence import unwrap
 from tutor.verify import SentenceGate
+from tutor.verify.support import SupportJudge
 from basics.language import detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
 from tutor.passages import best_passage, closeness, focus_excerpts
@@ -254,7 +255,7 @@ class TutorEngine:
                                             cfg.context_budget_tokens, cfg.prompt)
         texts = [h.text for h in included]
         gate = SentenceGate.for_answer(question, texts, language, query, INSTRUCTIONS, cfg.verifiers)
-        raw = yield from self._stream_checked(generator, messages, gate, emit, result)
+        raw = yield from self._stream_checked(generator, messages, gate, emit, result, asked)
         first_try = None
         kinds = [f.kind for f in gate.failed.findings] if gate.failed else []
         if gate.failed and not gate.released.strip() and cfg.correct_once and kinds not in ([Kind.RESTATEMENT], [Kind.LEAD_IN]) \
@@ -267,11 +268,12 @@ class TutorEngine:
             instead = detached_facts(question, gate.context.excerpts) if language == "en" else {}
             messages = correction_messages(messages, gate.failed_sentence, gate.failed.findings, language, instead)
             gate = SentenceGate.for_answer(question, texts, language, query, INSTRUCTIONS, cfg.verifiers, retry=True)
-            raw = yield from self._stream_checked(generator, messages, gate, emit, result)
+            raw = yield from self._stream_checked(generator, messages, gate, emit, result, asked)
         findings = gate.failed.findings if gate.failed else []
         result.grounding = {"raw": raw.strip(), "checked_facts": [f for c in gate.checks for f in c.facts],
                             "unsupported": [f.text for f in findings], "findings": [f.to_dict() for f in findings],
-                            "dropped": gate.failed_sentence, "excerpts": texts}
+                            "dropped": gate.failed_sentence, "excerpts": texts,
+                            "support": result.grounding.get("support", [])}  # the judge's P(no) per sentence
         if first_try:
             result.grounding["first_try"] = {**first_try, "findings": [f.to_dict() for f in first_try["findings"]]}
         answer = gate.released.strip()
@@ -335,11 +337,14 @@ class TutorEngine:
         taken = {h.chunk_id for h in asked}
         return ([topic] + asked + [h for h in hits[1:] if h.chunk_id not in taken])[: cfg.k]
 
-    def _stream_checked(self, generator, messages: list[dict], gate: SentenceGate, emit, result: AnswerResult):
+    def _stream_checked(self, generator, messages: list[dict], gate: SentenceGate, emit, result: AnswerResult,
+                        asked: str = ""):
         """Stream one generation through ``gate``: yields queue notices and checked text, returns the raw
-        answer. Stops at NOT_IN_COURSE or at the first sentence that fails the check."""
+        answer. Stops at NOT_IN_COURSE or at the first sentence that fails the check. With the support judge
+        (``EngineConfig.support_judge``) the checked text is held until the model has judged it."""
         cfg = self.config
         raw = ""
+        held = cfg.support_judge
         stops = ("\nQuestion:", "\nAnswer:", "\nCourse excerpts:")  # a small model continuing the prompt pattern
         for delta in generator.stream(messages, cfg.max_new_tokens, cfg.temperature, stop=stops):
             if isinstance(delta, QueueWait):
@@ -350,14 +355,19 @@ class TutorEngine:
             if says_not_covered(raw):
                 break
             released = gate.feed(delta)
-            if released:  # checked; English day names of the excerpts written in the answer's language
+            if released and not held:  # checked; English day names of the excerpts written in the answer's language
                 yield emit(localize_weekdays(released, gate.language))
             if gate.failed:
                 break
         if not says_not_covered(raw) and not gate.failed:
             tail = gate.finish()
-            if tail:
+            if tail and not held:
                 yield emit(localize_weekdays(tail, gate.language))
+        if held and gate.shown:
+            judge = SupportJudge(generator, cfg.support_threshold)
+            result.grounding["support"] = judge.withdraw_unsupported(gate, messages, asked)
+            if gate.released:
+                yield emit(localize_weekdays(gate.released, gate.language))
         return raw
 
     def _quote_level(self, language: str, hit: "Hit") -> float:

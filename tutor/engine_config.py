@@ -76,6 +76,11 @@ class EngineConfig:
                                "check, generate once more, told what the excerpts do not say, before quoting or refusing."})
     verifiers: str = field(default="facts,question,denial,day,subject,echo,language", metadata={"help": "The checks every "
                            "sentence of a generated answer passes before it is shown, in order (tutor.verify.checks)."})
+    support_judge: bool = field(default=False, metadata={"help": "After the rules, the model judges each sentence of "
+                                "its answer against the excerpts (yes/no, one short cached turn per sentence); the answer "
+                                "is shown once judged (tutor.verify.support; figures in docs/benchmarks.md)."})
+    support_threshold: float = field(default=0.5, metadata={"help": "The judge's probability of \"no\" from which a sentence "
+                                     "is unsupported."})
     log_questions: bool = field(default=True, metadata={"help": "Write each question to the question log."})
     language: LanguageConfig = field(default_factory=LanguageConfig)
     prompt: PromptConfig = field(default_factory=PromptConfig)

@@ -42,6 +42,7 @@ class SentenceGate:
         self.failed: Check | None = None
         self.failed_sentence = ""
         self.checks: list[Check] = []
+        self.shown: list[str] = []  # what each accepted sentence released (a held lead-in with its sentence)
 
     @classmethod
     def for_answer(cls, question: str, excerpts: list[str], language: str, query: str = "",
@@ -123,4 +124,13 @@ class SentenceGate:
             return ""
         shown, self.held = self.held + sentence, ""
         self.released += shown
+        self.shown.append(shown)
         return shown
+
+    def withdraw(self, index: int, check: Check) -> None:
+        """Take back the released sentences from ``shown[index]`` on, which a later judgement failed (the
+        support judge runs once the answer is whole, before any of it is shown): ``check`` is why."""
+        self.failed, self.failed_sentence = check, self.shown[index].strip()
+        self.checks.append(check)
+        self.shown = self.shown[:index]
+        self.released = "".join(self.shown)

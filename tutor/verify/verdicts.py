@@ -26,6 +26,7 @@ class Kind(str, Enum):
     LEAD_IN = "announces what it does not say"
     ECHO = "repeats the tutor's instructions"
     UNTRANSLATED = "copies English course text"
+    MEANING = "the course does not say this"  # the model's own yes/no judgement (tutor.verify.support)
 
 
 @dataclass(frozen=True)
