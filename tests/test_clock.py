@@ -57,3 +57,13 @@ def test_a_decimal_is_not_the_number_its_digits_make():
     """"6,0" (a Portuguese decimal) is not 60, though "9,216" and "9216" are one number."""
     course = Evidence(["A nota mínima é 60 pontos.", "The adapter adds 9,216 weights."])
     assert not course.has_number("6,0") and course.has_number("60") and course.has_number("9216")
+
+
+def test_a_day_carried_over_in_the_course_language_is_a_day():
+    """An English answer that writes the Portuguese course's "terças-feiras" with the times gave the day."""
+    from tutor.verify import SentenceGate
+
+    gate = SentenceGate.for_answer("When are the instructor's office hours?",
+                                   ["Horário de atendimento: terças-feiras, das 15:00 às 17:00, na sala A-210."], "en")
+    answer = "The office hours are on terças-feiras, from 15:00 to 17:00, in room A-210. "
+    assert gate.feed(answer) == answer and gate.failed is None

@@ -140,3 +140,12 @@ def test_copied_prose_and_a_wrong_language_are_found_in_any_pair_of_languages():
     gate = SentenceGate(Evidence([LABS]), "fr")
     assert gate.feed("The excerpts do not mention the dates of the labs. ") == ""
     assert [f.kind for f in gate.failed.findings] == [Kind.UNTRANSLATED]
+
+
+def test_an_answer_repeating_the_question_in_its_language_copies_nothing():
+    """The question is the student's, in the answer's language: repeating its words is no copied course prose
+    (an Arabic answer restating its question was failed as untranslated)."""
+    question = "ما هو البريد الإلكتروني الخاص بالمسائل الشخصية مثل الدرجات والغياب؟"
+    gate = SentenceGate.for_answer(question, ["Para questões pessoais (notas, faltas), o e-mail é est101@example.edu.br."], "ar")
+    answer = "البريد الإلكتروني الخاص بالمسائل الشخصية مثل الدرجات والغياب هو est101@example.edu.br. "
+    assert gate.feed(answer) == answer and gate.failed is None

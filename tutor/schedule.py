@@ -168,7 +168,7 @@ def omitted_day(text: str, evidence: Evidence, language: str = "en") -> str:
     no weekday, while every excerpt sentence with its first time names one ("Wednesdays from 14:00 to 16:00").
     "" when nothing is missing."""
     times = clock_times(text, language)
-    if not times or names_day(text, language):
+    if not times or names_day(text, language) or names_day(text, evidence.language):  # "terças-feiras" carried over
         return ""
     with_time = [s for s, paired in zip(evidence.sentences, evidence.sentence_times) if times[0] in paired]
     if not with_time or not all(_sentence_days(s, evidence, language) for s in with_time):

@@ -100,7 +100,7 @@ class Day:
     name = "day"
 
     def check(self, sentence: str, ctx: SentenceContext) -> Check:
-        if not ctx.asks_when or names_day(ctx.released, ctx.language):
+        if not ctx.asks_when or names_day(ctx.released, ctx.language) or names_day(ctx.released, ctx.evidence.language):
             return Check()
         said = omitted_day(sentence, ctx.evidence, ctx.language)
         return _found("day", Kind.SAYS, said) if said else Check()
@@ -135,7 +135,7 @@ class Language:
     name = "language"
 
     def check(self, sentence: str, ctx: SentenceContext) -> Check:
-        copied = untranslated(sentence, ctx.evidence, ctx.language)
+        copied = untranslated(sentence, ctx.excerpts or ctx.evidence, ctx.language)  # the excerpts: not the question
         if copied:
             check = _found("language", Kind.UNTRANSLATED)
             check.add(Kind.SAYS, says=copied)
