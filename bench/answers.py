@@ -73,6 +73,8 @@ def evaluate(rows_file: Path, course: str, args, paths, kb, out: Path):
     options = {"max_new_tokens": args.max_new_tokens, "prompt": PromptConfig(answer_form=args.answer_form)}
     if args.min_evidence is not None:
         options["min_evidence"] = args.min_evidence
+    if args.support_judge:
+        options["support_judge"] = True
     config = EvalConfig(course=course, model=args.preset, engine_options=options, use_faq=False)
     t0 = time.perf_counter()
     result = run_evaluation(rows_file, config, paths, kb=kb, out_dir=out)
@@ -258,6 +260,7 @@ def main() -> None:
                          "that extractive QA references hold")
     ap.add_argument("--languages", nargs="+", default=list(XQUAD_LANGUAGES), choices=XQUAD_LANGUAGES,
                     help="question languages asked on the English XQuAD course (languages)")
+    ap.add_argument("--support-judge", action="store_true", help="the engine's support judge on (EngineConfig.support_judge)")
     ap.add_argument("--course", default="sample", choices=tuple(QUESTION_SETS), help="built-in course (sample)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()

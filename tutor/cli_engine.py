@@ -23,7 +23,7 @@ from tutor.generators.transformers import OPTIMIZATIONS
 
 # The flags that pick and tune the model, shared by ``ask`` and ``chat``: derived from EngineConfig's fields.
 ENGINE_FLAGS = ("model", "adapter", "remote_url", "remote_model", "remote_api_key", "backend", "device", "optimize",
-                "max_new_tokens")
+                "max_new_tokens", "verifiers", "support_judge")
 
 
 def engine_options(fn):
