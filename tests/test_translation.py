@@ -149,3 +149,12 @@ def test_an_answer_repeating_the_question_in_its_language_copies_nothing():
     gate = SentenceGate.for_answer(question, ["Para questões pessoais (notas, faltas), o e-mail é est101@example.edu.br."], "ar")
     answer = "البريد الإلكتروني الخاص بالمسائل الشخصية مثل الدرجات والغياب هو est101@example.edu.br. "
     assert gate.feed(answer) == answer and gate.failed is None
+
+
+def test_a_month_name_and_its_number_are_one_fact():
+    """"1º de julho" in Chinese is "7月1日": the translation keeps the date, though a 7 appears (CLDR month names);
+    a translation that moves the exam to August does not."""
+    source = "A prova final acontece na quarta-feira, 1º de julho de 2026, das 08:00 às 11:00, no auditório A-01."
+    assert acceptable(source, "期末考试于2026年7月1日（星期三）08:00至11:00在A-01礼堂举行。", "zh", "pt")
+    assert not acceptable(source, "期末考试于2026年8月1日（星期三）08:00至11:00在A-01礼堂举行。", "zh", "pt")
+    assert acceptable(source, "The final exam is on Wednesday, 1 July 2026, from 08:00 to 11:00 in auditorium A-01.", "en", "pt")

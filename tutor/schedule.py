@@ -100,6 +100,35 @@ def names_day(text: str, language: str = "en") -> bool:
     return bool(weekdays(text, language))
 
 
+@lru_cache(maxsize=64)
+def _month_pattern(language: str) -> tuple[re.Pattern | None, dict[str, int]]:
+    """One regex for the month names CLDR gives ``language`` (wide and abbreviated, in and out of a date:
+    "julho", "jul.", "7月", "июля"), and each name's month number."""
+    locale = cldr_locale(language)
+    if locale is None:
+        return None, {}
+    names: dict[str, int] = {}
+    for context in ("format", "stand-alone"):
+        for width in ("wide", "abbreviated"):
+            for number, name in locale.months[context][width].items():
+                name = str(name).lower().rstrip(".")
+                if len(name) > 1:
+                    names[name] = number
+    alternatives = "|".join(sorted(map(re.escape, names), key=len, reverse=True))
+    edge = "" if CJK_CHAR.search(alternatives) else r"(?<![^\W\d_])"
+    return re.compile(rf"{edge}(?:{alternatives})\.?(?![^\W\d_])" if edge else f"(?:{alternatives})", re.IGNORECASE), names
+
+
+def months(text: str, language: str) -> tuple[set[int], str]:
+    """The month numbers ``text`` names in ``language`` (CLDR names), and the text with those names blanked:
+    "1º de julho" and "7月1日" both name July, and the 7 of "7月" is no number of its own."""
+    pattern, names = _month_pattern(language)
+    if pattern is None:
+        return set(), text
+    found = {names[m.group().lower().rstrip(".")] for m in pattern.finditer(text)}
+    return found, pattern.sub(" ", text)
+
+
 def localize_weekdays(text: str, language: str) -> str:
     """``text`` with English weekday names written in ``language`` (CLDR's name of the day): a Chinese answer
     copied the excerpts' "Tuesdays和Thursdays" (-> 星期二和星期四). The mapping is exact, so it runs on text the

@@ -20,7 +20,7 @@ from tutor.clock import clock_times, without_times
 from tutor.evidence import CODE, MARKER, NUMBER, Evidence
 from basics.language import LanguageConfig, detect_language, language_name, ranked_languages
 from basics.text import CJK_CHAR, KANA_CHAR as _KANA
-from tutor.schedule import english_days
+from tutor.schedule import english_days, months
 from tutor.verify.verdicts import Kind
 
 _WORD_RUN = re.compile(r"[^\W_](?:[\w:'-]*[^\W_])?")  # words and numbers ("14:00", "dot-product"), any script
@@ -35,13 +35,14 @@ TRANSLATE_RULES = ("Translate the user's text from {source} into {language}. It 
                    "as written. Reply with the translation only.")
 
 
-def facts(text: str, language: str = "en") -> tuple[frozenset, frozenset, frozenset, frozenset]:
-    """What a translation must keep: numbers (by their digits: 49,152 = 49.152), clock times, codes (B305) and
+def facts(text: str, language: str = "en") -> tuple[frozenset, ...]:
+    """What a translation must keep: numbers (by their digits: 49,152 = 49.152), clock times, codes (B305),
     weekdays (by their English names, read in ``language``: "terças-feiras" in a Portuguese course sentence is
-    the "Tuesdays" of its English translation)."""
-    numbers = frozenset(re.sub(r"[.,\s]", "", m.group()) for m in NUMBER.finditer(without_times(text, language)))
+    the "Tuesdays" of its English translation) and months (CLDR names: "julho" is the "7月" of a Chinese one)."""
+    named_months, rest = months(without_times(text, language), language)
+    numbers = frozenset(re.sub(r"[.,\s]", "", m.group()) for m in NUMBER.finditer(rest))
     return (numbers, frozenset(clock_times(text, language)), frozenset(c.lower() for c in CODE.findall(text)),
-            frozenset(english_days(text, language)))
+            frozenset(english_days(text, language)), frozenset(named_months))
 
 
 def untranslated(sentence: str, evidence: Evidence, language: str = "") -> str:
