@@ -128,7 +128,9 @@ class LlamaCppGenerator:
         import numpy as np
 
         tokens = self.encode(messages)
-        firsts = [self.llm.tokenize(o.encode("utf-8"), add_bos=False, special=False)[0] for o in options]
+        # Each option as the reply's first token in every case it may be written ("yes", "Yes", "YES")
+        firsts = [sorted({self.llm.tokenize(v.encode("utf-8"), add_bos=False, special=False)[0]
+                          for v in (o, o.capitalize(), o.upper())}) for o in options]
         for _ in self.queue.turn():
             pass  # (a judge waits its turn like an answer; it is not streamed, so there is nobody to tell)
         try:
@@ -136,10 +138,11 @@ class LlamaCppGenerator:
             shared = llm.longest_token_prefix(llm.input_ids[: llm.n_tokens].tolist(), tokens)
             llm.n_tokens = min(shared, len(tokens) - 1)  # at least one token is evaluated: its logits are read
             llm.eval(tokens[llm.n_tokens:])
-            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))[firsts].astype(np.float64)
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).astype(np.float64)
         finally:
             self.queue.done()
-        odds = np.exp(logits - logits.max())
+        top = logits.max()
+        odds = np.array([np.exp(logits[ids] - top).sum() for ids in firsts])
         return dict(zip(options, (odds / odds.sum()).tolist()))
 
     def _complete(self, tokens: list[int], max_new_tokens: int, temperature: float, stops: list[str]) -> Iterator[str]:
