@@ -489,3 +489,15 @@ def test_units_come_from_cldr_for_every_pair_of_languages():
     assert check_sentence("기말 프로젝트는 12주차에 발표합니다.", course, "ko").ok
     assert [f.fact for f in check_sentence("기말 프로젝트는 12일에 발표합니다.", course, "ko").findings] == ["12일"]
     assert [f.fact for f in check_sentence("Проект представляют через 12 дней.", course, "ru").findings] == ["12 дней"]
+
+
+def test_a_chinese_question_does_not_make_english_excerpts_chinese():
+    """The gate's evidence holds the question too: one Chinese question made the English excerpts "zh" (the
+    script rule), which silenced every check of English excerpts and let "第12天" (day 12) through."""
+    from tutor.verify import SentenceGate
+
+    gate = SentenceGate.for_answer("期末考试是什么时候？", ["The final project is presented in week 12.",
+                                                        "You have three grace days for problem sets."], "zh")
+    assert gate.context.evidence.language == "en" and gate.context.excerpts.english
+    assert gate.feed("期末考试在第12周的第12天进行。") == "" and gate.failed.unsupported == ["第12天"]
+    assert Evidence(["The final project is presented in week 12.", "期末考试是什么时候？"]).language == "en"

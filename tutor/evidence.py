@@ -93,18 +93,20 @@ def _number_forms(token: str) -> set[str]:
 class Evidence:
     """The excerpts and question a generated answer may draw its facts from, indexed once per answer."""
 
-    def __init__(self, texts: list[str]):
+    def __init__(self, texts: list[str], language: str | None = None):
+        if language:
+            self._language = language  # the excerpts' own, when the texts hold the question too (SentenceGate.for_answer)
         self.text = _fold("\n".join(texts))
         self.originals = [s for t in texts for s in split_sentences(unwrap(t))]
         self.sentences = [_fold(s) for s in self.originals]
         self.numbers: set[str] = set()
         for m in NUMBER.finditer(self.text):
             self.numbers |= _number_forms(m.group().strip())
-        self.sentence_times = [set(clock_times(s, self.language)) for s in self.sentences]
-        self.times = set().union(*self.sentence_times)
         # Excerpts in a CJK script spell English words and names their own way ("哈佛" for Harvard): the checks
         # of English words (names, premise words) only apply to excerpts written in Latin script.
         self.latin = len(CJK_CHAR.findall(self.text)) < 0.3 * max(1, len(re.findall(r"\w", self.text)))
+        self.sentence_times = [set(clock_times(s, self.language)) for s in self.sentences]
+        self.times = set().union(*self.sentence_times)
 
     @property
     def language(self) -> str:
@@ -113,7 +115,10 @@ class Evidence:
         if not hasattr(self, "_language"):
             from basics.language import detect_language
 
-            self._language = detect_language(self.text[:2000])
+            sample = self.text[:2000]
+            if self.latin:  # a few CJK characters (a name, a question) do not make Latin-script pages Chinese
+                sample = CJK_CHAR.sub(" ", sample)
+            self._language = detect_language(sample)
         return self._language
 
     @property

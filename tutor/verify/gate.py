@@ -57,7 +57,8 @@ class SentenceGate:
         if language == "en":
             premises |= premise_terms(question, course)
         denied = denied_subject(query, course) if language == "en" else ""
-        return cls(Evidence(list(excerpts) + [question, query]), language, premises, query, denied, instructions,
+        evidence = Evidence(list(excerpts) + [question, query], language=course.language)  # the course's language
+        return cls(evidence, language, premises, query, denied, instructions,
                    asks_when(query), retry=retry, excerpts=course, verifiers=verifiers)
 
     @property
