@@ -79,7 +79,7 @@ class EngineConfig:
     support_judge: bool = field(default=False, metadata={"help": "After the rules, the model judges each sentence of "
                                 "its answer against the excerpts (yes/no, one short cached turn per sentence); the answer "
                                 "is shown once judged (tutor.verify.support; figures in docs/benchmarks.md)."})
-    support_threshold: float = field(default=0.4, metadata={"help": "The judge's probability of \"no\" from which a sentence "
+    support_threshold: float = field(default=0.5, metadata={"help": "The judge's probability of \"no\" from which a sentence "
                                      "is unsupported."})
     log_questions: bool = field(default=True, metadata={"help": "Write each question to the question log."})
     language: LanguageConfig = field(default_factory=LanguageConfig)
