@@ -12,7 +12,8 @@ from tutor.evidence import split_sentences, table_header, unwrap
 def best_passage(question: str, text: str, embedder, max_sentences: int = 2) -> str:
     """The sentence of ``text`` closest to ``question`` (embedder cosine), with its neighbour when short."""
     sentences = [x for x in split_sentences(unwrap(text)) if not x.startswith("#")] or [text.strip()]  # no headings
-    best = int((embedder.encode_sentences(sentences) @ embedder.encode_query(question)).argmax())
+    scores = closeness(question, sentences, embedder)
+    best = scores.index(max(scores))
     chosen = sentences[best]
     if max_sentences > 1 and len(chosen) < 80 and best + 1 < len(sentences):
         chosen = f"{chosen} {sentences[best + 1]}"
