@@ -338,6 +338,11 @@ def test_an_answer_to_when_must_give_the_day_the_course_gives():
     assert omitted_day(spanish, evidence, "es") == office
     assert omitted_day("Las horas de oficina son los miércoles de 14:00 a 16:00.", evidence, "es") == ""
     assert omitted_day("They are due at 23:59 local time.", evidence) == ""  # the course names no day either
+    # a date pins the day: "El examen final es el 1º de julio de 2026, a las 08:00" (the course: "quarta-feira, 1º
+    # de julho de 2026, das 08:00 às 11:00") was withheld for its missing weekday
+    exam = Evidence(["A prova final acontece na quarta-feira, 1º de julho de 2026, das 08:00 às 11:00, no auditório A-01."])
+    assert omitted_day("El examen final es el 1º de julio de 2026, a las 08:00, en el auditorio A-01.", exam, "es") == ""
+    assert omitted_day("El examen final es a las 08:00, en el auditorio A-01.", exam, "es") != ""
     for question in ("¿Cuándo son las horas de oficina del profesor?", "When are the office hours?", "Wann ist die Sprechstunde?",
                      "答疑时间是什么时候？"):
         assert asks_when(question), question
@@ -349,6 +354,19 @@ def test_an_answer_to_when_must_give_the_day_the_course_gives():
     assert gate.feed("Son los miércoles. Empiezan a las 14:00 y terminan a las 16:00. ") != "" and gate.failed is None
     gate = SentenceGate(evidence, "es")
     assert gate.feed(spanish + " ") == spanish + " "
+
+
+def test_an_answer_that_repeats_a_sentence_ends_there():
+    """Greedy decoding looped: "Bessel의 정리는 표본분산을 계산할 때 사용됩니다." came ten times. A sentence the answer
+    already gave ends it (``ended``, no failure): what was shown stays, nothing more is read."""
+    evidence = Evidence(["Dividir por n − 1 corrige o viés (correção de Bessel)."])
+    gate = SentenceGate(evidence, "ko")
+    loop = "Bessel의 정리는 표본분산을 계산할 때 사용됩니다. "
+    assert gate.feed("n-1로 나눕니다. " + loop + loop + loop) == "n-1로 나눕니다. " + loop
+    assert gate.ended and gate.failed is None and gate.feed(loop) == "" and gate.finish() == ""
+    gate = SentenceGate(evidence, "en")
+    assert gate.feed("It uses n − 1.\n\nIt uses n − 1 [1].") == "It uses n − 1.\n\n"
+    assert gate.finish() == "" and gate.ended
 
 
 def test_a_retry_drops_an_opening_apology():

@@ -27,12 +27,16 @@ def test_a_translation_must_state_the_sources_facts():
     assert not acceptable("SmolLM2 has a vocabulary of 49,152 tokens.", "SmolLM2 hat ein Vokabular von 49.512 Tokens.", "de")
 
 
-def test_only_a_sentence_with_checkable_facts_in_another_language_is_translated():
-    """Without a number, time, code or day nothing checks a translation (the grace days became
-    "Grace-Dämonien" in German): such a sentence is shown as the course wrote it."""
-    assert translatable(LABS, "de") and translatable(LABS, "zh")
-    assert not translatable(LABS, "en")
-    assert not translatable("Each student has three grace days for the whole term.", "de")
+def test_a_sentence_in_another_language_is_translated():
+    """Any sentence in another language than the student's is translated, facts or none: the central limit
+    theorem's Portuguese sentence was shown untranslated to a Spanish student. The translation of a sentence
+    without a number, time, code or day is checked by its language only (the original is shown beside it), and
+    one that adds a number fails."""
+    grace = "Each student has three grace days for the whole term."
+    assert translatable(LABS, "de") and translatable(LABS, "zh") and translatable(grace, "de")
+    assert not translatable(LABS, "en") and not translatable("14:00-16:00, B305", "de")
+    assert acceptable(grace, "Jeder Studierende hat drei Kulanztage für das ganze Semester.", "de")
+    assert not acceptable(grace, "Jeder Studierende hat 3 Kulanztage für das ganze Semester.", "de")
 
 
 def test_a_translated_quote_shows_the_courses_own_words_too():

@@ -357,9 +357,9 @@ class TutorEngine:
             released = gate.feed(delta)
             if released and not held:  # checked; English day names of the excerpts written in the answer's language
                 yield emit(localize_weekdays(released, gate.language))
-            if gate.failed:
+            if gate.failed or gate.ended:
                 break
-        if not says_not_covered(raw) and not gate.failed:
+        if not says_not_covered(raw) and not gate.failed and not gate.ended:
             tail = gate.finish()
             if tail and not held:
                 yield emit(localize_weekdays(tail, gate.language))

@@ -21,7 +21,7 @@ from functools import lru_cache
 
 from basics.language import cldr_locale
 from basics.text import CJK_CHAR
-from tutor.clock import clock_times
+from tutor.clock import clock_times, without_times
 from tutor.evidence import CODE, Evidence
 from tutor.verify.verdicts import Finding, Kind
 
@@ -198,6 +198,8 @@ def omitted_day(text: str, evidence: Evidence, language: str = "en") -> str:
     "" when nothing is missing."""
     times = clock_times(text, language)
     if not times or names_day(text, language) or names_day(text, evidence.language):  # "terças-feiras" carried over
+        return ""
+    if months(without_times(text, language), language)[0]:  # a date ("1º de julio de 2026") pins the day
         return ""
     with_time = [s for s, paired in zip(evidence.sentences, evidence.sentence_times) if times[0] in paired]
     if not with_time or not all(_sentence_days(s, evidence, language) for s in with_time):

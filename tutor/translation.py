@@ -92,10 +92,14 @@ def translation_messages(text: str, language: str, source: str = "en") -> list[d
 
 
 def translatable(text: str, language: str) -> bool:
-    """Whether ``text`` is in another language than ``language`` and a translation of it can be checked: it
-    states a number, a time, a code or a day. A sentence with none is shown as the course wrote it (a German
-    translation of the grace days made them "Grace-Dämonien")."""
-    return any(facts(text)) and detect_language(text) != language
+    """Whether ``text`` is in another language than ``language``: then the student gets it translated, with the
+    course's own words under it. A translation is shown only if it keeps the source's numbers, times, codes,
+    days and months (``acceptable``); a sentence without any is checked for its language alone, and its
+    original, shown beside it, is the student's check of the wording (a Spanish student asking about the central
+    limit theorem got the Portuguese sentence alone before)."""
+    prose = CODE.sub(" ", text)  # "14:00-16:00, B305" has no words to translate
+    return (bool(CJK_CHAR.search(prose)) or re.search(r"[^\W\d_]{3,}", prose) is not None) \
+        and detect_language(text) != language
 
 
 def acceptable(source: str, translation: str, language: str, source_language: str = "en") -> bool:

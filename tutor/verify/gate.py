@@ -25,7 +25,9 @@ class SentenceGate:
     (shown once a sentence with something to say follows; an answer that is nothing but the restatement
     fails as ``Kind.RESTATEMENT``), and a lead-in ("… as follows:"), shown with the sentence it announces.
     With ``retry`` (the second answer, after a failed one nobody saw), an opening apology that states
-    nothing is dropped.
+    nothing is dropped. A sentence the answer already gave ends it (``ended``): greedy decoding of a small
+    model can loop on one sentence ("Bessel의 정리는 표본분산을 계산할 때 사용됩니다." ten times), and in any language
+    the repeat says nothing new.
     """
 
     def __init__(self, evidence: Evidence, language: str, premises: set[str] = frozenset(), question: str = "",
@@ -40,6 +42,7 @@ class SentenceGate:
         self.held = ""
         self.released = ""
         self.failed: Check | None = None
+        self.ended = False  # the answer began repeating itself: nothing more is taken
         self.failed_sentence = ""
         self.checks: list[Check] = []
         self.shown: list[str] = []  # what each accepted sentence released (a held lead-in with its sentence)
@@ -72,7 +75,7 @@ class SentenceGate:
                 and not any(c.facts for c in self.checks if c is not self.failed))
 
     def feed(self, delta: str) -> str:
-        if self.failed:
+        if self.failed or self.ended:
             return ""
         self.pending += delta
         out = []
@@ -82,14 +85,14 @@ class SentenceGate:
                 break
             sentence, self.pending = self.pending[: m.end()], self.pending[m.end():]
             shown = self._accept(sentence)
-            if shown is None:
+            if shown is None or self.ended:
                 return "".join(out)
             out.append(shown)
         return "".join(out)
 
     def finish(self) -> str:
         sentence, self.pending = self.pending, ""
-        shown = self._accept(sentence) if sentence.strip() and not self.failed else ""
+        shown = self._accept(sentence) if sentence.strip() and not self.failed and not self.ended else ""
         if self.held and not self.failed:  # the answer was its restatement of the question, or a lead-in, and nothing more
             kind = Kind.LEAD_IN if LEAD_IN_END.search(MARKER.sub("", self.held)) else Kind.RESTATEMENT
             self.failed, self.failed_sentence = Check([kind.value], [Finding(kind)]), self.held.strip()
@@ -108,6 +111,9 @@ class SentenceGate:
 
     def _accept(self, sentence: str) -> str | None:
         """The text to show now for a sentence: "" while a restatement is held back, None if it failed."""
+        if _said(sentence) and _said(sentence) in {_said(s) for s in self.shown + [self.held]}:
+            self.ended = True
+            return ""
         check = self.check(sentence)
         self.checks.append(check)
         first = self.context.first
@@ -135,3 +141,8 @@ class SentenceGate:
         self.checks.append(check)
         self.shown = self.shown[:index]
         self.released = "".join(self.shown)
+
+
+def _said(sentence: str) -> str:
+    """A sentence as compared for repeats: without citation markers, spacing and case."""
+    return " ".join(MARKER.sub("", sentence).split()).casefold()
