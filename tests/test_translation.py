@@ -85,6 +85,13 @@ def test_english_day_names_in_an_answer_are_written_in_its_language():
     assert localize_weekdays("Lectures are on Tuesdays.", "en") == "Lectures are on Tuesdays."
     assert localize_weekdays("Mondayish weather.", "de") == "Mondayish weather."
     assert localize_weekdays("Lectures on Tuesdays.", "xx-unknown") == "Lectures on Tuesdays."
+    # the days of a course in another language: "The instructor's office hours are on terças-feiras"
+    assert localize_weekdays("The office hours are on terças-feiras, from 15:00.", "en", "pt") == \
+        "The office hours are on Tuesday, from 15:00."
+    assert localize_weekdays("면담 시간은 terças-feiras, 15:00에서 17:00입니다.", "ko", "pt") == "면담 시간은 화요일, 15:00에서 17:00입니다."
+    assert localize_weekdays("Los exámenes son el miércoles y la quarta-feira.", "es", "pt") == \
+        "Los exámenes son el miércoles y la miércoles."
+    assert localize_weekdays("A segunda prova.", "es", "pt") == "A segunda prova."  # "segunda" alone: second
 
 
 def test_weekdays_are_read_in_every_language_from_locale_data():

@@ -356,18 +356,18 @@ class TutorEngine:
                 break
             released = gate.feed(delta)
             if released and not held:  # checked; English day names of the excerpts written in the answer's language
-                yield emit(localize_weekdays(released, gate.language))
+                yield emit(localize_weekdays(released, gate.language, gate.source_language))
             if gate.failed or gate.ended:
                 break
         if not says_not_covered(raw) and not gate.failed and not gate.ended:
             tail = gate.finish()
             if tail and not held:
-                yield emit(localize_weekdays(tail, gate.language))
+                yield emit(localize_weekdays(tail, gate.language, gate.source_language))
         if held and gate.shown:
             judge = SupportJudge(generator, cfg.support_threshold)
             result.grounding["support"] = judge.withdraw_unsupported(gate, messages, asked)
             if gate.released:
-                yield emit(localize_weekdays(gate.released, gate.language))
+                yield emit(localize_weekdays(gate.released, gate.language, gate.source_language))
         return raw
 
     def _quote_level(self, language: str, hit: "Hit") -> float:

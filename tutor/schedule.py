@@ -59,7 +59,8 @@ def _name_regex(name: str, loose: bool) -> str:
     if CJK_CHAR.match(name):
         return re.escape(name)
     parts = _PART.split(name)
-    words = [re.escape(p) + r"[^\W\d_]{0,2}" if i % 2 == 0 else r"[-\s]+" for i, p in enumerate(parts)]
+    ending = rf"(?:(?!{_CJK_LETTER})[^\W\d_]){{0,2}}"  # not a CJK letter: "Thursdays从" ends at the s
+    words = [re.escape(p) + ending if i % 2 == 0 else r"[-\s]+" for i, p in enumerate(parts)]
     whole = "".join(words) + _END
     if loose and len(parts) > 1 and len(parts[0]) >= 4:
         return f"{whole}|{words[0]}{_END}"
@@ -129,15 +130,24 @@ def months(text: str, language: str) -> tuple[set[int], str]:
     return found, pattern.sub(" ", text)
 
 
-def localize_weekdays(text: str, language: str) -> str:
-    """``text`` with English weekday names written in ``language`` (CLDR's name of the day): a Chinese answer
-    copied the excerpts' "Tuesdays和Thursdays" (-> 星期二和星期四). The mapping is exact, so it runs on text the
-    answer check has passed; unchanged for English and for languages CLDR does not know."""
-    locale = cldr_locale(language) if language != "en" else None
+def localize_weekdays(text: str, language: str, source: str = "en") -> str:
+    """``text`` with the weekday names of the excerpts' language ``source`` (and English ones) written in
+    ``language`` (CLDR's name of the day): a Chinese answer copied the excerpts' "Tuesdays和Thursdays" (-> 星期二和
+    星期四), an English one a Portuguese course's "terças-feiras" (-> Tuesday). A name already in ``language`` is
+    left as written. The mapping is exact, so it runs on text the answer check has passed; unchanged for
+    languages CLDR does not know."""
+    locale = cldr_locale(language)
     if locale is None:
         return text
     local = locale.days["format"]["wide"]
-    return _ENGLISH_DAY.sub(lambda m: local[DAYS.index(m.group(1).lower())], text)
+    own = _day_pattern(language)
+
+    def written(m: re.Match) -> str:
+        word = m.group()
+        ours = own.fullmatch(word) and (language == "en" or not _ENGLISH_DAY.fullmatch(word))
+        return word if ours else local[DAYS.index(m.lastgroup)]
+
+    return _day_pattern(source).sub(written, text)
 
 
 def evidence_days(evidence: Evidence, language: str) -> set[str]:

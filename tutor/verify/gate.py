@@ -65,6 +65,12 @@ class SentenceGate:
                    asks_when(query), retry=retry, excerpts=course, verifiers=verifiers)
 
     @property
+    def source_language(self) -> str:
+        """The excerpts' language: what day names copied from them are written in."""
+        excerpts = self.context.excerpts or self.context.evidence
+        return excerpts.language or "en"
+
+    @property
     def only_denies(self) -> bool:
         """Whether all that was released (English) denies and states nothing: "The excerpts do not mention
         encoder layers." is true, and leaves the student without what the course says instead (decoder-only,

@@ -25,7 +25,7 @@ class Kind(str, Enum):
     RESTATEMENT = "restates the question"
     LEAD_IN = "announces what it does not say"
     ECHO = "repeats the tutor's instructions"
-    UNTRANSLATED = "copies English course text"
+    UNTRANSLATED = "copies course text untranslated"  # prose of the excerpts in their language, not the student's
     MEANING = "the course does not say this"  # the model's own yes/no judgement (tutor.verify.support)
 
 
