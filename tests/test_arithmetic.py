@@ -59,3 +59,16 @@ def test_decimal_commas_powers_and_roots_are_read():
     assert derived_numbers("9,216 = 1,536 × 6") == {"9,216"}
     assert derived_numbers("z = (92 − 70) / 10 = 2,5") == set()  # wrong arithmetic supports nothing
     assert derived_numbers("√-4 = 2") == set()
+
+
+def test_a_retry_after_a_bare_computed_number_asks_for_the_calculation():
+    """"La probabilité … est de 0,0625." is right (0,5⁴) and was withheld twice: the number is not in the
+    excerpts, and the retry, told only that, said it again. Told to show the calculation, the model can write
+    "0,5⁴ = 0,0625", which the check verifies. A code or a name is corrected as before."""
+    from tutor.prompts import correction_messages
+    from tutor.verify.verdicts import Finding, Kind
+
+    asks = correction_messages([], "… est de 0,0625.", [Finding(Kind.FACT, "0,0625")], "fr")[-1]["content"]
+    assert "0,0625" in asks and "show the calculation" in asks
+    told = correction_messages([], "… in B305.", [Finding(Kind.FACT, "B305")], "en")[-1]["content"]
+    assert "B305" in told and "calculation" not in told

@@ -150,6 +150,9 @@ CORRECTION = ("That is not what the excerpts say: {problem}. Answer the "
               "say so first, then give what they say instead.")
 
 
+_COMPUTABLE = re.compile(r"[-−]?\d+(?:[.,]\d+)?\s*%?")  # a bare number a calculation may give
+
+
 def correction_messages(messages: list[dict], sentence: str, findings: list[Finding], language: str,
                         instead: dict[str, str] | None = None) -> list[dict]:
     """``messages`` plus the failed sentence as the assistant's turn and a user turn naming what it got wrong
@@ -164,6 +167,11 @@ def correction_messages(messages: list[dict], sentence: str, findings: list[Find
                             + (f"; about the question's subject they say {' '.join(said)}" if said else ""))
         elif finding.kind is Kind.SAYS:
             problems.append(f"about this they say \u201c{finding.says}\u201d")
+        elif finding.kind is Kind.FACT and _COMPUTABLE.fullmatch(finding.fact.strip()):
+            # a number the model may have computed right ("0,0625" for 0,5⁴): the check accepts it with its
+            # operation shown (tutor.arithmetic), so the retry asks for the operation, not for another number
+            problems.append(f"they never say \u201c{finding.text}\u201d; if you calculated it, show the calculation "
+                            "from the excerpts' numbers, like 12 / 4 = 3")
         else:
             problems.append(f"they never say \u201c{finding.text}\u201d")
     note = CORRECTION.format(problem="; ".join(problems) or "it is not supported") + "\n" + language_instruction(language)
