@@ -70,7 +70,8 @@ def evaluate(rows_file: Path, course: str, args, paths, kb, out: Path):
     from finetune.evaluate import EvalConfig, run_evaluation
     from tutor.prompts import PromptConfig
 
-    options = {"max_new_tokens": args.max_new_tokens, "prompt": PromptConfig(answer_form=args.answer_form)}
+    options = {"max_new_tokens": args.max_new_tokens,
+               "prompt": PromptConfig(answer_form=args.answer_form, cite_sentences=args.cite_sentences)}
     if args.min_evidence is not None:
         options["min_evidence"] = args.min_evidence
     if args.support_judge:
@@ -260,6 +261,8 @@ def main() -> None:
                          "that extractive QA references hold")
     ap.add_argument("--languages", nargs="+", default=list(XQUAD_LANGUAGES), choices=XQUAD_LANGUAGES,
                     help="question languages asked on the English XQuAD course (languages)")
+    ap.add_argument("--cite-sentences", action="store_true", help="numbered excerpt sentences, cited by the answer "
+                    "(PromptConfig.cite_sentences)")
     ap.add_argument("--support-judge", action="store_true", help="the engine's support judge on (EngineConfig.support_judge)")
     ap.add_argument("--course", default="sample", choices=tuple(QUESTION_SETS), help="built-in course (sample)")
     ap.add_argument("--seed", type=int, default=0)

@@ -29,6 +29,7 @@ from knowledge_base import KnowledgeBase
 from tutor import records
 from tutor.adapters import adapter_card
 from tutor.backends import create_generator
+from tutor.attribution import named_sentence, number_of, sentence_citations
 from tutor.citations import Citation, cite, snippet
 from tutor.engine_config import EngineConfig, with_embedder_thresholds
 from tutor.generators.base import QueueWait
@@ -38,13 +39,13 @@ from tutor.verify.support import SupportJudge
 from basics.language import detect_language, entry_language
 from tutor.models import DEFAULT_PRESET
 from tutor.passages import best_passage, closeness, focus_excerpts
-from tutor.prompts import (INSTRUCTIONS, NEAREST, build_messages, correction_messages, plain, quote_text,
-                           refusal_text, says_not_covered, source_label)
+from tutor.prompts import (INSTRUCTIONS, NEAREST, build_messages, correction_messages, excerpt_sentences, plain,
+                           quote_text, refusal_text, sanitize, says_not_covered, source_label)
 from tutor.questions import close_faq, fold, followup_prompt, leaned_on
 from tutor.schedule import localize_weekdays
-from tutor.subjects import detached_facts, holds
+from tutor.subjects import detached_facts
 from tutor.translation import RefusalLines, faq_text, translatable, translate
-from tutor.verify.verdicts import Finding, Kind, named_sentences
+from tutor.verify.verdicts import Kind
 
 if TYPE_CHECKING:
     from knowledge_base import Hit
@@ -254,7 +255,9 @@ class TutorEngine:
         messages, included = build_messages(asked, usable, history, language, generator.tokenizer,
                                             cfg.context_budget_tokens, cfg.prompt)
         texts = [h.text for h in included]
-        gate = SentenceGate.for_answer(question, texts, language, query, INSTRUCTIONS, cfg.verifiers)
+        numbered = excerpt_sentences(included) if cfg.prompt.cite_sentences else []  # [k]: numbered[k-1]
+        sentences = [s.text for s in numbered]
+        gate = SentenceGate.for_answer(question, texts, language, query, INSTRUCTIONS, cfg.verifiers, sentences=sentences)
         raw = yield from self._stream_checked(generator, messages, gate, emit, result, asked)
         first_try = None
         kinds = [f.kind for f in gate.failed.findings] if gate.failed else []
@@ -267,7 +270,8 @@ class TutorEngine:
             first_try = {"raw": raw.strip(), "unsupported": gate.failed.unsupported, "findings": gate.failed.findings}
             instead = detached_facts(question, gate.context.excerpts) if language == "en" else {}
             messages = correction_messages(messages, gate.failed_sentence, gate.failed.findings, language, instead)
-            gate = SentenceGate.for_answer(question, texts, language, query, INSTRUCTIONS, cfg.verifiers, retry=True)
+            gate = SentenceGate.for_answer(question, texts, language, query, INSTRUCTIONS, cfg.verifiers, retry=True,
+                                           sentences=sentences)
             raw = yield from self._stream_checked(generator, messages, gate, emit, result, asked)
         findings = gate.failed.findings if gate.failed else []
         result.grounding = {"raw": raw.strip(), "checked_facts": [f for c in gate.checks for f in c.facts],
@@ -289,9 +293,10 @@ class TutorEngine:
                 result.outcome = "refused"
                 return
         if answer:
-            result.citations = cite(answer, included, cfg.citation_min_overlap, cfg.snippet_chars)
+            result.citations = sentence_citations(answer, numbered, included, cfg.snippet_chars) \
+                or cite(answer, included, cfg.citation_min_overlap, cfg.snippet_chars)
             return
-        named = self._named_sentence(included, (first_try or {}).get("findings", []) + findings)  # the check found the course's sentence on it
+        named = named_sentence(included, (first_try or {}).get("findings", []) + findings)  # the check found the course's sentence on it
         if (gate.failed or says_not_covered(raw)) and closest is not None \
                 and (included[closest].dense_score >= self._quote_level(language, included[closest]) or named):
             # The model could not answer from strong evidence: the course's own closest sentence, marked as a
@@ -311,8 +316,10 @@ class TutorEngine:
             translation, source = None, detect_language(plain(quote))
             if cfg.translate_quotes and translatable(plain(quote), language):
                 translation = yield from translate(generator, plain(quote), language, source=source)  # None: other facts
-            yield emit(quote_text(language, quote, n + 1, translation, source))
-            result.citations = cite(f"[{n + 1}]", included, cfg.citation_min_overlap, cfg.snippet_chars)
+            marker = number_of(sanitize(quote), numbered) or n + 1  # the sentence's number where sentences are cited
+            yield emit(quote_text(language, quote, marker, translation, source))
+            result.citations = sentence_citations(f"[{marker}]", numbered, included, cfg.snippet_chars) \
+                or cite(f"[{n + 1}]", included, cfg.citation_min_overlap, cfg.snippet_chars)
             return
         result.outcome = "refused"  # NOT_IN_COURSE, an empty answer, or an unsupported one on weak evidence
         head = yield from self._refusals.head(lambda: generator, language, cfg.translate_quotes)
@@ -378,15 +385,6 @@ class TutorEngine:
         if language != detect_language(unwrap(hit.text), cfg.language):
             return min(cfg.min_quote_evidence, cfg.min_cross_lingual_quote_evidence)
         return cfg.min_quote_evidence
-
-    def _named_sentence(self, included: list["Hit"], findings: list[Finding]) -> tuple[str, int] | None:
-        """The course sentence the answer check named (``Kind.SAYS``: "so no GPU is needed", the office hours'
-        day for their time) and the index of the excerpt holding it; None when none was named or none holds it."""
-        said = named_sentences(findings)
-        for i, hit in enumerate(included):
-            if said and holds(unwrap(hit.text), said[0]):
-                return said[0], i
-        return None
 
     def _topics(self, hits: list["Hit"]) -> list[str]:
         """Distinct ``Title › Section`` labels of the top hits, for "nearest topics" in a refusal."""

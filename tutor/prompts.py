@@ -26,6 +26,7 @@ from basics.text import CJK_CHAR
 from tutor.verify.verdicts import Finding, Kind
 from tutor.verify import instruction_phrases
 from basics.language import language_in, language_name
+from tutor.attribution import Numbered, number_sentences, numbered_body
 
 if TYPE_CHECKING:
     from knowledge_base import Hit
@@ -44,7 +45,7 @@ def says_not_covered(text: str) -> bool:
 
 SYSTEM_RULES = (
     "You are the tutor of a course. Answer the student's question from the numbered course excerpts below "
-    "and cite the excerpts you use by number, like [1]. {form}State only facts that the excerpts give: never add "
+    "{cite}. {form}State only facts that the excerpts give: never add "
     "dates, times, rooms, numbers or names they do not contain. Write out any calculation, like 12 / 4 = 3. "
     "If the question assumes something the "
     "excerpts do not say (an exam, a date, a rule), say that the course material does not mention it and "
@@ -65,14 +66,19 @@ ANSWER_FORMS = {
 }
 
 
-def system_rules(language: str, answer_form: str = "sentences") -> str:
+# How the answer cites (``PromptConfig.cite_sentences``): the excerpts, or each sentence of them (tutor.attribution).
+CITE = {False: "and cite the excerpts you use by number, like [1]",
+        True: "and end each sentence of your answer with the numbers of the excerpt sentences it uses, like [3]"}
+
+
+def system_rules(language: str, answer_form: str = "sentences", cite_sentences: bool = False) -> str:
     """The system rules for an answer in ``language`` (a code), of the given ``ANSWER_FORMS`` form."""
     form, length = ANSWER_FORMS[answer_form]
-    return SYSTEM_RULES.format(language=language_name(language), form=form, length=length)
+    return SYSTEM_RULES.format(language=language_name(language), form=form, length=length, cite=CITE[cite_sentences])
 
 
 # What an answer must not copy from the rules (grounding.echoes), in any answer form.
-INSTRUCTIONS = frozenset().union(*(instruction_phrases(system_rules("en", f)) for f in ANSWER_FORMS))
+INSTRUCTIONS = frozenset().union(*(instruction_phrases(system_rules("en", f, c)) for f in ANSWER_FORMS for c in CITE))
 
 # The last line of the user turn: small models follow the language asked for right before they answer,
 # and follow it best when it is written in that language.
@@ -167,6 +173,8 @@ def correction_messages(messages: list[dict], sentence: str, findings: list[Find
                             + (f"; about the question's subject they say {' '.join(said)}" if said else ""))
         elif finding.kind is Kind.SAYS:
             problems.append(f"about this they say \u201c{finding.says}\u201d")
+        elif finding.kind is Kind.UNCITED:
+            problems.append(f"the sentence you cite, \u201c{finding.says}\u201d, does not give \u201c{finding.fact}\u201d")
         elif finding.kind is Kind.FACT and _COMPUTABLE.fullmatch(finding.fact.strip()):
             # a number the model may have computed right ("0,0625" for 0,5⁴): the check accepts it with its
             # operation shown (tutor.arithmetic), so the retry asks for the operation, not for another number
@@ -220,6 +228,11 @@ class PromptConfig:
     )
     history_chars: int = field(default=600, metadata={"help": "Each kept history message is cut to this many characters."})
     min_chunk_tokens: int = field(default=48, metadata={"help": "A chunk cut to fit the budget keeps at least this much, else it is left out."})
+    cite_sentences: bool = field(
+        default=False,
+        metadata={"help": "Number every excerpt sentence and ask the answer to cite the sentences it uses: facts are "
+                          "then checked against the cited sentences, and citations open them (tutor.attribution)."},
+    )
     answer_form: str = field(
         default="sentences",
         metadata={"help": "How long an answer is asked to be (ANSWER_FORMS): 'sentences' for students, 'short' "
@@ -276,11 +289,14 @@ def _quote(text: str) -> str:
 def format_context(hits: list["Hit"], tokenizer, budget_tokens: int, config: PromptConfig | None = None) -> tuple[str, list["Hit"]]:
     """Numbered, fenced excerpts in rank order until ``budget_tokens`` is spent; returns (text, included)."""
     config = config or PromptConfig()
-    blocks, included, used = [], [], 0
+    blocks, included, used, sentence = [], [], 0, 1
     for hit in hits:
         n = len(included) + 1
         head = f"[{n}] {sanitize(source_label(hit))}\n"
         body = sanitize(hit.text)
+        if config.cite_sentences:  # the sentences carry the numbers: the source is named, not numbered
+            head = f"From: {sanitize(source_label(hit))}\n"
+            body, after = numbered_body(body, sentence)
         block = head + _quote(body) + "\n"
         cost = count_tokens(block, tokenizer)
         room = budget_tokens - used - count_tokens(head, tokenizer)
@@ -294,7 +310,14 @@ def format_context(hits: list["Hit"], tokenizer, budget_tokens: int, config: Pro
         blocks.append(block)
         included.append(hit)
         used += cost
+        if config.cite_sentences:
+            sentence = after
     return "\n".join(blocks), included
+
+
+def excerpt_sentences(included: list["Hit"]) -> list["Numbered"]:
+    """The excerpt sentences as a ``cite_sentences`` prompt numbers them (``tutor.attribution``)."""
+    return number_sentences([sanitize(h.text) for h in included])
 
 
 def build_messages(
@@ -314,7 +337,7 @@ def build_messages(
     last user turn; with the excerpts in it they tend to list or summarise them instead of answering.
     """
     config = config or PromptConfig()
-    system = system_rules(language, config.answer_form)
+    system = system_rules(language, config.answer_form, config.cite_sentences)
     messages = [{"role": "system", "content": system}]
     for turn in history[-config.history_messages:] if config.history_messages else []:
         if turn.get("role") in ("user", "assistant") and turn.get("content"):

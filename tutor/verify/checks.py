@@ -14,6 +14,7 @@ from typing import Protocol
 
 from basics.errors import ConfigError
 from basics.text import words
+from tutor.attribution import cited_numbers
 from tutor.evidence import MARKER, Evidence
 from tutor.schedule import names_day, omitted_day
 from tutor.subjects import false_denial, misattributed
@@ -35,6 +36,7 @@ class SentenceContext:
     denied: str = ""  # the course sentence denying what the question asks about (``replies.denied_subject``)
     instructions: frozenset = frozenset()  # the prompt's rules as word runs (``replies.instruction_phrases``)
     asks_when: bool = False  # a "when" question: a time must come with its day
+    sentences: list[str] = field(default_factory=list)  # the numbered excerpt sentences ([k] is sentences[k-1])
     first: bool = True  # the sentence opens the answer
     released: str = ""  # what was shown before this sentence
 
@@ -66,6 +68,27 @@ class Facts:
 
     def check(self, sentence: str, ctx: SentenceContext) -> Check:
         return check_sentence(sentence, ctx.evidence, ctx.language, ctx.premises)
+
+
+class Cited:
+    """With numbered excerpt sentences (``PromptConfig.cite_sentences``): the facts of a sentence that cites
+    sentences must be in those sentences (or the question), not only somewhere in the excerpts: "[4]" names
+    where the answer took its facts from, and a fact from another sentence is a fact moved to another subject.
+    A sentence that cites nothing is left to ``Facts``. Any language."""
+
+    name = "cited"
+
+    def check(self, sentence: str, ctx: SentenceContext) -> Check:
+        numbers = cited_numbers(sentence, len(ctx.sentences))
+        if not numbers:
+            return Check()
+        cited = [ctx.sentences[n - 1] for n in numbers]
+        found = check_sentence(sentence, Evidence(cited + [ctx.question], language=ctx.evidence.language), ctx.language)
+        check = Check(found.facts)
+        for finding in found.findings:
+            if finding.kind is Kind.FACT:
+                check.add(Kind.UNCITED, finding.fact, says=cited[0])
+        return check
 
 
 class QuestionBack:
@@ -144,7 +167,7 @@ class Language:
         return _found(f"language: {other}", Kind.UNTRANSLATED) if other else Check()
 
 
-VERIFIERS: dict[str, type] = {v.name: v for v in (Facts, QuestionBack, Denial, Day, Subject, Echo, Language)}
+VERIFIERS: dict[str, type] = {v.name: v for v in (Facts, Cited, QuestionBack, Denial, Day, Subject, Echo, Language)}
 DEFAULT_VERIFIERS = ",".join(VERIFIERS)
 
 

@@ -32,9 +32,10 @@ class SentenceGate:
 
     def __init__(self, evidence: Evidence, language: str, premises: set[str] = frozenset(), question: str = "",
                  denied: str = "", instructions: frozenset[tuple[str, ...]] = frozenset(), asks_when: bool = False,
-                 retry: bool = False, excerpts: Evidence | None = None, verifiers: str | list[Verifier] = DEFAULT_VERIFIERS):
+                 retry: bool = False, excerpts: Evidence | None = None, verifiers: str | list[Verifier] = DEFAULT_VERIFIERS,
+                 sentences: list[str] | None = None):
         self.context = SentenceContext(evidence, language, question, excerpts, set(premises), denied, instructions,
-                                       asks_when)
+                                       asks_when, list(sentences or []))
         self.verifiers = verifiers_named(verifiers) if isinstance(verifiers, str) else list(verifiers)
         self.retry = retry
         self.language = language
@@ -50,10 +51,11 @@ class SentenceGate:
     @classmethod
     def for_answer(cls, question: str, excerpts: list[str], language: str, query: str = "",
                    instructions: frozenset[tuple[str, ...]] = frozenset(), verifiers: str | list[Verifier] = DEFAULT_VERIFIERS,
-                   retry: bool = False) -> "SentenceGate":
+                   retry: bool = False, sentences: list[str] | None = None) -> "SentenceGate":
         """The gate for an answer to ``question`` (``query``: the same with a follow-up's topic folded in) from
         ``excerpts``: the facts may come from the excerpts and the question; premises, the course's denial
-        and whether it asks "when" are read from them here, once (what the engine and bench/support.py share)."""
+        and whether it asks "when" are read from them here, once (what the engine and bench/support.py share).
+        ``sentences``: the numbered excerpt sentences of a ``cite_sentences`` prompt (the ``cited`` verifier)."""
         query = query or question
         course = Evidence(excerpts)
         premises = premise_facts(question, course, language)
@@ -62,7 +64,7 @@ class SentenceGate:
         denied = denied_subject(query, course) if language == "en" else ""
         evidence = Evidence(list(excerpts) + [question, query], language=course.language)  # the course's language
         return cls(evidence, language, premises, query, denied, instructions,
-                   asks_when(query), retry=retry, excerpts=course, verifiers=verifiers)
+                   asks_when(query), retry=retry, excerpts=course, verifiers=verifiers, sentences=sentences)
 
     @property
     def source_language(self) -> str:

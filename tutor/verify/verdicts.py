@@ -26,6 +26,7 @@ class Kind(str, Enum):
     LEAD_IN = "announces what it does not say"
     ECHO = "repeats the tutor's instructions"
     UNTRANSLATED = "copies course text untranslated"  # prose of the excerpts in their language, not the student's
+    UNCITED = "not in the sentence it cites"  # a fact its cited excerpt sentence lacks (tutor.attribution)
     MEANING = "the course does not say this"  # the model's own yes/no judgement (tutor.verify.support)
 
 
@@ -46,6 +47,8 @@ class Finding:
             return "yes: " + self.fact
         if self.kind in (Kind.FACT, Kind.PREMISE):
             return self.fact
+        if self.kind is Kind.UNCITED:
+            return f"{self.fact}: not in the sentence it cites"
         return self.kind.value
 
     def to_dict(self) -> dict:
@@ -80,5 +83,5 @@ def invented(findings: list[Finding]) -> list[str]:
 
 
 def named_sentences(findings: list[Finding]) -> list[str]:
-    """The course sentences the findings name (the quote falls back to the first)."""
-    return [f.says for f in findings if f.kind is Kind.SAYS and f.says]
+    """The course sentences the findings name, the cited one included (the quote falls back to the first)."""
+    return [f.says for f in findings if f.kind in (Kind.SAYS, Kind.UNCITED) and f.says]
