@@ -9,6 +9,7 @@ Chinese character is.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs: extension A, unified, compatibility
 KANA = "\u3040-\u30ff"  # hiragana and katakana
@@ -65,3 +66,16 @@ def lone_surrogate(text: str) -> int | None:
 def replace_surrogates(text: str) -> str:
     """``text`` with each lone surrogate replaced by U+FFFD, so that it can be shown back and stored."""
     return _SURROGATE.sub("\ufffd", text or "")
+
+
+_SCRIPT_SEPARATOR = re.compile(r"(?<=\d)[\u066b\u060c](?=\d)|(?<=\d)\u066c(?=\d{3})")  # ٫ and ، as decimal marks, ٬ grouping
+
+
+def ascii_digits(text: str) -> str:
+    """``text`` with every decimal digit written 0-9 (Arabic-Indic "٦", Devanagari "६", full-width "６") and the
+    Arabic decimal mark between digits written "," ("6٫0" and the "6،0" a model writes are the course's 6,0):
+    the answer check compares numbers by their ASCII digits, whatever script the answer uses."""
+    if text.isascii():
+        return text
+    text = "".join(str(unicodedata.decimal(c)) if c.isdecimal() and not c.isascii() else c for c in text)  # not "⁴"
+    return _SCRIPT_SEPARATOR.sub(lambda m: "," if m.group() != "\u066c" else "", text)

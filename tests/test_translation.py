@@ -169,3 +169,33 @@ def test_a_month_name_and_its_number_are_one_fact():
     assert acceptable(source, "期末考试于2026年7月1日（星期三）08:00至11:00在A-01礼堂举行。", "zh", "pt")
     assert not acceptable(source, "期末考试于2026年8月1日（星期三）08:00至11:00在A-01礼堂举行。", "zh", "pt")
     assert acceptable(source, "The final exam is on Wednesday, 1 July 2026, from 08:00 to 11:00 in auditorium A-01.", "en", "pt")
+
+
+def test_digits_of_any_script_are_the_same_numbers():
+    """An Arabic translation wrote the course's "6,0" as "6،0" (an Arabic comma as the decimal mark) and was
+    refused for a number it did not change; Arabic-Indic digits are the same numbers too. A superscript is a
+    power, not a digit ("0,5⁴")."""
+    from basics.text import ascii_digits
+
+    source = "Aprovação: média final de pelo menos 6,0 e frequência mínima de 75% das aulas."
+    assert acceptable(source, "النجاح: معدل نهائي لا يقل عن 6،0 وحضور لا يقل عن 75% من المحاضرات.", "ar", "pt")
+    assert acceptable(source, "النجاح: معدل نهائي لا يقل عن ٦٫٠ وحضور لا يقل عن ٧٥% من المحاضرات.", "ar", "pt")
+    assert not acceptable(source, "النجاح: معدل نهائي لا يقل عن 7،0 وحضور لا يقل عن 75% من المحاضرات.", "ar", "pt")
+    assert ascii_digits("0,5⁴ = 0,0625") == "0,5⁴ = 0,0625" and ascii_digits("６０分") == "60分"
+
+
+def test_weekdays_are_written_in_the_students_language_before_the_model_translates():
+    """The 1.5B translated "quarta-feira" (Wednesday) as Thursday into English, Spanish and Chinese (the check
+    refused each, so students got Portuguese). CLDR writes the day first; the model keeps it."""
+    from tutor.translation import translate
+
+    class Recorder:  # stands in for the model: what matters here is the prompt it is given
+        prompts: list = []
+
+        def stream(self, messages, max_new_tokens, temperature):
+            self.prompts.append(messages[-1]["content"])
+            yield ""
+
+    steps = translate(Recorder(), "A prova final acontece na quarta-feira, 1º de julho, às 08:00.", "zh", source="pt")
+    list(steps)
+    assert Recorder.prompts == ["A prova final acontece na 星期三, 1º de julho, às 08:00."]

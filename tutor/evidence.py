@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from basics.text import CJK_CHAR
+from basics.text import CJK_CHAR, ascii_digits
 from tutor.clock import TIME, clock_times, without_times  # noqa: F401  (TIME: the checks import it from here)
 
 # A sentence ends after . ! ? ; (and their CJK forms) or at a line break, but not after a list item's number
@@ -76,8 +76,8 @@ def unwrap(text: str) -> str:
 
 
 def _fold(text: str) -> str:
-    """Lower-case, NFKC (full-width digits and colons become ASCII), thin spaces to spaces."""
-    return unicodedata.normalize("NFKC", text).lower().replace("\u202f", " ").replace("\u00a0", " ")
+    """Lower-case, NFKC (full-width digits and colons become ASCII), digits of any script as 0-9, thin spaces to spaces."""
+    return ascii_digits(unicodedata.normalize("NFKC", text)).lower().replace("\u202f", " ").replace("\u00a0", " ")
 
 
 def _number_forms(token: str) -> set[str]:

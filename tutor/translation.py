@@ -19,8 +19,8 @@ from typing import Callable, Iterator
 from tutor.clock import clock_times, without_times
 from tutor.evidence import CODE, MARKER, NUMBER, Evidence
 from basics.language import LanguageConfig, detect_language, language_name, ranked_languages
-from basics.text import CJK_CHAR, KANA_CHAR as _KANA
-from tutor.schedule import english_days, months
+from basics.text import CJK_CHAR, KANA_CHAR as _KANA, ascii_digits
+from tutor.schedule import english_days, localize_weekdays, months
 from tutor.verify.verdicts import Kind
 
 _WORD_RUN = re.compile(r"[^\W_](?:[\w:'-]*[^\W_])?")  # words and numbers ("14:00", "dot-product"), any script
@@ -39,6 +39,7 @@ def facts(text: str, language: str = "en") -> tuple[frozenset, ...]:
     """What a translation must keep: numbers (by their digits: 49,152 = 49.152), clock times, codes (B305),
     weekdays (by their English names, read in ``language``: "terças-feiras" in a Portuguese course sentence is
     the "Tuesdays" of its English translation) and months (CLDR names: "julho" is the "7月" of a Chinese one)."""
+    text = ascii_digits(text)  # "6،0" in an Arabic translation is the course's 6,0
     named_months, rest = months(without_times(text, language), language)
     numbers = frozenset(re.sub(r"[.,\s]", "", m.group()) for m in NUMBER.finditer(rest))
     return (numbers, frozenset(clock_times(text, language)), frozenset(c.lower() for c in CODE.findall(text)),
@@ -115,8 +116,11 @@ def translate(generator, text: str, language: str, max_new_tokens: int | None = 
     deltas), returns the checked translation, or None when it is not acceptable (the original is shown alone)."""
     out = ""
     max_new_tokens = max_new_tokens or min(512, 64 + len(text))  # CJK and Cyrillic text take more tokens a character
+    # Weekdays are written in the student's language first, from CLDR: the 1.5B turned "quarta-feira" (Wednesday)
+    # into Thursday in English, Spanish and Chinese, and the check rightly refused each translation.
+    prepared = localize_weekdays(text, language, source)
     try:
-        for delta in generator.stream(translation_messages(text, language, source), max_new_tokens, 0.0):
+        for delta in generator.stream(translation_messages(prepared, language, source), max_new_tokens, 0.0):
             if delta:
                 out += delta
             else:

@@ -18,7 +18,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from basics.text import CJK_CHAR
+from basics.text import CJK_CHAR, ascii_digits
 from tutor.arithmetic import derived_numbers
 from tutor.clock import clock_times, without_times
 from tutor.evidence import CODE, MARKER, NUMBER, Evidence
@@ -68,7 +68,7 @@ def check_sentence(sentence: str, evidence: Evidence, language: str, premises: s
     language), they fail it too.
     """
     # A list item's number ("1. 每超过一天扣10%", "2) Labs") counts items, it states nothing about the course.
-    text = _LIST_ITEM.sub("", unicodedata.normalize("NFKC", MARKER.sub("", sentence)), count=1)
+    text = _LIST_ITEM.sub("", ascii_digits(unicodedata.normalize("NFKC", MARKER.sub("", sentence))), count=1)
     check = Check()
     if premises and AFFIRMATION.match(text):
         check.facts.append("yes")
