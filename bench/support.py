@@ -12,6 +12,7 @@ Two steps:
 
     python bench/support.py build REPORT_DIR... --out /tmp/support_items.jsonl
     python bench/support.py score --preset qwen2.5-1.5b-instruct
+    python bench/support.py ablate
 """
 
 from __future__ import annotations
@@ -62,12 +63,13 @@ def build(args) -> None:
     print(f"{len(rows)} sentences in {len(languages)} languages ({', '.join(languages)}) -> {args.out}")
 
 
-def rules_say_unsupported(row: dict) -> bool:
-    """What the default verifiers (``tutor.verify.checks``) find on the sentence, in its place in the answer."""
+def rules_say_unsupported(row: dict, verifiers: str | None = None) -> bool:
+    """What the verifiers (``tutor.verify.checks``; the default list) find on the sentence, in its place in the answer."""
     from tutor.prompts import INSTRUCTIONS
-    from tutor.verify import SentenceGate
+    from tutor.verify import DEFAULT_VERIFIERS, SentenceGate
 
-    gate = SentenceGate.for_answer(row["question"], row["excerpts"], row["language"], instructions=INSTRUCTIONS)
+    gate = SentenceGate.for_answer(row["question"], row["excerpts"], row["language"], instructions=INSTRUCTIONS,
+                                   verifiers=verifiers or DEFAULT_VERIFIERS)
     gate.context.first = row["position"] == 0
     return not gate.check(row["sentence"]).ok
 
@@ -89,6 +91,33 @@ def _pr(pairs: list[tuple[bool, bool]]) -> dict:
     truth = sum(1 for _, t in pairs if t)
     return {"n": len(pairs), "unsupported": truth, "flagged": said,
             "precision": hit / said if said else None, "recall": hit / truth if truth else None}
+
+
+def ablate(args) -> None:
+    """Each rule verifier's worth on the labels: precision and recall of the list without it, and the unsupported
+    sentences only it finds against the supported ones only it flags. A rule that finds nothing the others miss
+    and flags supported sentences does not earn its place."""
+    from tutor.verify.checks import DEFAULT_VERIFIERS
+
+    rows = [json.loads(line) for line in Path(args.labels).read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [r for r in rows if r.get("label") in ("supported", "unsupported")]
+    names = DEFAULT_VERIFIERS.split(",")
+    truth = [r["label"] == "unsupported" for r in rows]
+    alone = {n: [rules_say_unsupported(r, n) for r in rows] for n in names}
+    every = [any(alone[n][i] for n in names) for i in range(len(rows))]
+    print(f"{len(rows)} labelled sentences, {sum(truth)} unsupported; languages: "
+          f"{', '.join(sorted({r['language'] for r in rows}))}")
+    print("\n| verifiers | flagged | precision | recall | only this one finds (unsupported / supported) |\n|---|---|---|---|---|")
+    fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+    m = _pr(list(zip(every, truth)))
+    print(f"| all ({DEFAULT_VERIFIERS}) | {m['flagged']} | {fmt(m['precision'])} | {fmt(m['recall'])} | |")
+    for n in names:
+        without = [any(alone[o][i] for o in names if o != n) for i in range(len(rows))]
+        m = _pr(list(zip(without, truth)))
+        own = [i for i in range(len(rows)) if alone[n][i] and not without[i]]
+        print(f"| without {n} | {m['flagged']} | {fmt(m['precision'])} | {fmt(m['recall'])} | "
+              f"{sum(truth[i] for i in own)} / {sum(not truth[i] for i in own)} |")
+    print("\nreproduce: python bench/support.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
 
 
 def score(args) -> None:
@@ -196,8 +225,10 @@ def main() -> None:
     s.add_argument("--variant", default="standalone", choices=("standalone", "turn", "both", "prefix"),
                    help="the judge's prompt: its own (excerpts, question, sentence); the turn after the answer; or "
                         "a turn after the answer prompt's system turn (rules and excerpts: cached)")
+    a = sub.add_parser("ablate", help="each rule verifier's worth on the labels (no model)")
+    a.add_argument("--labels", default=str(LABELS))
     args = ap.parse_args()
-    {"build": build, "score": score}[args.what](args)
+    {"build": build, "score": score, "ablate": ablate}[args.what](args)
 
 
 if __name__ == "__main__":
