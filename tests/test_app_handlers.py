@@ -74,6 +74,16 @@ def test_faq_answer_streams_into_the_chat_and_its_rating_reaches_the_review_queu
     assert [(row[1], row[2]) for row in review] == [("👎", "When is the final exam?")]
 
 
+def test_the_chat_says_where_it_is_looking_before_the_answer_comes(parts):
+    """Right after retrieval, before the model's first words (seconds on 2 cores), the pending answer names the
+    passages found; the finished answer no longer does."""
+    updates = list(parts.chat.respond("When is the final exam?", "demo", []))
+    shown = [messages[-1]["content"] for messages, *_ in updates]
+    looking = [text for text in shown if "Looking in the course" in text]
+    assert looking and "Exams" in looking[0] and shown.index(looking[0]) < len(shown) - 1
+    assert "Looking in the course" not in shown[-1] and "B12" in shown[-1]
+
+
 def test_off_topic_question_is_refused_then_becomes_an_faq_entry(parts, token):
     console = parts.console
     messages, turns, _, _ = last(parts.chat.respond(OFF_TOPIC, "demo", []))

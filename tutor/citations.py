@@ -31,6 +31,19 @@ class Citation:
     score: float | None
 
 
+class SourcesFound(str):
+    """An empty text delta the engine yields right after retrieval, before any answer text: the ``labels`` of the
+    passages found (``Title › Section``), so the chat can show "looking in the course: …" while the model
+    reads them (first words take seconds on 2 CPU cores). Joins as ``""``, like ``QueueWait``."""
+
+    labels: list[str]
+
+    def __new__(cls, labels: list[str]) -> "SourcesFound":
+        obj = super().__new__(cls, "")
+        obj.labels = list(labels)
+        return obj
+
+
 def snippet(text: str, chars: int) -> str:
     """``text`` on one line, cut at a word to about ``chars`` characters."""
     text = " ".join(text.split())

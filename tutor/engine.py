@@ -30,7 +30,7 @@ from tutor import records
 from tutor.adapters import adapter_card
 from tutor.backends import create_generator
 from tutor.attribution import named_sentence, number_of, sentence_citations
-from tutor.citations import Citation, cite, snippet
+from tutor.citations import Citation, SourcesFound, cite, snippet
 from tutor.engine_config import EngineConfig, with_embedder_thresholds
 from tutor.generators.base import QueueWait
 from tutor.evidence import unwrap
@@ -177,6 +177,8 @@ class TutorEngine:
         faq = self.kb.match_faq(question, course)
         t2 = time.perf_counter()
         timings["retrieval_ms"] = (t2 - t1) * 1000
+        if hits:  # shown while the model reads them ("looking in the course: …")
+            yield SourcesFound(self._topics(hits))
         top = max((h.dense_score for h in hits), default=None)
         result = AnswerResult(
             question=question, answer="", language=language, outcome="answered", course=course,

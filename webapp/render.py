@@ -71,6 +71,9 @@ def render_answer(turn: dict) -> str:
         ahead = turn["waiting"]
         parts.append(f"⏳ {ahead} question{'s' if ahead != 1 else ''} ahead of yours; your answer starts as soon as "
                      "the tutor is free.")
+    elif turn.get("searching") and not turn.get("answer") and "outcome" not in turn:
+        places = ", ".join(safe_markdown(label) for label in turn["searching"])
+        parts.append(f"<span class='searching'>🔎 Looking in the course: {places} …</span>")
     elif turn.get("outcome") == "quoted":
         parts.append("<span class='faq-mark'>Quoted from the course</span>\n\n")
     parts.append(safe_markdown(turn.get("answer")))

@@ -15,6 +15,7 @@ import gradio as gr
 from basics.errors import TutorError
 from basics.text import replace_surrogates
 from tutor import records
+from tutor.citations import SourcesFound
 from tutor.generators.base import QueueWait
 from webapp.render import chat_messages, citation_dicts, engine_history, write_exports
 from webapp.runtime import ActiveEngine
@@ -55,6 +56,8 @@ class StudentChat:
             for delta in stream:
                 if isinstance(delta, QueueWait):  # the model is busy with other students' questions
                     pending["waiting"] = delta.ahead
+                elif isinstance(delta, SourcesFound):  # retrieval is done: say where the tutor is looking
+                    pending["searching"] = delta.labels
                 else:
                     pending["answer"] += delta
                 yield chat_messages(turns, pending), turns, "", ""
