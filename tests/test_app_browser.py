@@ -157,3 +157,39 @@ def test_quoted_course_markup_never_runs_in_the_page(server, artifacts_dir):
         assert risky == [] and page.locator("#chat script").count() == 0, risky
         assert page.evaluate("window.__xss") is None
         page.screenshot(path=str(artifacts_dir / "app_hostile_quote.png"), full_page=True)
+
+
+MATH_DOC = """# Attention
+
+## Scaled dot-product attention
+
+Attention weights are $\\mathrm{softmax}(QK^\\top / \\sqrt{d_k})$, and the output is their product with V:
+
+$$\\mathrm{Attention}(Q, K, V) = \\mathrm{softmax}\\left(\\frac{QK^\\top}{\\sqrt{d_k}}\\right) V$$
+"""
+
+
+def test_formulas_render_in_answers_and_citations(server, artifacts_dir):
+    """Issue 37: a course's LaTeX ($…$, \\(…\\), $$…$$) reaches the student rendered (KaTeX in the DOM), in the
+    answer and in its citation snippet, never as raw "\\frac"."""
+    from browser import serve
+    from knowledge_base.faq_entries import FAQEntry
+
+    demo, _ = server
+    kb, engine = demo.tutor.kb, demo.tutor.engines.engine
+    kb.add_texts("math", [("attention.md", MATH_DOC)])
+    kb.set_faq("math", [FAQEntry("What is the attention formula?",
+                                 "It is \\(\\mathrm{softmax}(QK^\\top/\\sqrt{d_k})V\\); in full: "
+                                 "$$\\frac{QK^\\top}{\\sqrt{d_k}}$$", source="attention.md")])
+    import app
+
+    cfg = app.AppConfig(data_dir=str(kb.paths.data_dir), course="math", load_sample_course=False)
+    with serve(cfg, kb=kb, engine=engine) as (_, url), chromium_page() as page:
+        page.goto(url)
+        ask(page, "What is the attention formula?")
+        answer = page.locator("#chat .bot").last
+        answer.locator("details.citation summary").first.click()
+        page.wait_for_timeout(500)
+        assert answer.locator(".katex").count() >= 3  # the inline and the display formula, and the snippet's
+        assert "\\frac" not in answer.inner_text() and "\\(" not in answer.inner_text()
+        page.screenshot(path=str(artifacts_dir / "app_formulas.png"), full_page=True)

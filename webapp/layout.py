@@ -83,6 +83,16 @@ def build_app(config: AppConfig, kb: "KnowledgeBase | None" = None, engine: "Tut
     return demo
 
 
+# Formulas as courses write them: $…$ and \(…\) inline, $$…$$ and \[…\] displayed (KaTeX, in answers and in
+# citation snippets alike). A lone "$" ("costs $5") stays text: KaTeX's auto-render needs the closing one.
+LATEX_DELIMITERS = [
+    {"left": "$$", "right": "$$", "display": True},
+    {"left": "\\[", "right": "\\]", "display": True},
+    {"left": "$", "right": "$", "display": False},
+    {"left": "\\(", "right": "\\)", "display": False},
+]
+
+
 def _student_tab(demo: gr.Blocks, chat: StudentChat, config: AppConfig) -> None:
     turns = gr.State([])
     with gr.Row():
@@ -96,6 +106,7 @@ def _student_tab(demo: gr.Blocks, chat: StudentChat, config: AppConfig) -> None:
         placeholder="Ask a question about the course. Answers cite the course material; open a source to read the passage.",
         feedback_options=("Like", "Dislike"),
         buttons=["copy"],
+        latex_delimiters=LATEX_DELIMITERS,
     )
     with gr.Row():
         question = gr.Textbox(
