@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from tutor.citations import Citation, snippet
 from tutor.evidence import MARKER, TABLE_SEPARATOR, split_sentences, unwrap
@@ -37,24 +37,24 @@ class Numbered:
     text: str
 
 
-def _numbered_line(line: str) -> bool:
-    """Whether a line of an excerpt holds sentences to number: not blank, a heading or a table's separator."""
-    stripped = line.strip()
-    return bool(stripped) and not stripped.startswith("#") and not TABLE_SEPARATOR.fullmatch(stripped)
+def _line_sentences(body: str) -> Iterator[tuple[str, list[str] | None]]:
+    """Each line of ``body`` with the sentences it holds to number; None for a blank line, a heading or a table's
+    separator. The one walk both sides of the numbering contract take."""
+    for line in body.splitlines():
+        stripped = line.strip()
+        numbered = bool(stripped) and not stripped.startswith("#") and not TABLE_SEPARATOR.fullmatch(stripped)
+        yield line, split_sentences(line) if numbered else None
 
 
 def numbered_body(body: str, start: int) -> tuple[str, int]:
     """``body`` with each sentence written ``[k] sentence``, counting from ``start``; and the next number."""
     lines, k = [], start
-    for line in body.splitlines():
-        if not _numbered_line(line):
+    for line, sentences in _line_sentences(body):
+        if sentences is None:
             lines.append(line)
             continue
-        parts = []
-        for sentence in split_sentences(line):
-            parts.append(f"[{k}] {sentence}")
-            k += 1
-        lines.append(" ".join(parts))
+        lines.append(" ".join(f"[{k + j}] {sentence}" for j, sentence in enumerate(sentences)))
+        k += len(sentences)
     return "\n".join(lines), k
 
 
@@ -62,10 +62,9 @@ def number_sentences(bodies: list[str]) -> list[Numbered]:
     """The sentences of ``bodies`` (the sanitised excerpt texts, in prompt order) as ``numbered_body`` numbers them."""
     out: list[Numbered] = []
     for i, body in enumerate(bodies):
-        for line in body.splitlines():
-            if _numbered_line(line):
-                for sentence in split_sentences(line):
-                    out.append(Numbered(len(out) + 1, i, sentence))
+        for _, sentences in _line_sentences(body):
+            for sentence in sentences or []:
+                out.append(Numbered(len(out) + 1, i, sentence))
     return out
 
 
