@@ -104,20 +104,31 @@ def names_day(text: str, language: str = "en") -> bool:
 @lru_cache(maxsize=64)
 def _month_pattern(language: str) -> tuple[re.Pattern | None, dict[str, int]]:
     """One regex for the month names CLDR gives ``language`` (wide and abbreviated, in and out of a date:
-    "julho", "jul.", "7月", "июля"), and each name's month number."""
+    "julho", "jul.", "7月", "июля"), and each name's month number. A name CLDR capitalizes is matched with its
+    capital only: English "may" (the verb) and "mar" are no months, "May" and "Mar." are; names a language
+    writes in lower case ("maio", "mai") match in any case, as at the start of a sentence."""
     locale = cldr_locale(language)
     if locale is None:
         return None, {}
     names: dict[str, int] = {}
+    cased: set[str] = set()
     for context in ("format", "stand-alone"):
         for width in ("wide", "abbreviated"):
             for number, name in locale.months[context][width].items():
-                name = str(name).lower().rstrip(".")
+                name = str(name).rstrip(".")
                 if len(name) > 1:
-                    names[name] = number
-    alternatives = "|".join(sorted(map(re.escape, names), key=len, reverse=True))
-    edge = "" if CJK_CHAR.search(alternatives) else r"(?<![^\W\d_])"
-    return re.compile(rf"{edge}(?:{alternatives})\.?(?![^\W\d_])" if edge else f"(?:{alternatives})", re.IGNORECASE), names
+                    names[name.lower()] = number
+                    if name[0].isupper() and context == "format":
+                        cased.add(name)
+    lower = [n for n in names if not any(c.lower() == n for c in cased)]
+
+    def alternatives(words) -> str:
+        return "|".join(sorted(map(re.escape, words), key=len, reverse=True))
+
+    either = "|".join(filter(None, (alternatives(cased), f"(?i:{alternatives(lower)})" if lower else "")))
+    if CJK_CHAR.search(either):
+        return re.compile(f"(?:{either})"), names
+    return re.compile(rf"(?<![^\W\d_])(?:{either})\.?(?![^\W\d_])"), names
 
 
 def months(text: str, language: str) -> tuple[set[int], str]:

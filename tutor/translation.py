@@ -24,6 +24,7 @@ from tutor.schedule import english_days, localize_weekdays, months
 from tutor.verify.verdicts import Kind
 
 _WORD_RUN = re.compile(r"[^\W_](?:[\w:'-]*[^\W_])?")  # words and numbers ("14:00", "dot-product"), any script
+_SUFFIXED = re.compile(r"\b(\d+)[a-z]{1,3}\b", re.ASCII)  # a number with an English suffix: 1980s, 4th
 UNTRANSLATED = Kind.UNTRANSLATED.value
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def facts(text: str, language: str = "en") -> tuple[frozenset, ...]:
     weekdays (by their English names, read in ``language``: "terças-feiras" in a Portuguese course sentence is
     the "Tuesdays" of its English translation) and months (CLDR names: "julho" is the "7月" of a Chinese one)."""
     text = ascii_digits(text)  # "6،0" in an Arabic translation is the course's 6,0
+    text = _SUFFIXED.sub(r"\1", text)  # "the late 1980s" is the "1980-х" of a Russian translation, not a code
     named_months, rest = months(without_times(text, language), language)
     numbers = frozenset(re.sub(r"[.,\s]", "", m.group()) for m in NUMBER.finditer(rest))
     return (numbers, frozenset(clock_times(text, language)), frozenset(c.lower() for c in CODE.findall(text)),
@@ -111,9 +113,11 @@ def acceptable(source: str, translation: str, language: str, source_language: st
     return detect_language(translation) == language and facts(source, source_language) == facts(translation, language)
 
 
-def translate(generator, text: str, language: str, max_new_tokens: int | None = None, source: str = "en") -> Iterator[str]:
+def translate(generator, text: str, language: str, max_new_tokens: int | None = None, source: str = "en",
+              keep: list[str] | None = None) -> Iterator[str]:
     """Translate one course sentence with ``generator``: yields its queue notices (empty ``QueueWait``
-    deltas), returns the checked translation, or None when it is not acceptable (the original is shown alone)."""
+    deltas), returns the checked translation, or None when it is not acceptable (the original is shown alone).
+    ``keep``, if given, receives the model's translation whether accepted or not."""
     out = ""
     max_new_tokens = max_new_tokens or min(512, 64 + len(text))  # CJK and Cyrillic text take more tokens a character
     # Weekdays are written in the student's language first, from CLDR: the 1.5B turned "quarta-feira" (Wednesday)
@@ -129,6 +133,8 @@ def translate(generator, text: str, language: str, max_new_tokens: int | None = 
         log.warning("could not translate the quote into %s: %s", language, exc)
         return None
     out = out.strip().strip("\"“”„«»").strip()
+    if keep is not None:  # the raw translation, accepted or not (bench/translations.py reads it)
+        keep.append(out)
     return out if acceptable(text, out, language, source) else None
 
 
