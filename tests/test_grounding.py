@@ -519,3 +519,15 @@ def test_a_chinese_question_does_not_make_english_excerpts_chinese():
     assert gate.context.evidence.language == "en" and gate.context.excerpts.english
     assert gate.feed("期末考试在第12周的第12天进行。") == "" and gate.failed.unsupported == ["第12天"]
     assert Evidence(["The final project is presented in week 12.", "期末考试是什么时候？"]).language == "en"
+
+
+def test_an_answer_that_is_only_a_citation_marker_is_no_answer():
+    """A Turkish question got "[1]" and nothing else, counted as an answer: it is held like a lead-in, shown
+    with a sentence that follows, and fails alone so that the engine retries or quotes the course."""
+    excerpt = "The American Medical Association (AMA) Code of Ethics provides that physicians may dispense drugs."
+    gate = SentenceGate.for_answer("Hangi kurum bunu belirtmiştir?", [excerpt], "tr")
+    assert gate.feed("[1]") == "" and gate.finish() == ""
+    assert gate.failed is not None and gate.failed.findings[0].kind is Kind.LEAD_IN
+    gate = SentenceGate.for_answer("Hangi kurum bunu belirtmiştir?", [excerpt], "tr")
+    assert gate.feed("[1] Amerikan Tabipler Birliği (AMA). ") == "[1] Amerikan Tabipler Birliği (AMA). "
+    assert gate.finish() == "" and gate.failed is None

@@ -199,3 +199,29 @@ def test_weekdays_are_written_in_the_students_language_before_the_model_translat
     steps = translate(Recorder(), "A prova final acontece na quarta-feira, 1º de julho, às 08:00.", "zh", source="pt")
     list(steps)
     assert Recorder.prompts == ["A prova final acontece na 星期三, 1º de julho, às 08:00."]
+
+
+def test_a_decade_and_the_verb_may_are_read_as_what_they_are():
+    """Every Russian, Greek and Vietnamese translation of two XQuAD sentences was refused: "the late 1980s" was
+    read as a code (the translation's "1980-х" is the number) and "physicians may dispense" as the month May.
+    A month CLDR capitalizes counts only when capitalized; lower-case month names (Portuguese) in any case."""
+    source = "During the divestment movement in the late 1980s, physicians may dispense drugs."
+    assert acceptable(source, "Во время движения в конце 1980-х годов врачи могут отпускать лекарства.", "ru")
+    assert not acceptable(source, "Во время движения в конце 1970-х годов врачи могут отпускать лекарства.", "ru")
+    assert acceptable("The exam is on May 5.", "Экзамен состоится 5 мая.", "ru")
+    assert not acceptable("The exam is on May 5.", "Экзамен состоится 5 июня.", "ru")
+    assert acceptable("A prova é em Maio.", "The exam is in May.", "en", "pt")
+
+
+def test_the_questions_own_words_do_not_make_an_english_sentence_read_as_the_students_language():
+    """A Vietnamese question got "The excerpts do not provide any information about the year when the phong
+    trào thoái vốn khỏi Nam Phi was held.": the echoed Vietnamese words hid the English from fastText."""
+    from tutor.translation import wrong_language
+
+    question = "Phong trào thoái vốn khỏi Nam Phi diễn ra khi nào?"
+    english = "The excerpts do not provide any information about the year when the phong trào thoái vốn khỏi Nam Phi was held."
+    assert wrong_language(english, "vi", echo=question) == "en"
+    assert wrong_language("Phong trào thoái vốn khỏi Nam Phi diễn ra vào cuối những năm 1980.", "vi", echo=question) == ""
+    gate = SentenceGate.for_answer(question, ["During the divestment from South Africa movement in the late 1980s, "
+                                              "students erected a shantytown."], "vi")
+    assert gate.feed(english + " ") == "" and gate.failed is not None

@@ -71,12 +71,18 @@ def untranslated(sentence: str, evidence: Evidence, language: str = "") -> str:
     return ""
 
 
-def wrong_language(sentence: str, language: str, min_letters: int = 15) -> str:
+def wrong_language(sentence: str, language: str, min_letters: int = 15, echo: str = "") -> str:
     """The language ``sentence`` is written in when it is clearly not ``language``, else "": a French question
     answered "The excerpts do not mention the dates ...". Clearly: fastText's best guess is another language
     at probability 0.5 or more, and ``language`` gets under 0.05, on at least ``min_letters`` letters. A
-    Japanese sentence written in kanji alone reads as Chinese by its script, and is no wrong language."""
+    Japanese sentence written in kanji alone reads as Chinese by its script, and is no wrong language. Words of
+    ``echo`` (the question) say nothing of the sentence's language and are left out: "The excerpts do not provide
+    any information about the year when the phong trào thoái vốn khỏi Nam Phi was held." read as Vietnamese
+    enough to pass, for a Vietnamese question."""
     text = MARKER.sub("", sentence)
+    if echo:
+        asked = {w.lower() for w in _WORD_RUN.findall(echo)}
+        text = _WORD_RUN.sub(lambda m: "" if m.group().lower() in asked else m.group(), text)
     if sum(c.isalpha() for c in text) < min_letters:
         return ""
     said = detect_language(text, LanguageConfig(fallback=language, min_confidence=0.5))

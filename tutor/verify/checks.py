@@ -163,7 +163,7 @@ class Language:
             check = _found("language", Kind.UNTRANSLATED)
             check.add(Kind.SAYS, says=copied)
             return check
-        other = wrong_language(sentence, ctx.language)
+        other = wrong_language(sentence, ctx.language, echo=ctx.question)
         return _found(f"language: {other}", Kind.UNTRANSLATED) if other else Check()
 
 

@@ -6,6 +6,8 @@ the course (``tutor.passages.best_passage``) or refuses; if a later one, the ans
 
 from __future__ import annotations
 
+import re
+
 from tutor.evidence import MARKER, SENTENCE_END, Evidence, split_sentences
 from tutor.verify.checks import DEFAULT_VERIFIERS, SentenceContext, Verifier, verifiers_named
 from tutor.schedule import asks_when
@@ -102,7 +104,8 @@ class SentenceGate:
         sentence, self.pending = self.pending, ""
         shown = self._accept(sentence) if sentence.strip() and not self.failed and not self.ended else ""
         if self.held and not self.failed:  # the answer was its restatement of the question, or a lead-in, and nothing more
-            kind = Kind.LEAD_IN if LEAD_IN_END.search(MARKER.sub("", self.held)) else Kind.RESTATEMENT
+            bare = MARKER.sub("", self.held)
+            kind = Kind.LEAD_IN if LEAD_IN_END.search(bare) or not _WORD.search(bare) else Kind.RESTATEMENT
             self.failed, self.failed_sentence = Check([kind.value], [Finding(kind)]), self.held.strip()
         return shown or ""
 
@@ -130,6 +133,9 @@ class SentenceGate:
         if not check.ok:
             self.failed, self.failed_sentence = check, sentence.strip()
             return None
+        if first and not _WORD.search(MARKER.sub("", sentence)):
+            self.held += sentence  # "[1]" alone (a Turkish answer): a citation of nothing is no answer yet
+            return ""
         if first and self.context.english_question and restates(sentence, self.context.english_question):
             self.held = sentence
             return ""
@@ -149,6 +155,9 @@ class SentenceGate:
         self.checks.append(check)
         self.shown = self.shown[:index]
         self.released = "".join(self.shown)
+
+
+_WORD = re.compile(r"[^\W_]")  # a letter or digit of any script
 
 
 def _said(sentence: str) -> str:
