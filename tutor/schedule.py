@@ -173,17 +173,6 @@ def _sentence_days(sentence: str, evidence: Evidence, language: str) -> set[str]
     return days
 
 
-# Questions that ask when something happens, in the tutor's languages.
-_ASKS_WHEN = re.compile(r"\b(?:when|what time|which days?|cu[aá]ndo|a qu[eé] hora|qu[eé] d[ií]as?|wann|um wie viel uhr|"
-                        r"an welchen? tag(?:en)?|quand|quels? jours?|[aà] quelle heure)\b|什么时候|何时|几点|哪天|星期几|周几",
-                        re.IGNORECASE)
-
-
-def asks_when(question: str) -> bool:
-    """Whether ``question`` asks when something happens ("When are the office hours?", "¿Cuándo ...?")."""
-    return _ASKS_WHEN.search(question) is not None
-
-
 def _course_sentence(text: str, times: list[str], evidence: Evidence) -> str:
     """The excerpt sentence with ``times[0]`` that shares most of ``text``'s times and codes: 14:00-16:00 in
     B305 are the office hours, though the labs are at 14:00 too ("" when none has the time)."""

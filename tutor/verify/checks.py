@@ -35,7 +35,6 @@ class SentenceContext:
     premises: set[str] = field(default_factory=set)  # facts and words of the question the excerpts lack
     denied: str = ""  # the course sentence denying what the question asks about (``replies.denied_subject``)
     instructions: frozenset = frozenset()  # the prompt's rules as word runs (``replies.instruction_phrases``)
-    asks_when: bool = False  # a "when" question: a time must come with its day
     sentences: list[str] = field(default_factory=list)  # the numbered excerpt sentences ([k] is sentences[k-1])
     first: bool = True  # the sentence opens the answer
     released: str = ""  # what was shown before this sentence
@@ -118,12 +117,14 @@ class Denial:
 
 
 class Day:
-    """To a "when" question, a time given without the day the course gives it with. Any language (CLDR days)."""
+    """A clock time given without the day the course always gives it with: half a fact, whatever was asked. Any
+    language (CLDR days). It once ran only for questions a word list read as asking "when" (en/es/de/fr/zh):
+    a Portuguese "Quando são as aulas práticas?" got the labs' times without their day."""
 
     name = "day"
 
     def check(self, sentence: str, ctx: SentenceContext) -> Check:
-        if not ctx.asks_when or names_day(ctx.released, ctx.language) or names_day(ctx.released, ctx.evidence.language):
+        if names_day(ctx.released, ctx.language) or names_day(ctx.released, ctx.evidence.language):
             return Check()
         said = omitted_day(sentence, ctx.evidence, ctx.language)
         return _found("day", Kind.SAYS, said) if said else Check()

@@ -10,7 +10,6 @@ import re
 
 from tutor.evidence import MARKER, SENTENCE_END, Evidence, split_sentences
 from tutor.verify.checks import DEFAULT_VERIFIERS, SentenceContext, Verifier, verifiers_named
-from tutor.schedule import asks_when
 from tutor.verify.facts import NEGATION, premise_facts, premise_terms
 from tutor.verify.replies import APOLOGY, CONTRAST, COVERAGE, LEAD_IN_END, denied_subject, restates
 from tutor.verify.verdicts import Check, Finding, Kind
@@ -33,11 +32,11 @@ class SentenceGate:
     """
 
     def __init__(self, evidence: Evidence, language: str, premises: set[str] = frozenset(), question: str = "",
-                 denied: str = "", instructions: frozenset[tuple[str, ...]] = frozenset(), asks_when: bool = False,
+                 denied: str = "", instructions: frozenset[tuple[str, ...]] = frozenset(),
                  retry: bool = False, excerpts: Evidence | None = None, verifiers: str | list[Verifier] = DEFAULT_VERIFIERS,
                  sentences: list[str] | None = None):
         self.context = SentenceContext(evidence, language, question, excerpts, set(premises), denied, instructions,
-                                       asks_when, list(sentences or []))
+                                       list(sentences or []))
         self.verifiers = verifiers_named(verifiers) if isinstance(verifiers, str) else list(verifiers)
         self.retry = retry
         self.language = language
@@ -55,8 +54,8 @@ class SentenceGate:
                    instructions: frozenset[tuple[str, ...]] = frozenset(), verifiers: str | list[Verifier] = DEFAULT_VERIFIERS,
                    retry: bool = False, sentences: list[str] | None = None) -> "SentenceGate":
         """The gate for an answer to ``question`` (``query``: the same with a follow-up's topic folded in) from
-        ``excerpts``: the facts may come from the excerpts and the question; premises, the course's denial
-        and whether it asks "when" are read from them here, once (what the engine and bench/support.py share).
+        ``excerpts``: the facts may come from the excerpts and the question; premises and the course's denial
+        are read from them here, once (what the engine and bench/support.py share).
         ``sentences``: the numbered excerpt sentences of a ``cite_sentences`` prompt (the ``cited`` verifier)."""
         query = query or question
         course = Evidence(excerpts)
@@ -65,8 +64,7 @@ class SentenceGate:
             premises |= premise_terms(question, course)
         denied = denied_subject(query, course) if language == "en" else ""
         evidence = Evidence(list(excerpts) + [question, query], language=course.language)  # the course's language
-        return cls(evidence, language, premises, query, denied, instructions,
-                   asks_when(query), retry=retry, excerpts=course, verifiers=verifiers, sentences=sentences)
+        return cls(evidence, language, premises, query, denied, instructions, retry=retry, excerpts=course, verifiers=verifiers, sentences=sentences)
 
     @property
     def source_language(self) -> str:
