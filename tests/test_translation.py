@@ -205,9 +205,9 @@ def test_a_decade_and_the_verb_may_are_read_as_what_they_are():
     """Every Russian, Greek and Vietnamese translation of two XQuAD sentences was refused: "the late 1980s" was
     read as a code (the translation's "1980-х" is the number) and "physicians may dispense" as the month May.
     A month CLDR capitalizes counts only when capitalized; lower-case month names (Portuguese) in any case."""
-    source = "During the divestment movement in the late 1980s, physicians may dispense drugs."
-    assert acceptable(source, "Во время движения в конце 1980-х годов врачи могут отпускать лекарства.", "ru")
-    assert not acceptable(source, "Во время движения в конце 1970-х годов врачи могут отпускать лекарства.", "ru")
+    source = "In the late 1990s, students may use the lab at night."
+    assert acceptable(source, "В конце 1990-х годов студенты могут пользоваться лабораторией ночью.", "ru")
+    assert not acceptable(source, "В конце 1980-х годов студенты могут пользоваться лабораторией ночью.", "ru")
     assert acceptable("The exam is on May 5.", "Экзамен состоится 5 мая.", "ru")
     assert not acceptable("The exam is on May 5.", "Экзамен состоится 5 июня.", "ru")
     assert acceptable("A prova é em Maio.", "The exam is in May.", "en", "pt")
@@ -218,10 +218,29 @@ def test_the_questions_own_words_do_not_make_an_english_sentence_read_as_the_stu
     trào thoái vốn khỏi Nam Phi was held.": the echoed Vietnamese words hid the English from fastText."""
     from tutor.translation import wrong_language
 
-    question = "Phong trào thoái vốn khỏi Nam Phi diễn ra khi nào?"
-    english = "The excerpts do not provide any information about the year when the phong trào thoái vốn khỏi Nam Phi was held."
+    question = "Phòng thí nghiệm của khóa học mở cửa vào những ngày nào trong tuần?"
+    english = "The excerpts do not provide any information about the days when the phòng thí nghiệm của khóa học is open."
     assert wrong_language(english, "vi", echo=question) == "en"
-    assert wrong_language("Phong trào thoái vốn khỏi Nam Phi diễn ra vào cuối những năm 1980.", "vi", echo=question) == ""
-    gate = SentenceGate.for_answer(question, ["During the divestment from South Africa movement in the late 1980s, "
-                                              "students erected a shantytown."], "vi")
+    assert wrong_language("Phòng thí nghiệm của khóa học mở cửa vào thứ Hai, từ 14:00 đến 16:00.", "vi", echo=question) == ""
+    gate = SentenceGate.for_answer(question, [LABS], "vi")
     assert gate.feed(english + " ") == "" and gate.failed is not None
+
+
+def test_a_translation_that_keeps_the_numbers_and_garbles_the_rest_is_not_shown(default_embedder, embedder):
+    """The 1.5B's Greek for an XQuAD sentence on a movement of the late 1980s kept "1980" and said nothing else
+    of it; the facts check passed it. The multilingual embedder's cosine to the source tells a faithful
+    translation from it; an English-only embedder has no level and leaves the facts check alone."""
+    from tutor.translation import meaning_check
+
+    same = meaning_check(default_embedder)
+    source = ("In the late 1990s, the students of the course built a small weather station on the roof and "
+              "published its data every week.")
+    garbled = "Εντός της μετάφυγης αποστολής την τελική 1990, οι στοιχείοι εκσερτήσαν μια συμβολική σαραφοροφή στην Λούδα."
+    faithful = ("Στα τέλη της δεκαετίας του 1990, οι φοιτητές του μαθήματος κατασκεύασαν έναν μικρό μετεωρολογικό "
+                "σταθμό στην ταράτσα και δημοσίευαν τα δεδομένα του κάθε εβδομάδα.")
+    russian = ("В конце 1990-х годов студенты курса построили на крыше небольшую метеостанцию и каждую неделю "
+               "публиковали её данные.")
+    assert acceptable(source, garbled, "el") and not acceptable(source, garbled, "el", same_meaning=same)
+    assert acceptable(source, faithful, "el", same_meaning=same)
+    assert acceptable(source, russian, "ru", same_meaning=same)
+    assert meaning_check(embedder) is None
