@@ -529,3 +529,16 @@ def test_an_answer_that_is_only_a_citation_marker_is_no_answer():
     gate = SentenceGate.for_answer("Hangi kurum bunu belirtmiştir?", [excerpt], "tr")
     assert gate.feed("[1] Amerikan Tabipler Birliği (AMA). ") == "[1] Amerikan Tabipler Birliği (AMA). "
     assert gate.finish() == "" and gate.failed is None
+
+
+def test_a_question_word_the_course_writes_in_another_form_is_no_premise():
+    """"By how much is the LoRA update scaled?" failed its answer as repeating a premise: the course says "a
+    scaling constant". Words are compared by their Snowball stem in the excerpts' language, so an inflection
+    is the same word in any language Snowball knows, while "exam" still does not find "example"."""
+    from tutor.verify import premise_terms
+
+    evidence = Evidence(["LoRA: alpha is a scaling constant. With alpha = 16 and rank r = 8 the update is multiplied by 2."])
+    assert premise_terms("If I set alpha to 32 with rank 8, by how much is the LoRA update scaled?", evidence) == set()
+    assert evidence.has_word("scaled", whole=True) and not evidence.has_word("example", whole=True)
+    pt = Evidence(["A prova é corrigida em uma semana e a nota sai na sexta-feira."])
+    assert pt.has_word("corrigidas", whole=True) and not pt.has_word("provavelmente", whole=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from basics.text import CJK_CHAR, ascii_digits
 from tutor.clock import TIME, clock_times, without_times  # noqa: F401  (TIME: the checks import it from here)
@@ -144,6 +145,36 @@ class Evidence:
 
     def has_word(self, word: str, whole: bool = False) -> bool:
         """``word`` at the start of a word of the evidence; ``whole``: as a whole word give or take an
-        inflection ("pass" finds "passing", "exam" does not find "example")."""
+        inflection ("pass" finds "passing", "exam" does not find "example"): the same Snowball stem in the
+        excerpts' language ("scaled" is the course's "scaling"), or one of a few English endings."""
         tail = r"(?:s|es|ed|d|ing|er|ers|ion|ions|ation|al|ally|ly|ment|ments)?(?!\w)" if whole else ""
-        return re.search(r"(?<!\w)" + re.escape(_fold(word)) + tail, self.text) is not None
+        if re.search(r"(?<!\w)" + re.escape(_fold(word)) + tail, self.text) is not None:
+            return True
+        return whole and bool(self.stems) and stem(_fold(word), self.language) in self.stems
+
+    @property
+    def stems(self) -> set[str]:
+        """The Snowball stems of the evidence's words, in its language (empty where Snowball has none)."""
+        if not hasattr(self, "_stems"):
+            self._stems = {stem(w, self.language) for w in re.findall(r"[^\W\d_]+", self.text)} \
+                if _stemmer(self.language) else set()
+        return self._stems
+
+
+@lru_cache(maxsize=None)
+def _stemmer(language: str):
+    """Snowball's stemmer for an ISO 639-1 code (its algorithms are named in English: "portuguese"), or None."""
+    import snowballstemmer
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        name = Locale.parse(language).get_language_name("en").lower()
+    except (ValueError, UnknownLocaleError):
+        return None
+    return snowballstemmer.stemmer(name) if name in snowballstemmer.algorithms() else None
+
+
+def stem(word: str, language: str) -> str:
+    """``word``'s Snowball stem in ``language`` ("scaled", "scaling" -> "scale"); the word where there is none."""
+    stemmer = _stemmer(language)
+    return stemmer.stemWord(word) if stemmer else word
