@@ -1,17 +1,19 @@
 """The course knowledge base: documents, chunks, a FAISS index per course and SQLite metadata.
 
-Public API (see docs/architecture.md): ``KnowledgeBase, KBConfig, Hit, AddResult, DocumentInfo, FAQEntry,
-load_faq``. Importing the package loads no model; the embedder's weights load on first use.
+Public API (see docs/architecture.md): ``KnowledgeBase, KBConfig, Hit, AddResult, DocumentInfo, CourseInfo,
+FAQEntry, load_faq``. Importing the package loads no model; the embedder's weights load on first use.
 """
 
 from knowledge_base.config import KBConfig
+from knowledge_base.course_info import CourseInfo
 from knowledge_base.embedder import Embedder
 from knowledge_base.facade import KnowledgeBase
 from knowledge_base.ingest import AddResult
 from knowledge_base.search import Hit
 from knowledge_base.store import DocumentInfo
 
-__all__ = ["KnowledgeBase", "KBConfig", "Hit", "AddResult", "DocumentInfo", "Embedder", "FAQEntry", "load_faq"]
+__all__ = ["KnowledgeBase", "KBConfig", "Hit", "AddResult", "DocumentInfo", "CourseInfo", "Embedder", "FAQEntry",
+           "load_faq"]
 
 
 def __getattr__(name: str):

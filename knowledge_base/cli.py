@@ -1,5 +1,5 @@
-"""``tutor kb ...``: add, list, rm, faq, reindex, stats, search. Parses arguments and prints; the work is in
-``facade.py`` (``KnowledgeBase``) and the modules it composes."""
+"""``tutor kb ...``: add, list, rm, faq, course-info, reindex, stats, search. Parses arguments and prints; the
+work is in ``facade.py`` (``KnowledgeBase``) and the modules it composes."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def _echo_json(obj) -> None:
 @embedder_option
 @click.pass_context
 def kb(ctx: click.Context, embedder: str | None) -> None:
-    """Manage course documents: add, list, remove, search, reindex."""
+    """Manage courses: documents (add, list, remove), FAQ, course page texts, search, reindex."""
     ctx.obj = {"embedder": embedder}
 
 
@@ -105,6 +105,31 @@ def faq_cmd(faq_file: Path, course: str, data_dir: str | None, as_json: bool) ->
         _echo_json({"course": course, "file": str(faq_file), "entries": count})
     else:
         click.echo(f"course {course}: FAQ replaced with {count} entries from {faq_file}")
+
+
+@kb.command("course-info")
+@course_option
+@click.option("--title", default=None, help="The course's title (students pick courses by it); \"\" clears it.")
+@click.option("--description", default=None, help="One line on what the course covers; \"\" clears it.")
+@click.option("--welcome", default=None, help="The instructor's welcome above the chat (may span lines); \"\" clears it.")
+@data_dir_option
+@json_option
+def course_info_cmd(course: str, title: str | None, description: str | None, welcome: str | None,
+                    data_dir: str | None, as_json: bool) -> None:
+    """Show, or set, what the student page says about a course: title, description, welcome, and the example
+    questions it offers (drawn from the FAQ, else from the document titles). Options left out keep their text."""
+    base = _open(data_dir)
+    if title is None and description is None and welcome is None:
+        info = base.course_info(course)
+    else:
+        info = base.set_course_info(course, title=title, description=description, welcome=welcome)
+    if as_json:
+        _echo_json(info.to_dict())
+        return
+    click.echo(f"{info.name}: {info.title}")
+    for label, text in (("description", info.description), ("welcome", info.welcome)):
+        click.echo(f"{label}: {text or '-'}")
+    click.echo("examples:" + "".join(f"\n  {q}" for q in info.examples) if info.examples else "examples: -")
 
 
 @kb.command("reindex")

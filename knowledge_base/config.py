@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from basics.errors import ConfigError
+from knowledge_base.course_info import CourseInfoLimits
 from knowledge_base.embedder import DEFAULT_EMBEDDER
 
 @dataclass
@@ -40,6 +41,10 @@ class KBConfig:
     max_file_mb: float = field(default=50.0, metadata={"help": "files larger than this are rejected"})
     batch_chunks: int = field(default=512, metadata={"help": "chunks embedded per encode call during ingest"})
     verify_on_open: bool = field(default=True, metadata={"help": "check index/database agreement when opened"})
+    course_examples: int = field(default=3, metadata={
+        "help": "example questions a course's page offers to click (from its FAQ, else its document titles)"})
+    course_limits: CourseInfoLimits = field(default_factory=CourseInfoLimits, metadata={
+        "help": "longest title, description, welcome and example question of a course's page"})
 
     def __post_init__(self) -> None:
         """A wrong setting fails when the config is made, naming the setting, not deep inside a search."""
@@ -50,5 +55,7 @@ class KBConfig:
         if not 0 <= self.chunk_overlap < self.chunk_tokens:
             raise ConfigError(f"KBConfig.chunk_overlap must be >= 0 and below chunk_tokens ({self.chunk_tokens}), "
                               f"got {self.chunk_overlap!r}.")
+        if self.course_examples < 0:
+            raise ConfigError(f"KBConfig.course_examples must not be negative (got {self.course_examples!r}).")
         if self.rrf_k < 0 or min(self.dense_weight, self.lexical_weight, self.cjk_dense_weight or 0.0) < 0:
             raise ConfigError("KBConfig.rrf_k and the RRF weights must not be negative.")

@@ -10,7 +10,8 @@ It composes the parts and holds little logic of its own, so each part can be rea
 * ``faq_match.py``: the FAQ of each course with its question embeddings, and the nearest match.
 
 What stays here is what spans them: ``reindex`` (chunks, FAQ and index of a course swapped to another
-embedder in one transaction), ``stats`` and the built-in sample course. SQLite is the source of truth; the
+embedder in one transaction), ``stats``, a course's page (``course_info``: its texts with examples drawn from
+its FAQ or documents, rules in ``course_info.py``) and the built-in sample course. SQLite is the source of truth; the
 FAISS files and BM25 indexes are caches of it.
 """
 
@@ -28,6 +29,7 @@ from basics.errors import ConfigError, IngestError, TutorError
 from knowledge_base import store
 from knowledge_base.config import KBConfig
 from knowledge_base.course_indexes import CourseIndexes
+from knowledge_base.course_info import CourseInfo, clean_fields, example_questions, read_course_file
 from knowledge_base.embedder import Embedder
 from knowledge_base.faq_entries import FAQEntry
 from knowledge_base.faq_files import load_faq
@@ -145,7 +147,38 @@ class KnowledgeBase:
     # ------------------------------------------------------------------------------------------ listing
 
     def courses(self) -> list[str]:
-        return store.course_names(self.db)
+        return list(store.course_titles(self.db))
+
+    def course_titles(self) -> dict[str, str]:
+        """Every course's title by course id, in id order (the id itself where no title was set)."""
+        return {name: title or name for name, title in store.course_titles(self.db).items()}
+
+    def course_info(self, course: str) -> CourseInfo:
+        """What the student page says about ``course``: its title (the id when unset), description, welcome
+        and up to ``KBConfig.course_examples`` example questions. ``ConfigError`` for a course that does not exist."""
+        cid = self._existing_course(course)
+        texts = store.course_texts(self.db, cid)
+        examples = example_questions(store.faq_rows(self.db, course), self.list_documents(course),
+                                     self.config.course_examples, self.config.course_limits)
+        return CourseInfo(course, texts["title"] or course, texts["description"] or "", texts["welcome"] or "", examples)
+
+    def set_course_info(self, course: str, title: str | None = None, description: str | None = None,
+                        welcome: str | None = None) -> CourseInfo:
+        """Set the given texts of an existing course (None: keep; "": clear, the title then shows the id).
+        Control characters are dropped; a text over ``KBConfig.course_limits`` is a ``ConfigError`` and
+        nothing is changed. Returns the course's info as students now see it."""
+        cid = self._existing_course(course)
+        texts = clean_fields(self.config.course_limits, title, description, welcome)  # all checked before any write
+        with self.db.transaction() as conn:
+            store.set_course_texts(conn, cid, texts)
+        return self.course_info(course)
+
+    def _existing_course(self, course: str) -> int:
+        store.check_course(course)
+        cid = store.course_id(self.db, course)
+        if cid is None:
+            raise ConfigError(f"no course {course!r} (add its documents first); courses: {', '.join(self.courses()) or 'none'}")
+        return cid
 
     def list_documents(self, course: str | None = None) -> list[DocumentInfo]:
         return store.list_documents(self.db, course)
@@ -177,10 +210,7 @@ class KnowledgeBase:
         after it leaves a database that the next open repairs the index from. Chunks keep their text and
         boundaries (they were cut for the old tokenizer's limit, within the new one's for our embedders).
         """
-        store.check_course(course)
-        cid = store.course_id(self.db, course)
-        if cid is None:
-            raise ConfigError(f"no course {course!r}; courses: {', '.join(self.courses()) or 'none'}")
+        cid = self._existing_course(course)
         before, _ = store.course_embedder(self.db, cid)
         chunk_ids, texts = store.chunk_texts(self.db, cid)
         faq_ids, questions = store.faq_questions(self.db, cid)
@@ -243,20 +273,24 @@ class KnowledgeBase:
         return self.faqs.match(question, course)
 
     def ensure_sample_course(self, course: str = DEFAULT_COURSE) -> None:
-        """Load a built-in course (``BUILTIN_COURSES``: pages ``NN-*.md`` and ``faq.csv``) if it has no
-        documents yet. The folder's README is about the folder, not course material, so it is left out."""
+        """Load a built-in course (``BUILTIN_COURSES``: pages ``NN-*.md``, ``faq.csv``, and its title,
+        description and welcome in ``course.json``) if it has no documents yet. The folder's README is about
+        the folder, not course material, so it is left out. A course loaded before ``course.json`` existed
+        gets its texts now; texts an instructor has set are kept."""
         folder = BUILTIN_COURSES[course]
         if self.list_documents(course):
             cid = store.course_id(self.db, course)
             if store.course_embedder(self.db, cid)[0] != self.embedder.name:
                 self.reindex(course)  # our own course follows the configured embedder by itself
-            return
-        pages = sorted(p for p in folder.glob("*.md") if p.name[:1].isdigit())
-        results = self.add(pages, course)
-        failed = [r for r in results if r.status == "error"]
-        if failed:
-            raise TutorError(f"the built-in course {course} could not be loaded: {failed[0].path}: {failed[0].error}")
-        self.set_faq(course, load_faq(folder / "faq.csv"))
+        else:
+            pages = sorted(p for p in folder.glob("*.md") if p.name[:1].isdigit())
+            results = self.add(pages, course)
+            failed = [r for r in results if r.status == "error"]
+            if failed:
+                raise TutorError(f"the built-in course {course} could not be loaded: {failed[0].path}: {failed[0].error}")
+            self.set_faq(course, load_faq(folder / "faq.csv"))
+        if all(text is None for text in store.course_texts(self.db, store.course_id(self.db, course)).values()):
+            self.set_course_info(course, **read_course_file(folder))
 
     def close(self) -> None:
         self.db.close()

@@ -107,8 +107,15 @@ def _m003_course_language(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE courses ADD COLUMN language TEXT")
 
 
+def _m004_course_info(conn: sqlite3.Connection) -> None:
+    """What a course says about itself on the student's page (``course_info.py``): a title, one line on what
+    it covers, the instructor's welcome. NULL until set, so a course keeps showing its id as before."""
+    for column in ("title", "description", "welcome"):
+        conn.execute(f"ALTER TABLE courses ADD COLUMN {column} TEXT")
+
+
 register_migrations("kb", [("001_schema", _m001_schema), ("002_course_embedder", _m002_course_embedder),
-                           ("003_course_language", _m003_course_language)])
+                           ("003_course_language", _m003_course_language), ("004_course_info", _m004_course_info)])
 
 
 def open_database(path: Path) -> Database:
@@ -190,6 +197,20 @@ def set_course_language(conn: sqlite3.Connection, cid: int, language: str | None
     conn.execute("UPDATE courses SET language = ? WHERE id = ?", (language, cid))
 
 
+def course_texts(db: Database, cid: int) -> dict[str, str | None]:
+    """The course's title, description and welcome as stored (None: never set)."""
+    row = db.query("SELECT title, description, welcome FROM courses WHERE id = ?", (cid,))[0]
+    return {key: row[key] for key in row.keys()}
+
+
+def set_course_texts(conn: sqlite3.Connection, cid: int, texts: dict[str, str]) -> None:
+    """Store the given fields among title, description and welcome (others keep their value)."""
+    for column, value in texts.items():
+        if column not in ("title", "description", "welcome"):
+            raise ValueError(column)
+        conn.execute(f"UPDATE courses SET {column} = ? WHERE id = ?", (value, cid))
+
+
 def set_course_embedder(conn: sqlite3.Connection, cid: int, name: str, dim: int) -> None:
     conn.execute("UPDATE courses SET embedder = ?, dim = ? WHERE id = ?", (name, dim, cid))
 
@@ -244,8 +265,9 @@ def set_embeddings(conn: sqlite3.Connection, table: str, ids: list[int], vectors
                      [(to_blob(v), int(i)) for i, v in zip(ids, vectors)])
 
 
-def course_names(db: Database) -> list[str]:
-    return [r["name"] for r in db.query("SELECT name FROM courses ORDER BY name")]
+def course_titles(db: Database) -> dict[str, str | None]:
+    """Every course's title by course name, in name order (None: no title set)."""
+    return {r["name"]: r["title"] for r in db.query("SELECT name, title FROM courses ORDER BY name")}
 
 
 def find_document(db: Database, cid: int, name: str) -> sqlite3.Row | None:

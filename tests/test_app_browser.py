@@ -1,8 +1,8 @@
 """Browser tests: Debian chromium (through Playwright) against the real app on a loopback port.
 
-What a person does: a student asks and reads a cited, streamed answer and rates it; an instructor logs in
-and uploads a document that then answers a student; a student finds only a login form behind the
-Instructor tab. Each test leaves a screenshot in ``artifacts/``.
+What a person does: a student reads what the course is, asks and reads a cited, streamed answer and rates it;
+an instructor logs in and uploads a document that then answers a student; a student finds only a login form
+behind the Instructor tab. Each test leaves a screenshot in ``artifacts/``.
 """
 
 from __future__ import annotations
@@ -193,3 +193,42 @@ def test_formulas_render_in_answers_and_citations(server, artifacts_dir):
         assert answer.locator(".katex").count() >= 3  # the inline and the display formula, and the snippet's
         assert "\\frac" not in answer.inner_text() and "\\(" not in answer.inner_text()
         page.screenshot(path=str(artifacts_dir / "app_formulas.png"), full_page=True)
+
+
+def test_the_page_says_what_the_course_is_and_its_examples_ask(server, artifacts_dir):
+    """Issue 37 item 5: the student sees the course's title (in the picker too), what it covers, the welcome and
+    three example questions from its FAQ; a click asks one (the FAQ's answer comes back); picking another course
+    by its title changes the header and the examples."""
+    from knowledge_base.faq_entries import FAQEntry
+
+    demo, url = server
+    kb = demo.tutor.kb
+    info = kb.course_info("sample")
+    assert len(info.examples) == 3
+    kb.add_texts("zorbium", [("zorbium-lab.md", NEW_DOC)])
+    kb.set_faq("zorbium", [FAQEntry("When does the Zorbium lab open?", "At 7:45 on Tuesdays and Thursdays.",
+                                    source="zorbium-lab.md")])
+    kb.set_course_info("zorbium", title="Zorbium lab", description="Opening hours and safety rules of the lab.")
+    with chromium_page() as page:
+        page.goto(url)
+        header = page.locator("#course-header")
+        header.get_by_text(info.title).wait_for()
+        assert info.description in header.inner_text() and info.welcome in header.inner_text()
+        assert page.locator("#course input").input_value() == info.title  # the picker shows the title, not "sample"
+        buttons = page.locator(".example-question").filter(visible=True)
+        assert buttons.all_inner_texts() == info.examples
+        page.screenshot(path=str(artifacts_dir / "app_course_page.png"), full_page=True)
+        buttons.first.click()  # asked as if typed: the question in the chat, the FAQ's answer with its source
+        page.locator("#chat .user").get_by_text(info.examples[0]).wait_for()
+        page.locator("#chat .bot").get_by_text("From the instructor's FAQ").wait_for()
+        page.locator("#chat .bot details.citation").first.wait_for()
+        page.wait_for_function("() => !document.querySelector('#chat .pending')")
+        page.screenshot(path=str(artifacts_dir / "app_course_example_asked.png"), full_page=True)
+
+        page.locator("#course input").click()
+        page.get_by_role("option", name="Zorbium lab", exact=True).click()
+        header.get_by_text("Opening hours and safety rules of the lab.").wait_for()
+        assert "Zorbium lab" in header.inner_text() and info.title not in header.inner_text()
+        page.locator(".example-question").filter(visible=True).get_by_text("When does the Zorbium lab open?").wait_for()
+        assert page.locator(".example-question").filter(visible=True).count() == 1
+        page.wait_for_function("() => !document.querySelector('#chat .message-row')")  # another course, a new conversation

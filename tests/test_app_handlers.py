@@ -187,3 +187,62 @@ def test_a_missing_adapter_keeps_the_engine_students_use(parts, token):
     msg = token.use_adapter("no-such-adapter")
     assert msg.startswith("⚠️") and "no-such-adapter" in msg and "still using the base model" in msg
     assert parts.engines.engine is before and parts.engines.adapter is None
+
+
+def test_the_student_page_says_what_the_course_is_and_asks_its_examples(parts):
+    """Issue 37 item 5: the header (title, description, welcome) and the example buttons of the chosen course;
+    a clicked example goes through the Send handler and gets the FAQ's answer."""
+    chat, kb = parts.chat, parts.kb
+    header, *buttons = chat.course_page("demo")
+    assert header == "## demo"  # no title set yet: the course id, and nothing made up
+    kb.set_course_info("demo", title="Exams and LoRA", description="When the exam is, and what LoRA trains.",
+                       welcome="Welcome!\nAsk me anything about the course.")
+    header, *buttons = chat.course_page("demo")
+    assert header == ("## Exams and LoRA\n\nWhen the exam is, and what LoRA trains.\n\n"
+                      "Welcome!\nAsk me anything about the course.")
+    assert [(b["value"], b["visible"]) for b in buttons] == [
+        ("When is the final exam?", True), ("What does LoRA train?", True), ("", False)]  # two FAQ pages, three buttons
+    messages, turns, box, notice = last(chat.respond(chat.pick_example(buttons[1]["value"]), "demo", []))
+    assert turns[0]["question"] == "What does LoRA train?" and turns[0]["outcome"] == "faq" and (box, notice) == ("", "")
+    header, *buttons = chat.course_page("no-such-course")
+    assert header.startswith("## no-such-course\n\nThis course has no material yet") and not any(b["visible"] for b in buttons)
+
+
+def test_the_course_picker_lists_titles_and_keeps_ids_as_values(parts):
+    kb, chat = parts.kb, parts.chat
+    kb.add_texts("stats", [("mean.md", "# Mean\n\nThe mean is the sum divided by the count.")])
+    kb.set_course_info("demo", title="Exams and LoRA")
+    kb.set_course_info("stats", title="Exams and LoRA")  # the same title twice: the ids tell them apart
+    assert chat.courses() == [("Exams and LoRA (demo)", "demo"), ("Exams and LoRA (stats)", "stats")]
+    kb.set_course_info("stats", title="Statistics")
+    update = chat.refresh_courses("stats")
+    assert update["choices"] == [("Exams and LoRA", "demo"), ("Statistics", "stats")] and update["value"] == "stats"
+    assert chat.refresh_courses("gone")["value"] == "demo"  # a course that went away: the configured one
+    # the page as built: the picker shows titles, its value is the id; the header and buttons are filled
+    demo = app.build_app(parts.console.config, kb=kb, engine=parts.engines.engine)
+    props = {c["props"].get("elem_id"): c["props"] for c in demo.get_config_file()["components"]}
+    assert props["course"]["choices"] == [("Exams and LoRA", "demo"), ("Statistics", "stats")]
+    assert props["course"]["value"] == "demo" and props["course-header"]["value"] == "## Exams and LoRA"
+    assert [(props[f"example-{i}"]["value"], props[f"example-{i}"]["visible"]) for i in range(3)] == [
+        ("When is the final exam?", True), ("What does LoRA train?", True), ("", False)]
+
+
+def test_course_texts_from_the_console_are_escaped_for_students(parts, token):
+    """The console edits title, description and welcome (behind the login); what it stores reaches students
+    escaped: an instructor's pasted markup shows as text, a javascript: link opens nothing."""
+    *_, title, description, welcome, preview = token.load_console("demo")
+    assert (title, description, welcome, preview) == ("demo", "", "", "## demo")
+    msg, preview = token.save_course_info("demo", "Exams <img src=x onerror=alert(1)>", "See [the map](javascript:alert(2))", "Hi")
+    assert msg.startswith("Saved") and "&lt;img src=x onerror=alert(1)&gt;" in preview and "<img" not in preview
+    header, *_ = parts.chat.course_page("demo")
+    assert header == preview and "[the map&#93;(javascript:" in header
+    msg, unchanged = token.save_course_info("demo", "T" * 500, "", "")
+    assert msg.startswith("⚠️") and "title is 500 characters long" in msg and unchanged == gr.update()
+    assert parts.kb.course_info("demo").title == "Exams <img src=x onerror=alert(1)>"
+    msg, _ = token.save_course_info("no-such-course", "X", "", "")
+    assert "no course" in msg and token.load_console("no-such-course")[-4:] == ("", "", "", "")
+    other_browser = gr.Request(headers={"cookie": "tutor_browser=" + "c" * 64})
+    for session, request in ((None, BROWSER), (token.token, other_browser)):
+        with pytest.raises(gr.Error, match="Instructor login required"):
+            parts.console.save_course_info(session, "demo", "Stolen", "", "", request=request)
+    assert parts.kb.course_info("demo").title == "Exams <img src=x onerror=alert(1)>"

@@ -116,7 +116,8 @@ def test_export_gives_markdown_and_json(client):
 
 def kb_snapshot(demo) -> tuple:
     kb = demo.tutor.kb
-    return ([(d.name, d.hash) for d in kb.list_documents()], [(e.question, e.answer) for e in kb.faq("sample")])
+    return ([(d.name, d.hash) for d in kb.list_documents()], [(e.question, e.answer) for e in kb.faq("sample")],
+            kb.course_info("sample"))
 
 
 class Instructor:
@@ -154,6 +155,7 @@ def test_console_actions_are_refused_to_a_student_over_http(server, tmp_path):
         "delete_document": [None, "sample", first_doc],
         "add_to_faq": [None, "sample", "Is the exam cancelled?", "Yes."],
         "upload_faq": [None, "sample", doc],
+        "save_course_info": [None, "sample", "Planted title", "", ""],
         "use_adapter": [None, "(none)"],
     }
     for api_name, data in attempts.items():
@@ -201,6 +203,7 @@ CONSOLE_CALLS = {
     "refresh_review": [None, "sample"],
     "pick_review": [None, {"headers": ["id", "why", "question", "answer given", "answer check"], "data": [[1, "refused", "q?", "", ""]]}],
     "add_to_faq": [None, "sample", "Is the exam cancelled?", "Yes."],
+    "save_course_info": [None, "sample", "Planted title", "", ""],
     "start_training": [None, "sample", None, "stolen", 1],
     "use_adapter": [None, "(none)"],
     "run_eval": [None, "sample", None, 1],
@@ -404,6 +407,8 @@ def test_python_app_py_starts_from_flags_and_environment(tmp_path):
         picker = next(c for c in page["components"] if c.get("props", {}).get("elem_id") == "course")
         choices = [c[1] if isinstance(c, (list, tuple)) else c for c in picker["props"]["choices"]]
         assert {"sample", "estatistica"} <= set(choices), choices  # both built-in courses are offered
+        labels = {c[0] for c in picker["props"]["choices"]}  # by their course.json titles
+        assert {"How Transformers and fine-tuning work", "Introdução à Estatística"} <= labels, labels
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -134,3 +134,22 @@ def test_cli_faq_import_replaces_and_bad_file_changes_nothing(cli, tmp_path):
     assert "bad.csv" in res.output and "row 1" in res.output and "row 2" in res.output
     stats = json.loads(cli("stats", "--json").output)
     assert stats["courses"]["bio"]["faq"] == 2  # the previous FAQ is intact
+
+
+def test_cli_course_info_shows_and_sets_the_course_page(cli, tmp_path):
+    write_course(tmp_path / "course")
+    cli("add", str(tmp_path / "course"), "--course", "bio")
+    shown = json.loads(cli("course-info", "--course", "bio", "--json").output)
+    assert shown["title"] == "bio" and shown["description"] == "" and len(shown["examples"]) == 3
+    res = cli("course-info", "--course", "bio", "--title", "Biology 101", "--description", "Cells, plants and genes.",
+              "--welcome", "Welcome!\nAsk about any lecture.")
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith("bio: Biology 101\ndescription: Cells, plants and genes.\nwelcome: Welcome!\nAsk about")
+    assert "examples:\n  What does the course say about “" in res.output
+    res = cli("course-info", "--course", "bio", "--welcome", "", "--json")  # only the welcome changes
+    assert json.loads(res.output)["welcome"] == "" and json.loads(res.output)["title"] == "Biology 101"
+    res = cli("course-info", "--course", "bio", "--title", "x" * 121)
+    assert res.exit_code != 0 and "title is 121 characters long" in res.output
+    res = cli("course-info", "--course", "chem", "--title", "Chemistry")
+    assert res.exit_code != 0 and "no course 'chem'" in res.output
+    assert json.loads(cli("course-info", "--course", "bio", "--json").output)["title"] == "Biology 101"

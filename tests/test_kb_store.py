@@ -456,3 +456,139 @@ def test_query_vectors_in_bf16_match_fp32_and_documents_stay_fp32(embedder):
     assert (auto.query_model is auto.model) == (not cpu_supports_bf16())
     with pytest.raises(ValueError, match="query_precision"):
         Embedder(query_precision="int3")
+
+
+# ---------------------------------------------------------------------------------------------- course page
+
+
+def test_a_database_from_before_course_texts_upgrades_with_its_data(paths, embedder):
+    """Migration 004 on a database that ran 001-003 (made by those very migrations, rows as they stored them):
+    documents, chunks and FAQ stay and are searched as before; the course shows its id until given a title."""
+    import sqlite3
+
+    from basics.db import Database
+    from knowledge_base.store import _m001_schema, _m002_course_embedder, _m003_course_language
+
+    db = Database(paths.db_path)
+    text = "Lava is magma that reached the surface."
+    with db.transaction() as conn:
+        for name, migration in (("001_schema", _m001_schema), ("002_course_embedder", _m002_course_embedder),
+                                ("003_course_language", _m003_course_language)):
+            migration(conn)
+            conn.execute("INSERT INTO _migrations (namespace, name) VALUES ('kb', ?)", (name,))
+        conn.execute("INSERT INTO courses (name, created_at, embedder, dim, language) "
+                     "VALUES ('geo', 'then', 'all-MiniLM-L6-v2', 384, 'en')")
+        conn.execute("INSERT INTO documents (course_id, name, title, hash, added_at) VALUES (1, 'lava.md', 'Lava', 'h', 'then')")
+        conn.execute("INSERT INTO chunks (doc_id, course_id, chunk_key, ordinal, text, start, end, lex_tokens, embedding) "
+                     "VALUES (1, 1, 'k', 0, ?, 0, 39, 'lava magma surfac', ?)", (text, store.to_blob(embedder.encode([text])[0])))
+        conn.execute("INSERT INTO faq (course_id, question, answer, source, embedding) VALUES (1, 'What is lava?', "
+                     "'Magma at the surface.', 'lava.md', ?)", (store.to_blob(embedder.encode_query("What is lava?")),))
+    db.close()
+
+    kb = KnowledgeBase(paths, embedder=embedder)
+    assert [d.name for d in kb.list_documents("geo")] == ["lava.md"]
+    assert kb.search("What is lava?", "geo")[0].text == text
+    assert [(e.question, e.answer) for e in kb.faq("geo")] == [("What is lava?", "Magma at the surface.")]
+    assert kb.course_info("geo") == store_info("geo", "geo", examples=["What is lava?"])
+    assert kb.course_language("geo") == "en" and kb.stats("geo")["courses"]["geo"]["embedder"] == "all-MiniLM-L6-v2"
+    kb.set_course_info("geo", title="Volcanoes")
+    kb.close()
+    migrations = sqlite3.connect(paths.db_path).execute("SELECT name FROM _migrations ORDER BY name").fetchall()
+    assert [m[0] for m in migrations] == ["001_schema", "002_course_embedder", "003_course_language", "004_course_info"]
+    again = KnowledgeBase(paths, embedder=embedder)  # the migration ran once: reopening keeps the title
+    assert again.course_info("geo").title == "Volcanoes"
+    again.close()
+
+
+def store_info(name: str, title: str, description: str = "", welcome: str = "", examples=()):
+    from knowledge_base.course_info import CourseInfo
+
+    return CourseInfo(name, title, description, welcome, list(examples))
+
+
+def test_course_texts_are_set_cleaned_checked_and_kept(kb, embedder):
+    kb.add_texts("c", [("notes.md", "# Notes\n\nThe lab opens at nine.")])
+    assert kb.course_info("c") == store_info("c", "c", examples=["What does the course say about “Notes”?"])
+    info = kb.set_course_info("c", title="  Lab\tsafety\x1b[0m\n101 ", description="Rules of the lab,\r\nhours.\x07",
+                              welcome="Welcome!\r\n\r\n\r\n\r\nAsk about the lab.\x00\ud800  ")
+    assert (info.title, info.description, info.welcome) == ("Lab safety[0m 101", "Rules of the lab, hours.",
+                                                            "Welcome!\n\nAsk about the lab.")
+    assert kb.course_titles() == {"c": "Lab safety[0m 101"}
+    # None keeps a text, "" clears it (a cleared title shows the course id again)
+    assert kb.set_course_info("c", description="Lab rules.").title == "Lab safety[0m 101"
+    assert kb.set_course_info("c", title="", welcome="").title == "c"
+    assert kb.course_info("c").description == "Lab rules." and kb.course_info("c").welcome == ""
+    before = kb.course_info("c")
+    for bad, match in ((dict(title="T" * 121), "title is 121 characters long; at most 120"),
+                       (dict(description="ok", welcome="W" * 2001), "welcome is 2001 characters"),
+                       (dict(title=7), "title must be text")):
+        with pytest.raises(ConfigError, match=match):
+            kb.set_course_info("c", **bad)
+    assert kb.course_info("c") == before  # a refused call changes nothing, not even its valid fields
+    with pytest.raises(ConfigError, match="no course 'nope'.*courses: c"):
+        kb.set_course_info("nope", title="X")
+    with pytest.raises(ConfigError, match="no course 'nope'"):
+        kb.course_info("nope")
+    with pytest.raises(ConfigError, match="is not valid"):
+        kb.course_info("../etc")
+    kb.set_course_info("c", title="Lab safety", welcome="Line one\nline two")
+    kb2 = reopen(kb, embedder)
+    assert (kb2.course_info("c").title, kb2.course_info("c").welcome) == ("Lab safety", "Line one\nline two")
+    kb2.close()
+
+
+def test_example_questions_come_from_the_faq_one_per_page_else_from_document_titles(kb, paths, embedder):
+    from knowledge_base.faq_entries import FAQEntry
+
+    kb.add_texts("c", [("a.md", "# Alpha\n\nAlpha text."), ("b.md", "# Beta\n\nBeta text."),
+                       ("c.md", "# Alpha\n\nThe same title again."), ("notes.md", "No heading, so the title is the file's name.")])
+    kb.set_faq("c", [FAQEntry("What is alpha?", "A letter.", source="a.md"),
+                     FAQEntry("Why alpha first?", "Order.", source="a.md"),
+                     FAQEntry("Can I skip the exam?", "No.", source="b.md", answerable=False),
+                     FAQEntry("What is beta?", "Another letter.", source="b.md"),
+                     FAQEntry("Why " + "really " * 30 + "gamma?", "Too long for a button.", source="c.md"),
+                     FAQEntry("What is delta?", "No page.")])
+    # first one question per page (row order), then the next ones; unanswerable and over-long rows left out
+    assert kb.course_info("c").examples == ["What is alpha?", "What is beta?", "What is delta?"]
+    kb.set_faq("c", [FAQEntry("What is alpha?", "A letter.", source="a.md"), FAQEntry("Why alpha first?", "Order.", source="a.md")])
+    assert kb.course_info("c").examples == ["What is alpha?", "Why alpha first?"]
+    kb.set_faq("c", [])  # no FAQ: a question per distinct document title; a title that is only a file name is none
+    assert kb.course_info("c").examples == ["What does the course say about “Alpha”?", "What does the course say about “Beta”?"]
+    kb2 = reopen(kb, embedder, course_examples=1)
+    assert kb2.course_info("c").examples == ["What does the course say about “Alpha”?"]
+    kb2.close()
+    with pytest.raises(ConfigError, match="course_examples"):
+        KBConfig(course_examples=-1)
+
+
+def test_built_in_courses_come_with_their_title_description_and_welcome(kb):
+    """The sample course gets its course.json texts when loaded, and a database loaded before course.json
+    existed gets them at the next start; an instructor's own title is never overwritten."""
+    from knowledge_base.course_info import read_course_file
+    from knowledge_base.facade import BUILTIN_COURSES
+
+    stats = read_course_file(BUILTIN_COURSES["estatistica"])
+    assert stats["title"] == "Introdução à Estatística" and "testes de hipóteses" in stats["description"]
+    kb.ensure_sample_course()
+    info = kb.course_info("sample")
+    assert info.title == "How Transformers and fine-tuning work" and "LoRA" in info.description and info.welcome
+    assert info.examples == ["What does a tokenizer do?", "What is the formula for scaled dot-product attention?",
+                             "When was the Transformer introduced?"]  # the first question of each of three pages
+    kb.db.execute("UPDATE courses SET title = NULL, description = NULL, welcome = NULL")  # as before course.json
+    kb.ensure_sample_course()
+    assert kb.course_info("sample").title == "How Transformers and fine-tuning work"
+    kb.set_course_info("sample", title="Our ML course")
+    kb.ensure_sample_course()
+    assert kb.course_info("sample").title == "Our ML course"
+
+
+def test_a_wrong_course_file_is_an_error_naming_it(tmp_path):
+    from knowledge_base.course_info import read_course_file
+
+    assert read_course_file(tmp_path) == {}
+    (tmp_path / "course.json").write_text('{"title": "T", "tilte": "typo"}', encoding="utf-8")
+    with pytest.raises(ConfigError, match="course.json: expected a JSON object with the keys title"):
+        read_course_file(tmp_path)
+    (tmp_path / "course.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ConfigError, match="course.json: not a readable JSON object"):
+        read_course_file(tmp_path)

@@ -1,5 +1,5 @@
-"""InstructorConsole: the console's handlers (login, documents, FAQ, questions to review, fine-tuning, the
-active adapter, evaluation), each a thin method over a library call.
+"""InstructorConsole: the console's handlers (login, documents, FAQ, the course page's texts, questions to
+review, fine-tuning, the active adapter, evaluation), each a thin method over a library call.
 
 Every handler but ``login`` / ``logout`` starts with ``require(session, request)``: the session's token and
 the browser key cookie it was bound to at login, both checked by ``InstructorAuth``, are the guard (Gradio
@@ -89,9 +89,10 @@ class InstructorConsole:
         return render.documents_table(docs), gr.update(choices=[d.name for d in docs], value=None)
 
     def load_console(self, session: Any, course: str, request: gr.Request | None = None) -> tuple:
-        """-> documents table, delete dropdown, FAQ table, review table of ``course``."""
+        """-> documents table, delete dropdown, FAQ table, review table, then the course page's title,
+        description, welcome and preview, of ``course``."""
         self.require(session, request)
-        return (*self._documents(course), self._faq_table(course), self._review_table(course))
+        return (*self._documents(course), self._faq_table(course), self._review_table(course), *self._course_texts(course))
 
     def upload_documents(self, session: Any, course: str, files: list[str] | None, request: gr.Request | None = None) -> tuple:
         """Add or replace each file; one result row per file (a bad file does not stop the others)."""
@@ -142,6 +143,27 @@ class InstructorConsole:
             return f"⚠️ {exc}", [], self._faq_table(course)
         n = self.kb.set_faq(course, entries)
         return f"Loaded {n} FAQ entries into {course}.", [], self._faq_table(course)
+
+    # ------------------------------------------------------------------------------ course page
+
+    def _course_texts(self, course: str) -> tuple[str, str, str, str]:
+        """(title, description, welcome, preview of the student's header); blank for a course not created yet."""
+        try:
+            info = self.kb.course_info(course)
+        except TutorError:
+            return "", "", "", ""
+        return info.title, info.description, info.welcome, render.course_header(info)
+
+    def save_course_info(self, session: Any, course: str, title: str, description: str, welcome: str,
+                         request: gr.Request | None = None) -> tuple[str, str]:
+        """Store what the student page says about ``course`` (a blank title shows the course id) -> message,
+        preview. A text that is too long changes nothing and says which one."""
+        self.require(session, request)
+        try:
+            info = self.kb.set_course_info(course, title=title or "", description=description or "", welcome=welcome or "")
+        except TutorError as exc:
+            return f"⚠️ {render.safe_markdown(str(exc))}", gr.update()
+        return f"Saved: students of {render.safe_markdown(course)} now see the page below.", render.course_header(info)
 
     # ------------------------------------------------------------------------------ review queue
 

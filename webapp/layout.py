@@ -99,6 +99,13 @@ def _student_tab(demo: gr.Blocks, chat: StudentChat, config: AppConfig) -> None:
         course = gr.Dropdown(chat.courses(), value=config.course, label="Course", scale=3, elem_id="course")
         new_btn = gr.Button("New conversation", scale=1, elem_id="new-conversation")
         export_btn = gr.Button("Export conversation", scale=1, elem_id="export")
+    # What the course is, and questions to start with: filled for the configured course now, and again when the
+    # page loads (titles may have changed since) or the student picks another course.
+    first_header, first_questions = chat.course_view(config.course)
+    header = gr.Markdown(first_header, line_breaks=True, elem_id="course-header")
+    with gr.Row(elem_id="examples"):
+        examples = [gr.Button(q, visible=bool(q), size="sm", variant="secondary", elem_classes="example-question",
+                              elem_id=f"example-{i}") for i, q in enumerate(first_questions)]
     chatbot = gr.Chatbot(
         label="Tutor",
         height=520,
@@ -126,12 +133,17 @@ def _student_tab(demo: gr.Blocks, chat: StudentChat, config: AppConfig) -> None:
     cleared = [chatbot, turns, question, notice]
     question.submit(api_name="ask", **answer_io)
     send.click(api_visibility="private", **answer_io)
+    for button in examples:  # the example goes into the box, then is asked as if the student had typed it
+        button.click(chat.pick_example, [button], [question], api_visibility="private").then(
+            api_visibility="private", **answer_io)
     chatbot.like(chat.feedback, [turns], [notice], api_name="feedback")
     new_btn.click(chat.new_conversation, None, cleared, api_name="new_conversation")
     chatbot.clear(chat.new_conversation, None, cleared, api_visibility="private")
     course.change(chat.new_conversation, None, cleared, api_visibility="private")
+    course.change(chat.course_page, [course], [header, *examples], api_visibility="private")
     export_btn.click(chat.export, [turns, course], [export_files, notice], api_name="export")
-    demo.load(chat.refresh_courses, [course], [course], api_visibility="private")
+    demo.load(chat.refresh_courses, [course], [course], api_visibility="private").then(
+        chat.course_page, [course], [header, *examples], api_visibility="private")
 
 
 # Runs in the page before the login handler (and after logout): asks the server for a fresh browser key
@@ -172,6 +184,15 @@ def _console_tab(console: InstructorConsole, config: AppConfig) -> None:
                 faq_msg = gr.Markdown("")
                 faq_errors = gr.Dataframe(headers=["row", "problem"], label="Problems by row", interactive=False)
                 faq_list = gr.Dataframe(headers=["question", "answer", "language"], label="Current FAQ", interactive=False, wrap=True)
+            with gr.Tab("Course page"):
+                gr.Markdown("What students see above the chat. The course picker lists courses by title; the example "
+                            "questions come from the FAQ (else from the document titles).")
+                ci_title = gr.Textbox(label="Title (blank: the course id)", max_lines=1, elem_id="course-title")
+                ci_desc = gr.Textbox(label="Description: one line on what the course covers", max_lines=2, elem_id="course-description")
+                ci_welcome = gr.Textbox(label="Welcome text (optional)", lines=4, elem_id="course-welcome")
+                ci_btn = gr.Button("Save", variant="primary", elem_id="course-save")
+                ci_msg = gr.Markdown("")
+                ci_preview = gr.Markdown("", line_breaks=True, elem_id="course-preview")
             with gr.Tab("Fine-tuning"):
                 gr.Markdown("Train a LoRA adapter on this course's FAQ (or on the file chosen here), then pick the adapter students get.")
                 train_file = gr.File(label="Training FAQ file (optional: default is the course FAQ)")
@@ -205,7 +226,7 @@ def _console_tab(console: InstructorConsole, config: AppConfig) -> None:
     # A client's backoff pause runs inside its login call: other clients' logins must not queue behind it.
     logins = dict(api_visibility="private", concurrency_limit=config.login_concurrency, concurrency_id="login")
     login_io = ([user_in, pass_in], [session, login_box, console_box, login_msg, who])
-    console_io = ([session, ic], [docs, del_name, faq_list, review])
+    console_io = ([session, ic], [docs, del_name, faq_list, review, ci_title, ci_desc, ci_welcome, ci_preview])
     for trigger in (login_btn.click, pass_in.submit):
         # the page first replaces its browser key (guard.ROTATE_PATH), so the login binds a key no one else saw
         trigger(console.login, *login_io, js=ROTATE_KEY_JS, **logins).then(
@@ -215,6 +236,7 @@ def _console_tab(console: InstructorConsole, config: AppConfig) -> None:
     up_btn.click(console.upload_documents, [session, ic, up_files], [up_status, docs, del_name, ic], **heavy)
     del_btn.click(console.delete_document, [session, ic, del_name], [del_msg, docs, del_name], **private)
     faq_btn.click(console.upload_faq, [session, ic, faq_file], [faq_msg, faq_errors, faq_list], **private)
+    ci_btn.click(console.save_course_info, [session, ic, ci_title, ci_desc, ci_welcome], [ci_msg, ci_preview], **private)
     train_btn.click(console.start_training, [session, ic, train_file, train_name, train_epochs], [train_log, adapter_pick], **heavy)
     adapter_btn.click(console.use_adapter, [session, adapter_pick], [adapter_msg], **heavy)
     eval_btn.click(console.run_eval, [session, ic, eval_file, eval_limit], [eval_msg, eval_report], **heavy)

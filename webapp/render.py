@@ -1,8 +1,9 @@
-"""Pure functions from library results to what the page shows: chat messages with the FAQ mark and
-collapsible citations, the engine's plain history, conversation exports, and the console's tables.
+"""Pure functions from library results to what the page shows: the course's header, chat messages with the FAQ
+mark and collapsible citations, the engine's plain history, conversation exports, and the console's tables.
 
 Kept apart from the handlers so that how something looks is tested without a server. Every text that came
-from a document, the model or a student (answers, questions, snippets, labels, exports) goes through
+from a document, the model, a student or an instructor (answers, questions, snippets, labels, exports, a
+course's title and welcome) goes through
 ``safe_markdown`` before it becomes part of a message: the chat renders Markdown with inline HTML, and the
 server must not count on the browser's sanitizer to drop a quoted ``<img onerror=…>`` or ``javascript:`` link.
 """
@@ -22,6 +23,7 @@ from knowledge_base.search import place_label
 
 if TYPE_CHECKING:
     from knowledge_base import DocumentInfo, FAQEntry
+    from knowledge_base.course_info import CourseInfo
     from tutor.answer_result import AnswerResult
 
 CSS = """
@@ -55,6 +57,21 @@ def html_safe_json(data: object) -> str:
     data once parsed), so a viewer that shows the file as HTML cannot run what a document or student wrote."""
     text = json.dumps(data, ensure_ascii=False, indent=2)
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+# ---------------------------------------------------------------------------------------------- course
+
+
+def course_header(info: "CourseInfo", missing: bool = False) -> str:
+    """The top of the student page: the course's title as a heading, the line on what it covers, then the
+    instructor's welcome (its line breaks kept by the Markdown component). Escaped like every other text: the
+    console login guards who writes it, not what a pasted ``<img onerror>`` would do in every student's
+    browser. ``missing``: the course holds nothing yet, and the page says so instead of showing an empty box."""
+    parts = [f"## {safe_markdown(info.title)}"]
+    if missing:
+        parts.append("This course has no material yet: ask again once the instructor has added it.")
+    parts += [safe_markdown(text) for text in (info.description, info.welcome) if text]
+    return "\n\n".join(parts)
 
 
 # ------------------------------------------------------------------------------------------------- chat

@@ -1,4 +1,5 @@
-"""StudentChat: the chat page's handlers (streamed answers, 👍/👎 feedback, new conversation, export).
+"""StudentChat: the chat page's handlers (the course's header and example questions, streamed answers, 👍/👎
+feedback, new conversation, export).
 
 A conversation lives in the session's ``gr.State`` as a list of turns (question, answer, citations, outcome,
 question id); each handler takes that list and returns what the page's components show next. Nothing here
@@ -8,16 +9,18 @@ answers or stores anything itself: the engine answers, ``tutor.records`` keeps t
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import TYPE_CHECKING, Iterator
 
 import gradio as gr
 
-from basics.errors import TutorError
+from basics.errors import ConfigError, TutorError
 from basics.text import replace_surrogates
+from knowledge_base.course_info import CourseInfo
 from tutor import records
 from tutor.citations import SourcesFound
 from tutor.generators.base import QueueWait
-from webapp.render import chat_messages, citation_dicts, engine_history, write_exports
+from webapp.render import chat_messages, citation_dicts, course_header, engine_history, write_exports
 from webapp.runtime import ActiveEngine
 
 if TYPE_CHECKING:
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ChatUpdate = tuple[list[dict], list[dict], str, str]  # chatbot messages, turns, question box, notice
+CoursePage = tuple  # header Markdown, then one update per example question button
 
 
 def course_choices(kb: "KnowledgeBase", default: str) -> list[str]:
@@ -34,14 +38,50 @@ def course_choices(kb: "KnowledgeBase", default: str) -> list[str]:
     return names if default in names else [default] + names
 
 
+def course_options(kb: "KnowledgeBase", default: str) -> list[tuple[str, str]]:
+    """The student's course picker: (title, course id) pairs, so the picker shows titles while its value, what
+    the handlers get, stays the id. Two courses of the same title are told apart by their ids."""
+    titles = kb.course_titles()
+    if default not in titles:
+        titles = {default: default, **titles}
+    repeated = Counter(titles.values())
+    return [(title if repeated[title] == 1 else f"{title} ({name})", name) for name, title in titles.items()]
+
+
 class StudentChat:
     """What a student's clicks do. Shared by all sessions: per-session data comes in as arguments."""
 
     def __init__(self, kb: "KnowledgeBase", engines: ActiveEngine, default_course: str):
         self.kb, self.engines, self.default_course = kb, engines, default_course
 
-    def courses(self) -> list[str]:
-        return course_choices(self.kb, self.default_course)
+    def courses(self) -> list[tuple[str, str]]:
+        return course_options(self.kb, self.default_course)
+
+    @property
+    def n_examples(self) -> int:
+        """How many example question buttons the page holds (``KBConfig.course_examples``)."""
+        return self.kb.config.course_examples
+
+    def course_view(self, course: str) -> tuple[str, list[str]]:
+        """(header Markdown, example questions) of ``course``: the title, description and welcome, and one
+        question per example button ("" for a button the course has no example for)."""
+        try:
+            info, missing = self.kb.course_info(course), False
+        except ConfigError:  # a course with nothing in it yet (the configured one on a fresh server)
+            info, missing = CourseInfo(course, replace_surrogates(course)), True
+        questions = info.examples[: self.n_examples]
+        return course_header(info, missing), questions + [""] * (self.n_examples - len(questions))
+
+    def course_page(self, course: str) -> CoursePage:
+        """-> the header of ``course`` and one update per example button: shown with its question, or hidden
+        where the course offers fewer examples than the page has buttons."""
+        header, questions = self.course_view(course)
+        return (header, *(gr.update(value=q, visible=bool(q)) for q in questions))
+
+    def pick_example(self, question: str) -> str:
+        """A click on an example puts its question into the box; the page then asks it with the Send handler,
+        so an example is answered exactly as if the student had typed it."""
+        return question
 
     def respond(self, question: str, course: str, turns: list[dict] | None) -> Iterator[ChatUpdate]:
         """Stream one answer. Any failure becomes a message in the chat; the session carries on."""
@@ -105,5 +145,8 @@ class StudentChat:
         return gr.update(value=write_exports(turns, course), visible=True), ""
 
     def refresh_courses(self, current: str) -> dict:
-        names = self.courses()
-        return gr.update(choices=names, value=current if current in names else self.default_course)
+        """The picker when a page loads: courses and titles as they are now (added or renamed since the server
+        started), the page's course kept if it still exists."""
+        options = self.courses()
+        names = [name for _, name in options]
+        return gr.update(choices=options, value=current if current in names else self.default_course)
