@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from basics.errors import TutorError
+from tutor.machine import check_machine
 from webapp.auth import InstructorAuth, LoginThrottle, make_token, token_user
 from webapp.config import CONSOLE_DISABLED, AppConfig, parse_args
 from webapp.console import REFUSED, InstructorConsole
@@ -37,7 +38,9 @@ def main(argv: list[str] | None = None) -> None:
         if not config.console_enabled:
             log.warning("Instructor console disabled: set TUTOR_INSTRUCTOR_USER / TUTOR_INSTRUCTOR_PASSWORD or --instructor-password-file.")
         demo = build_app(config)
-        demo.tutor.engines.engine.generator  # load the model before the first student waits for it
+        engine = demo.tutor.engines.engine
+        # load the model before the first student waits for it, and say once if this CPU is too slow for it
+        check_machine(engine.generator, engine.generator.name.split("+")[0], engine.paths.cache_dir)
         launch(config, demo)
     except TutorError as exc:
         raise SystemExit(f"Error: {exc}") from exc

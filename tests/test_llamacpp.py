@@ -143,3 +143,31 @@ def test_choose_reads_the_first_token_odds_and_leaves_the_cache_usable(small):
     wrong = MESSAGES[:1] + [{"role": "user", "content": "Is the sun cold? Answer yes or no."}]
     assert small.choose(wrong, ("yes", "no"))["no"] > 0.5  # "No" as the model writes it: every case counts
     assert "".join(small.stream(MESSAGES, max_new_tokens=16)) == before
+
+
+@pytest.mark.slow
+def test_the_machine_is_measured_once_and_a_slow_one_is_named_in_the_log(small, tmp_path, caplog):
+    """At first start the app times one short prompt on the loaded model and estimates a typical answer
+    (tutor/machine.py); the figure is kept in the cache, so the next start reads it instead of measuring.
+    Where the estimate is over the target the log warns and names the faster preset; nothing is changed."""
+    import logging
+
+    from tutor.machine import SPEED_FILE, SpeedCheck, check_machine
+
+    with caplog.at_level(logging.INFO, logger="tutor.machine"):
+        speed = check_machine(small, "qwen2.5-1.5b-instruct", tmp_path, SpeedCheck(target_s=1e6))
+    assert speed is not None and speed.prefill_tps > 0 and speed.decode_tps > 0 and speed.model == "qwen2.5-1.5b-instruct"
+    assert 80 <= small.last_stats.prompt_tokens <= 320  # the probe is about the size asked for
+    assert (tmp_path / SPEED_FILE).is_file() and not any(r.levelno >= logging.WARNING for r in caplog.records)
+    caplog.clear()
+
+    class Untouched:  # the kept figure is read back: a second start never runs the model
+        last_stats = small.last_stats
+
+        def stream(self, *args, **kwargs):
+            raise AssertionError("measured twice")
+
+    with caplog.at_level(logging.INFO, logger="tutor.machine"):
+        again = check_machine(Untouched(), "qwen2.5-1.5b-instruct", tmp_path, SpeedCheck(target_s=1e-3))
+    assert again == speed
+    assert any(r.levelno == logging.WARNING and "qwen2.5-0.5b-instruct" in r.getMessage() for r in caplog.records)

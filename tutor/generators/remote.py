@@ -39,6 +39,7 @@ class RemoteGenerator:
     """Streams from an OpenAI-compatible ``/v1/chat/completions`` endpoint (SSE)."""
 
     tokenizer = None  # the remote model's tokenizer is not here; the prompt builder estimates tokens
+    runs_here = False  # its speed is the server's, not this machine's (tutor.machine measures local backends)
 
     def __init__(self, config: RemoteConfig, stops: tuple[str, ...] = ()):
         if not config.url.startswith(("http://", "https://")):
