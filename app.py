@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from basics.errors import TutorError
-from tutor.machine import check_machine
+from tutor.runtime.machine import check_machine
 from webapp.auth import InstructorAuth, LoginThrottle, make_token, token_user
 from webapp.config import CONSOLE_DISABLED, AppConfig, parse_args
 from webapp.console import REFUSED, InstructorConsole

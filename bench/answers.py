@@ -189,7 +189,7 @@ def cmd_speed(args) -> None:
 
     from finetune.metrics import percentile
     from tutor.engine import EngineConfig, TutorEngine
-    from tutor.models import PRESETS
+    from tutor.runtime.models import PRESETS
 
     work, paths, kb = workspace()
     kb.ensure_sample_course()
@@ -267,7 +267,7 @@ def main() -> None:
     ap.add_argument("--course", default="sample", choices=tuple(QUESTION_SETS), help="built-in course (sample)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    from tutor.models import DEFAULT_PRESET
+    from tutor.runtime.models import DEFAULT_PRESET
 
     args.preset = args.preset or DEFAULT_PRESET
     {"quality": cmd_quality, "offcourse": cmd_offcourse, "crosslingual": cmd_crosslingual, "languages": cmd_languages,

@@ -8,7 +8,7 @@ same model: fp32, bf16, int8 dynamic quantization (``optimize=int8``), int4 weig
 torch's ``_weight_int4pack_mm_for_cpu``, ``optimize=int4``: the Q4_1 GGUF grid, so nearly
 lossless), int4 with eager attention, and int4 + eager + ``torch.compile`` over a static KV cache of
 ``--static-len`` positions. The baseline is llama.cpp on the same GGUF, same threads, same run (decode
-tokens/s over 64 tokens). fp32 / bf16 / int8 / int4 are engine options (``tutor/generators/transformers.py``); the
+tokens/s over 64 tokens). fp32 / bf16 / int8 / int4 are engine options (``tutor/runtime/generators/transformers.py``); the
 eager and compiled variants are experiments (see docs/benchmarks.md for why they are not options).
 """
 
@@ -30,7 +30,7 @@ VARIANTS = ("fp32", "bf16", "int8", "int4", "int4-eager", "int4-eager-compiled")
 
 def prepare(model, variant: str):
     """The model changed in place for ``variant``; returns (model, uses_static_cache)."""
-    from tutor.generators.transformers import optimize_model
+    from tutor.runtime.generators.transformers import optimize_model
 
     if variant in ("fp32", "bf16", "int8", "int4"):
         return optimize_model(model, "none" if variant == "fp32" else variant, "cpu"), False
@@ -91,7 +91,7 @@ def main() -> None:
     import torch
 
     from bench.generation import bench_llama, gguf_path
-    from tutor.models import load_model
+    from tutor.runtime.models import load_model
 
     torch.set_num_threads(args.threads)
     print(f"# {' '.join(sys.argv)}  (threads={args.threads}, load before: {os.getloadavg()[0]:.2f})")

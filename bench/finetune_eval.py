@@ -97,7 +97,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="report directory [default: a temp dir]")
     args = ap.parse_args()
-    from tutor.models import DEFAULT_PRESET
+    from tutor.runtime.models import DEFAULT_PRESET
 
     args.base = args.base or DEFAULT_PRESET
     engine_k = args.engine_k or args.rag_k

@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from knowledge_base import Hit  # noqa: E402
-from tutor.generators.transformers import LocalGenerator  # noqa: E402
-from tutor.models import PRESETS, load_model  # noqa: E402
+from tutor.runtime.generators.transformers import LocalGenerator  # noqa: E402
+from tutor.runtime.models import PRESETS, load_model  # noqa: E402
 from tutor.prompts import build_messages  # noqa: E402
 
 QUESTION = "How does LoRA reduce the number of trainable parameters, and what rank is typical?"

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 OURS = """
 import json, time; t0 = time.perf_counter()
-from tutor.models import load_model
+from tutor.runtime.models import load_model
 loaded = load_model({preset!r}, cache_dir={cache!r}, device="cpu"); t1 = time.perf_counter()
 del loaded
 loaded = load_model({preset!r}, cache_dir={cache!r}, device="cpu"); t2 = time.perf_counter()
@@ -47,7 +47,7 @@ def run(code: str) -> dict:
 
 
 def main() -> None:
-    from tutor.models import PRESETS
+    from tutor.runtime.models import PRESETS
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--presets", nargs="+", default=list(PRESETS))

@@ -122,9 +122,9 @@ def ablate(args) -> None:
 
 def score(args) -> None:
     from basics.config import Paths
-    from tutor.backends import create_generator
+    from tutor.runtime.backends import create_generator
     from tutor.engine_config import EngineConfig
-    from tutor.generators.base import choose
+    from tutor.runtime.generators.base import choose
     from tutor.verify.support import SupportJudge
 
     rows = [json.loads(line) for line in Path(args.labels).read_text(encoding="utf-8").splitlines() if line.strip()]

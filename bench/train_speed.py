@@ -38,7 +38,7 @@ def plain_loop(preset: str, faq: Path, paths, steps: int, batch_size: int) -> tu
     from finetune.data import build_examples, collate, split_entries
     from finetune.train import TrainConfig
     from knowledge_base.faq_files import load_faq
-    from tutor.models import load_model
+    from tutor.runtime.models import load_model
 
     config = TrainConfig(base=preset)
     torch.manual_seed(config.seed)
@@ -96,7 +96,7 @@ class PeakMemory:
 
 
 def main() -> None:
-    from tutor.models import PRESETS
+    from tutor.runtime.models import PRESETS
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--presets", nargs="+", default=list(PRESETS))

@@ -78,7 +78,7 @@ def main() -> None:
     embedder = Embedder(cache_dir=Paths.from_env().cache_dir)
     generator = None
     if not args.no_model:
-        from tutor.backends import create_generator
+        from tutor.runtime.backends import create_generator
         from tutor.engine_config import EngineConfig
         generator = create_generator(EngineConfig(model=args.preset), Paths.from_env().cache_dir, None)
 

@@ -87,7 +87,7 @@ def main() -> None:
     args = ap.parse_args()
     from tutor.engine import EngineConfig, TutorEngine
     from tutor.subjects import denies_coverage
-    from tutor.models import DEFAULT_PRESET
+    from tutor.runtime.models import DEFAULT_PRESET
 
     work, paths, kb = workspace()
     docs, qs = squad_items(SHARED / "squad-v2-dev" / "squad-v2-dev.json", args.paragraphs, args.seed, "squad", "en")

@@ -145,7 +145,7 @@ def run_evaluation(faq: FAQInput, config: EvalConfig, paths: Paths | None = None
     from tqdm.auto import tqdm
 
     from basics.language import entry_language
-    from tutor.models import DEFAULT_PRESET
+    from tutor.runtime.models import DEFAULT_PRESET
 
     paths = paths or Paths.from_env()
     data = read_faq_data(faq)

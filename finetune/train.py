@@ -1,7 +1,7 @@
 """LoRA fine-tuning on an FAQ file with peft and the transformers ``Trainer``.
 
 The steps, top to bottom: validate the FAQ (before any model loads, so a bad file costs nothing),
-split it, load the base through ``tutor.models.load_model`` (the engine's loader: same weights, same
+split it, load the base through ``tutor.runtime.models.load_model`` (the engine's loader: same weights, same
 tokenizer and chat template), encode examples in the engine's prompt format, train with ``Trainer``
 (validation loss each epoch, early stopping, checkpoints that ``resume`` picks up), measure train and
 validation loss before and after, then save the adapter and its ``card.json`` under
@@ -25,7 +25,7 @@ from typing import Callable
 from basics.config import Paths
 from basics.errors import ConfigError
 from tutor.adapters import AdapterCard, checkpoints_dir, install_adapter, validate_name
-from tutor.models import DEFAULT_PRESET
+from tutor.runtime.models import DEFAULT_PRESET
 from finetune.data import DataConfig, FAQInput, build_examples, collate, read_faq_data, split_entries
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ def train_adapter(
     from peft import LoraConfig, get_peft_model
     from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
 
-    from tutor.models import load_model, pick_device
+    from tutor.runtime.models import load_model, pick_device
 
     set_seed(config.seed)
     device = pick_device(config.device)

@@ -11,7 +11,7 @@ import pytest
 
 import app
 from basics.errors import ConfigError
-from tutor.models import DEFAULT_PRESET
+from tutor.runtime.models import DEFAULT_PRESET
 
 
 def test_defaults_without_flags_or_env():

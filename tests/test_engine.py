@@ -468,8 +468,8 @@ def test_named_adapter_loads_on_top_of_the_preset(kb):
     LoRA GGUF and applied by llama.cpp; ``--backend transformers`` applies the same adapter with peft."""
     from peft import LoraConfig, PeftModel, get_peft_model
 
-    from tutor.generators.llamacpp import LlamaCppGenerator
-    from tutor.models import load_model
+    from tutor.runtime.generators.llamacpp import LlamaCppGenerator
+    from tutor.runtime.models import load_model
 
     base = load_model("smollm2-135m-instruct", cache_dir=MODEL_CACHE, device="cpu")
     # init_lora_weights=False: random A and B, so the adapter visibly changes the output (a fresh one is a no-op)
@@ -507,7 +507,7 @@ def test_ask_with_an_adapter_uses_the_base_on_its_card(kb):
 
     from tutor.adapters import AdapterCard
     from tutor.cli import main
-    from tutor.models import DEFAULT_PRESET, load_model
+    from tutor.runtime.models import DEFAULT_PRESET, load_model
 
     base = "smollm2-135m-instruct"
     assert base != DEFAULT_PRESET  # else this would pass without reading the card

@@ -66,7 +66,7 @@ def faq_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def base_lm():
-    from tutor.models import load_model
+    from tutor.runtime.models import load_model
 
     return load_model(BASE, cache_dir=MODEL_CACHE, device="cpu")
 
@@ -117,7 +117,7 @@ def test_adapter_loads_by_name_and_changes_output(trained, mpaths, base_lm):
     import torch
 
     from tutor.adapters import adapter_path, list_adapters
-    from tutor.models import load_model
+    from tutor.runtime.models import load_model
 
     assert [c["name"] for c in list_adapters(mpaths)] == ["tiny"]
     base = base_lm
@@ -172,7 +172,7 @@ def test_merge_exports_a_loadable_model_with_the_same_outputs(trained, mpaths, t
     import torch
 
     from tutor.adapters import adapter_path, merge_adapter
-    from tutor.models import load_model
+    from tutor.runtime.models import load_model
 
     out = merge_adapter(mpaths, "tiny", tmp_path / "merged")
     merged = load_model(str(out), cache_dir=MODEL_CACHE, device="cpu")
@@ -194,14 +194,14 @@ def test_existing_adapter_is_not_overwritten(paths, faq_file):
 
 
 def test_bad_faq_stops_before_any_model_loads(tmp_path, paths, monkeypatch):
-    import tutor.models
+    import tutor.runtime.models
     from finetune.train import train_adapter
     from basics.errors import FAQFormatError
 
     def no_load(*a, **k):  # a spy: reaching it means validation came too late
         raise AssertionError("model loaded before the FAQ was validated")
 
-    monkeypatch.setattr(tutor.models, "load_model", no_load)
+    monkeypatch.setattr(tutor.runtime.models, "load_model", no_load)
     bad = tmp_path / "bad.csv"
     bad.write_text("question,answer\nWhat is X?,It is X.\n,no question here\nWhat is X?,dup\n", encoding="utf-8")
     with pytest.raises(FAQFormatError) as err:

@@ -8,9 +8,9 @@ import pytest
 
 from knowledge_base import Hit
 from tutor.questions import standalone_query
-from tutor.generators.base import FairQueue, GenerationStats
-from tutor.generators.remote import chat_completions_url
-from tutor.generators.transformers import _holdback
+from tutor.runtime.generators.base import FairQueue, GenerationStats
+from tutor.runtime.generators.remote import chat_completions_url
+from tutor.runtime.generators.transformers import _holdback
 from tutor.prompts import REMOVED_MARK, build_messages, count_tokens, refusal_text, sanitize
 
 from conftest import MODEL_CACHE
@@ -25,7 +25,7 @@ def hit(n: int, text: str, section: str = "Intro", dense: float = 0.6) -> Hit:
 def tokenizer():
     from transformers import AutoTokenizer
 
-    from tutor.models import PRESETS, cached_preset_dir
+    from tutor.runtime.models import PRESETS, cached_preset_dir
 
     return AutoTokenizer.from_pretrained(cached_preset_dir(PRESETS["smollm2-135m-instruct"], MODEL_CACHE))
 
@@ -35,7 +35,7 @@ def test_preset_cache_tokenizer_fast_path_matches_autotokenizer(preset):
     """The preset cache's fast tokenizer load gives the ids, specials and chat prompt AutoTokenizer gives."""
     from transformers import AutoTokenizer
 
-    from tutor.models import PRESETS, _load_tokenizer, cached_preset_dir
+    from tutor.runtime.models import PRESETS, _load_tokenizer, cached_preset_dir
 
     path = str(cached_preset_dir(PRESETS[preset], MODEL_CACHE))
     ours, reference = _load_tokenizer(path, PRESETS[preset]), AutoTokenizer.from_pretrained(path)
@@ -139,7 +139,7 @@ def test_optimize_auto_picks_bf16_only_on_a_cpu_with_native_bf16():
     from finetune.train import _use_bf16
     from basics.errors import ConfigError
     from basics.hardware import cpu_supports_bf16
-    from tutor.generators.transformers import resolve_optimize
+    from tutor.runtime.generators.transformers import resolve_optimize
 
     native = cpu_supports_bf16()
     assert native == ("avx512_bf16" in open("/proc/cpuinfo").read() or "amx_bf16" in open("/proc/cpuinfo").read())
@@ -155,8 +155,8 @@ def test_optimize_auto_picks_bf16_only_on_a_cpu_with_native_bf16():
 
 @pytest.mark.slow
 def test_local_generator_streams_and_stops():
-    from tutor.generators.transformers import LocalGenerator
-    from tutor.models import load_model
+    from tutor.runtime.generators.transformers import LocalGenerator
+    from tutor.runtime.models import load_model
 
     gen = LocalGenerator(load_model("smollm2-135m-instruct", cache_dir=MODEL_CACHE))
     messages = [{"role": "user", "content": "Count from one to ten in words, separated by commas."}]
@@ -175,7 +175,7 @@ def test_int4_linear_recovers_weights_shipped_on_a_4bit_grid():
     through the int4 kernel almost exactly, on the one-row decode path and the many-row prefill path."""
     import torch
 
-    from tutor.int4 import GROUP, quantize_int4
+    from tutor.runtime.int4 import GROUP, quantize_int4
 
     torch.manual_seed(0)
     out_features, in_features = 48, 4 * GROUP
@@ -197,8 +197,8 @@ def test_int4_linear_recovers_weights_shipped_on_a_4bit_grid():
 
 @pytest.mark.slow
 def test_int4_generator_answers_like_full_precision():
-    from tutor.generators.transformers import LocalGenerator
-    from tutor.models import load_model
+    from tutor.runtime.generators.transformers import LocalGenerator
+    from tutor.runtime.models import load_model
 
     messages = [{"role": "user", "content": "Count from one to ten in words, separated by commas."}]
     full = "".join(LocalGenerator(load_model("smollm2-135m-instruct", cache_dir=MODEL_CACHE)).stream(messages, 16))
@@ -231,7 +231,7 @@ class EchoGenerator:
 @pytest.fixture
 def echo_backend():
     """Registers ``echo`` for one test; yields the (cfg, cache_dir, adapter_dir) of each factory call."""
-    from tutor.backends import register_backend, unregister_backend
+    from tutor.runtime.backends import register_backend, unregister_backend
 
     calls: list[tuple] = []
 
@@ -247,7 +247,7 @@ def echo_backend():
 
 
 def test_a_registered_backend_is_chosen_by_name(echo_backend, tmp_path):
-    from tutor.backends import BACKENDS, backend_names, create_generator, pick_backend, register_backend
+    from tutor.runtime.backends import BACKENDS, backend_names, create_generator, pick_backend, register_backend
     from tutor.engine import EngineConfig
 
     cfg = EngineConfig(model="smollm2-135m-instruct", backend="echo")
@@ -266,7 +266,7 @@ def test_a_registered_backend_is_chosen_by_name(echo_backend, tmp_path):
 
 
 def test_an_unknown_backend_is_a_config_error_naming_the_known_ones(echo_backend, tmp_path):
-    from tutor.backends import create_generator
+    from tutor.runtime.backends import create_generator
     from tutor.engine import EngineConfig
     from basics.errors import ConfigError
 
@@ -280,10 +280,10 @@ def test_an_unknown_backend_is_a_config_error_naming_the_known_ones(echo_backend
 
 def test_remote_url_picks_the_remote_backend_and_llamacpp_by_name_needs_a_gguf(tmp_path):
     """The choice rules that need no model: remote_url wins over --backend; llamacpp refuses a non-GGUF."""
-    from tutor.backends import create_generator
+    from tutor.runtime.backends import create_generator
     from tutor.engine import EngineConfig
     from basics.errors import ModelError
-    from tutor.generators.remote import RemoteGenerator
+    from tutor.runtime.generators.remote import RemoteGenerator
 
     gen = create_generator(EngineConfig(remote_url="http://127.0.0.1:9/v1", adapter="tiny", backend="transformers"), tmp_path)
     assert isinstance(gen, RemoteGenerator) and gen.name == "remote:tiny@http://127.0.0.1:9/v1"  # adapter = served model

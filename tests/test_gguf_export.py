@@ -26,7 +26,7 @@ ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj
 
 
 def base_gguf() -> Path:
-    from tutor.models import PRESETS
+    from tutor.runtime.models import PRESETS
 
     directory, filename = PRESETS[BASE].locate_gguf(MODEL_CACHE)
     return Path(directory) / filename
@@ -36,7 +36,7 @@ def gguf_fields(path: Path) -> tuple[dict, dict]:
     """(metadata, {tensor name: (ggml ne, dtype name, data)}) of a GGUF file."""
     from gguf import GGUFReader
 
-    from tutor.lora_gguf import _gguf_value
+    from tutor.runtime.lora_gguf import _gguf_value
 
     reader = GGUFReader(str(path))
     meta = {key: _gguf_value(reader, key) for key in reader.fields if not key.startswith("GGUF.")}
@@ -61,7 +61,7 @@ def adapter(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def exported(adapter, tmp_path_factory) -> Path:
-    from tutor.lora_gguf import export_lora_gguf
+    from tutor.runtime.lora_gguf import export_lora_gguf
 
     out = tmp_path_factory.mktemp("export") / "big.gguf"
     assert export_lora_gguf(adapter, out, cache_dir=MODEL_CACHE) == out
@@ -124,7 +124,7 @@ def _greedy(llm, prompt: list[int], n: int) -> list[int]:
 def test_llama_cpp_with_exported_lora_answers_like_peft(adapter, exported):
     import torch
 
-    from tutor.models import load_model
+    from tutor.runtime.models import load_model
     from tutor.prompts import build_messages
 
     tuned = load_model(BASE, cache_dir=MODEL_CACHE, device="cpu", adapter_dir=adapter)
@@ -187,7 +187,7 @@ def fake_adapter(directory: Path, modules: dict[str, tuple[int, int]], r: int = 
 
 
 def test_synthetic_qwen2_adapter_exports_without_reordering(tmp_path):
-    from tutor.lora_gguf import export_lora_gguf
+    from tutor.runtime.lora_gguf import export_lora_gguf
 
     adapter = fake_adapter(tmp_path / "a", {"model.layers.0.self_attn.q_proj": (16, 16), "model.layers.1.mlp.up_proj": (16, 24)},
                            use_rslora=True)
@@ -204,7 +204,7 @@ def test_synthetic_qwen2_adapter_exports_without_reordering(tmp_path):
 
 
 def test_architecture_comes_from_the_cards_preset_gguf(tmp_path):
-    from tutor.lora_gguf import export_lora_gguf
+    from tutor.runtime.lora_gguf import export_lora_gguf
 
     adapter = fake_adapter(tmp_path / "a", {"model.layers.0.self_attn.k_proj": (576, 192)}, card_base=BASE)
     meta, tensors = gguf_fields(export_lora_gguf(adapter, tmp_path / "a.gguf", cache_dir=MODEL_CACHE))
@@ -214,7 +214,7 @@ def test_architecture_comes_from_the_cards_preset_gguf(tmp_path):
 
 def test_an_export_inside_the_adapter_is_recorded_on_its_card(tmp_path):
     from tutor.adapters import AdapterCard
-    from tutor.lora_gguf import export_lora_gguf
+    from tutor.runtime.lora_gguf import export_lora_gguf
 
     adapter = fake_adapter(tmp_path / "a", {"model.layers.0.self_attn.k_proj": (576, 192)}, card_base=BASE)
     export_lora_gguf(adapter, tmp_path / "elsewhere.gguf", cache_dir=MODEL_CACHE)
@@ -235,7 +235,7 @@ def test_an_export_inside_the_adapter_is_recorded_on_its_card(tmp_path):
     ({}, BASE, "qwen2", "base_arch='qwen2', but its base .*'llama'"),
 ])
 def test_unexportable_adapter_raises_and_writes_nothing(tmp_path, extra, card_base, base_arch, message):
-    from tutor.lora_gguf import export_lora_gguf
+    from tutor.runtime.lora_gguf import export_lora_gguf
     from basics.errors import ModelError
 
     adapter = fake_adapter(tmp_path / "a", {"model.layers.0.self_attn.v_proj": (576, 192)}, extra=extra, card_base=card_base)
@@ -247,7 +247,7 @@ def test_unexportable_adapter_raises_and_writes_nothing(tmp_path, extra, card_ba
 
 
 def test_failed_export_keeps_an_existing_file(tmp_path):
-    from tutor.lora_gguf import export_lora_gguf
+    from tutor.runtime.lora_gguf import export_lora_gguf
     from basics.errors import ModelError
 
     adapter = fake_adapter(tmp_path / "a", {"model.layers.0.self_attn.v_proj": (16, 16)},
@@ -261,7 +261,7 @@ def test_failed_export_keeps_an_existing_file(tmp_path):
 
 
 def test_llama_q_proj_needs_the_head_count(tmp_path):
-    from tutor.lora_gguf import export_lora_gguf
+    from tutor.runtime.lora_gguf import export_lora_gguf
     from basics.errors import ModelError
 
     adapter = fake_adapter(tmp_path / "a", {"model.layers.0.self_attn.q_proj": (16, 16)})

@@ -1,5 +1,5 @@
-"""The llama.cpp backend (LlamaCppGenerator, tutor/generators/llamacpp.py) on the real bundled GGUFs, the
-backend choice (tutor/backends.py) and the fair queue that makes waiting visible (tutor/generators/base.py)."""
+"""The llama.cpp backend (LlamaCppGenerator, tutor/runtime/generators/llamacpp.py) on the real bundled GGUFs, the
+backend choice (tutor/runtime/backends.py) and the fair queue that makes waiting visible (tutor/runtime/generators/base.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from tutor.backends import pick_backend
+from tutor.runtime.backends import pick_backend
 from basics.errors import ConfigError, ModelError
-from tutor.generators.base import FairQueue, QueueWait
-from tutor.generators.llamacpp import LlamaCppConfig, LlamaCppGenerator
-from tutor.models import PRESETS
+from tutor.runtime.generators.base import FairQueue, QueueWait
+from tutor.runtime.generators.llamacpp import LlamaCppConfig, LlamaCppGenerator
+from tutor.runtime.models import PRESETS
 
 from conftest import MODEL_CACHE
 
@@ -148,13 +148,13 @@ def test_choose_reads_the_first_token_odds_and_leaves_the_cache_usable(small):
 @pytest.mark.slow
 def test_the_machine_is_measured_once_and_a_slow_one_is_named_in_the_log(small, tmp_path, caplog):
     """At first start the app times one short prompt on the loaded model and estimates a typical answer
-    (tutor/machine.py); the figure is kept in the cache, so the next start reads it instead of measuring.
+    (tutor/runtime/machine.py); the figure is kept in the cache, so the next start reads it instead of measuring.
     Where the estimate is over the target the log warns and names the faster preset; nothing is changed."""
     import logging
 
-    from tutor.machine import SPEED_FILE, SpeedCheck, check_machine
+    from tutor.runtime.machine import SPEED_FILE, SpeedCheck, check_machine
 
-    with caplog.at_level(logging.INFO, logger="tutor.machine"):
+    with caplog.at_level(logging.INFO, logger="tutor.runtime.machine"):
         speed = check_machine(small, "qwen2.5-1.5b-instruct", tmp_path, SpeedCheck(target_s=1e6))
     assert speed is not None and speed.prefill_tps > 0 and speed.decode_tps > 0 and speed.model == "qwen2.5-1.5b-instruct"
     assert 80 <= small.last_stats.prompt_tokens <= 320  # the probe is about the size asked for
@@ -167,7 +167,7 @@ def test_the_machine_is_measured_once_and_a_slow_one_is_named_in_the_log(small, 
         def stream(self, *args, **kwargs):
             raise AssertionError("measured twice")
 
-    with caplog.at_level(logging.INFO, logger="tutor.machine"):
+    with caplog.at_level(logging.INFO, logger="tutor.runtime.machine"):
         again = check_machine(Untouched(), "qwen2.5-1.5b-instruct", tmp_path, SpeedCheck(target_s=1e-3))
     assert again == speed
     assert any(r.levelno == logging.WARNING and "qwen2.5-0.5b-instruct" in r.getMessage() for r in caplog.records)

@@ -15,7 +15,7 @@ import pytest
 
 from tutor.engine import EngineConfig, TutorEngine
 from basics.errors import ModelError
-from tutor.generators.remote import RemoteConfig, RemoteGenerator
+from tutor.runtime.generators.remote import RemoteConfig, RemoteGenerator
 
 from conftest import MODEL_CACHE
 

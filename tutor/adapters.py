@@ -27,7 +27,7 @@ from typing import Any
 
 from basics.config import Paths
 from basics.errors import ConfigError, ModelError
-from tutor.models import load_model
+from tutor.runtime.models import load_model
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class AdapterCard:
     hyperparameters: dict[str, Any] = field(default_factory=dict)  # the TrainConfig of the run
     metrics: dict[str, Any] = field(default_factory=dict)  # losses before/after, steps, speed
     resumed_from: str | None = None  # the checkpoint the run continued from
-    gguf: str | None = None  # llama.cpp LoRA export, relative to the adapter directory (tutor.lora_gguf)
+    gguf: str | None = None  # llama.cpp LoRA export, relative to the adapter directory (tutor.runtime.lora_gguf)
     merged_from: str | None = None  # on a merged full model: the adapter it was merged from
     extra: dict[str, Any] = field(default_factory=dict)
     path: Path | None = field(default=None, compare=False, repr=False)

@@ -17,9 +17,9 @@ from knowledge_base.facade import BUILTIN_COURSES
 from basics.errors import QuestionError
 from basics.flags import click_options, config_from_flags
 from knowledge_base.search import place_label
-from tutor.backends import BACKENDS
+from tutor.runtime.backends import BACKENDS
 from tutor.engine import EngineConfig, TutorEngine, open_engine
-from tutor.generators.transformers import OPTIMIZATIONS
+from tutor.runtime.generators.transformers import OPTIMIZATIONS
 
 # The flags that pick and tune the model, shared by ``ask`` and ``chat``: derived from EngineConfig's fields.
 ENGINE_FLAGS = ("model", "adapter", "remote_url", "remote_model", "remote_api_key", "backend", "device", "optimize",

@@ -29,16 +29,16 @@ from knowledge_base import KnowledgeBase
 from tutor import records
 from tutor.adapters import adapter_card
 from tutor.answer_result import AnswerResult, AnswerStream
-from tutor.backends import create_generator
+from tutor.runtime.backends import create_generator
 from tutor.attribution import named_sentence, number_of, sentence_citations
 from tutor.citations import Citation, SourcesFound, cite, snippet
 from tutor.engine_config import EngineConfig, with_embedder_thresholds
-from tutor.generators.base import QueueWait
+from tutor.runtime.generators.base import QueueWait
 from tutor.evidence import unwrap
 from tutor.verify import SentenceGate
 from tutor.verify.support import SupportJudge
 from basics.language import detect_language, entry_language
-from tutor.models import DEFAULT_PRESET
+from tutor.runtime.models import DEFAULT_PRESET
 from tutor.passages import best_passage, closeness, focus_excerpts
 from tutor.prompts import (INSTRUCTIONS, NEAREST, build_messages, correction_messages, excerpt_sentences, plain,
                            quote_text, refusal_text, sanitize, says_not_covered, source_label)

@@ -13,7 +13,7 @@ from basics.config import DEFAULT_COURSE
 from basics.errors import ConfigError
 from basics.flags import add_arguments, config_from_flags
 from tutor.engine_config import EngineConfig
-from tutor.models import DEFAULT_PRESET
+from tutor.runtime.models import DEFAULT_PRESET
 
 def _engine_help(name: str) -> str:
     """The help of an engine setting the app passes through: written once, on EngineConfig."""

@@ -19,7 +19,7 @@ from basics.text import replace_surrogates
 from knowledge_base.course_info import CourseInfo
 from tutor import records
 from tutor.citations import SourcesFound
-from tutor.generators.base import QueueWait
+from tutor.runtime.generators.base import QueueWait
 from webapp.render import chat_messages, citation_dicts, course_header, engine_history, write_exports
 from webapp.runtime import ActiveEngine
 

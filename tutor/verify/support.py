@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tutor.evidence import MARKER
-from tutor.generators.base import choose
+from tutor.runtime.generators.base import choose
 from tutor.verify.verdicts import Check, Finding, Kind
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """The transformers backend: a ``LoadedModel`` decoded in this process, with CPU speed-ups by name.
 
-``LocalGenerator`` runs a ``LoadedModel`` (``tutor/models.py``) with a plain decode loop (prefill once,
+``LocalGenerator`` runs a ``LoadedModel`` (``tutor/runtime/models.py``) with a plain decode loop (prefill once,
 then one token at a time through the KV cache). A hand-written loop rather than ``model.generate`` in a
 thread: it is short, needs no streamer thread, applies our stop strings on text, and lets the benchmark
 time the first token exactly. A ``FairQueue`` serialises generation because Gradio calls from several
@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Iterator
 
 from basics.errors import ConfigError
 from basics.hardware import cpu_supports_bf16
-from tutor.generators.base import FairQueue, GenerationStats
+from tutor.runtime.generators.base import FairQueue, GenerationStats
 
 if TYPE_CHECKING:
     import torch
 
-    from tutor.models import LoadedModel
+    from tutor.runtime.models import LoadedModel
 
 OPTIMIZATIONS = ("auto", "none", "bf16", "int8", "int4")
 
@@ -54,7 +54,7 @@ def optimize_model(model: "torch.nn.Module", optimize: str, device: str) -> "tor
 
     ``bf16``: cast weights to bfloat16 (fast where the CPU has AVX512-BF16/AMX, slow elsewhere).
     ``int8``: dynamic int8 quantization of every ``nn.Linear`` (weights int8, activations quantized on
-    the fly); CPU only, inference only. ``int4``: 4-bit weight-only groups (``tutor/int4.py``), the
+    the fly); CPU only, inference only. ``int4``: 4-bit weight-only groups (``tutor/runtime/int4.py``), the
     format the bundled GGUFs were shipped in. ``auto``: see ``resolve_optimize``.
     """
     import torch
@@ -69,7 +69,7 @@ def optimize_model(model: "torch.nn.Module", optimize: str, device: str) -> "tor
     if optimize == "bf16":
         return model.to(torch.bfloat16)
     if optimize == "int4":
-        from tutor.int4 import quantize_int4
+        from tutor.runtime.int4 import quantize_int4
 
         return quantize_int4(model)
     import warnings

@@ -1,6 +1,6 @@
 """Generator backends registered by name, and the rule that picks one from the engine's settings.
 
-This is the one file where a backend is added: write its generator (``tutor/generators/``), a factory
+This is the one file where a backend is added: write its generator (``tutor/runtime/generators/``), a factory
 that turns an ``EngineConfig`` into it, and one ``register_backend`` line at the bottom. The factories
 live here rather than next to the generators so that the generators take plain arguments and know
 nothing about ``EngineConfig``, and so that the list of backends reads in one place.
@@ -14,7 +14,7 @@ nothing about ``EngineConfig``, and so that the list of backends reads in one pl
 
 llama.cpp is the default for GGUF models on a CPU because that is what users run locally and its
 quantized kernels decode several times faster than torch here (docs/benchmarks.md). A LoRA adapter
-trained with peft is exported once to llama.cpp's LoRA GGUF (``tutor.lora_gguf``) next to the adapter,
+trained with peft is exported once to llama.cpp's LoRA GGUF (``tutor.runtime.lora_gguf``) next to the adapter,
 so an adapted model answers at the same speed; if that export fails under ``auto``, transformers answers.
 
 Factories import their generator module when called, so importing this module (the CLI does, for the
@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from basics.errors import ConfigError, ModelError
-from tutor.generators.llamacpp import LlamaCppConfig, LlamaCppGenerator, adapter_gguf
-from tutor.generators.remote import RemoteConfig, RemoteGenerator
-from tutor.models import PRESETS, load_model, pick_device
+from tutor.runtime.generators.llamacpp import LlamaCppConfig, LlamaCppGenerator, adapter_gguf
+from tutor.runtime.generators.remote import RemoteConfig, RemoteGenerator
+from tutor.runtime.models import PRESETS, load_model, pick_device
 
 if TYPE_CHECKING:
     from tutor.engine import EngineConfig
-    from tutor.generators.base import Generator
+    from tutor.runtime.generators.base import Generator
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def remote_generator(cfg: EngineConfig, cache_dir: Path, adapter_dir: Path | Non
 
 def transformers_generator(cfg: EngineConfig, cache_dir: Path, adapter_dir: Path | None = None) -> Generator:
     """``cfg.model`` loaded with transformers (the adapter applied with peft), decoded in this process."""
-    from tutor.generators.transformers import LocalGenerator  # deferred: it imports torch (seconds), which
+    from tutor.runtime.generators.transformers import LocalGenerator  # deferred: it imports torch (seconds), which
     # the llama.cpp and remote backends never need
 
     loaded = load_model(cfg.model, cache_dir=cache_dir, device=cfg.device, adapter_dir=adapter_dir)

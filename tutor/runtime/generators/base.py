@@ -2,7 +2,7 @@
 
 All backends take chat messages and yield text deltas, so the engine does not care where tokens come from.
 Adding a backend is writing a class that meets ``Generator`` and registering a factory for it in
-``tutor/backends.py``.
+``tutor/runtime/backends.py``.
 
 One CPU model serves one answer at a time; the local backends take turns through a ``FairQueue`` (first
 come, first served) and, while a request waits, yield ``QueueWait`` deltas: empty strings that carry how

@@ -3,7 +3,7 @@
 ``LlamaCppGenerator`` is what users run locally, and the default for GGUF presets on a CPU (the quantized
 kernels decode several times faster than torch, docs/benchmarks.md). The chat template is the GGUF's own
 (or the preset's, for base models); a LoRA adapter is applied by llama.cpp at load from its GGUF export
-(``tutor/lora_gguf.py``), which ``adapter_gguf`` writes next to the peft adapter on first use.
+(``tutor/runtime/lora_gguf.py``), which ``adapter_gguf`` writes next to the peft adapter on first use.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from basics.errors import ModelError
-from tutor.generators.base import FairQueue, GenerationStats
+from tutor.runtime.generators.base import FairQueue, GenerationStats
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -28,7 +28,7 @@ def adapter_gguf(adapter_dir: Path, base_gguf: Path) -> Path:
     weights = Path(adapter_dir) / "adapter_model.safetensors"
     if target.is_file() and (not weights.is_file() or target.stat().st_mtime >= weights.stat().st_mtime):
         return target
-    from tutor.lora_gguf import export_lora_gguf
+    from tutor.runtime.lora_gguf import export_lora_gguf
 
     return export_lora_gguf(Path(adapter_dir), target, base_gguf=Path(base_gguf))
 

@@ -1,11 +1,11 @@
 """Export a peft LoRA adapter to llama.cpp's LoRA GGUF, so an adapted model answers at llama.cpp speed.
 
-This is how the llama.cpp backend applies an adapter (``tutor.backends`` exports it once, next to the
+This is how the llama.cpp backend applies an adapter (``tutor.runtime.backends`` exports it once, next to the
 adapter, on first use), so it lives with the serving code; ``finetune`` trains adapters but is not
 needed to serve them.
 
 The project trains LoRA with transformers + peft on the dequantized weights of a GGUF preset
-(``tutor.models.load_model``), but on a CPU the quantized GGUF under llama.cpp decodes several times
+(``tutor.runtime.models.load_model``), but on a CPU the quantized GGUF under llama.cpp decodes several times
 faster than the same model in torch. llama.cpp applies a LoRA at load time from its own adapter format
 (``Llama(model_path=BASE_GGUF, lora_path=ADAPTER_GGUF)``), so exporting the adapter keeps the fast
 backend for fine-tuned models without merging the update into (and re-quantizing) the base.
@@ -43,7 +43,7 @@ import numpy as np
 from basics.config import Paths
 from basics.errors import ModelError
 from tutor.adapters import CARD_FILE, PEFT_CONFIG, AdapterCard
-from tutor.models import PRESETS
+from tutor.runtime.models import PRESETS
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from basics.errors import ConfigError, ModelError
-from tutor.generators.base import GenerationStats
+from tutor.runtime.generators.base import GenerationStats
 
 @dataclass
 class RemoteConfig:
@@ -39,7 +39,7 @@ class RemoteGenerator:
     """Streams from an OpenAI-compatible ``/v1/chat/completions`` endpoint (SSE)."""
 
     tokenizer = None  # the remote model's tokenizer is not here; the prompt builder estimates tokens
-    runs_here = False  # its speed is the server's, not this machine's (tutor.machine measures local backends)
+    runs_here = False  # its speed is the server's, not this machine's (tutor.runtime.machine measures local backends)
 
     def __init__(self, config: RemoteConfig, stops: tuple[str, ...] = ()):
         if not config.url.startswith(("http://", "https://")):
