@@ -76,6 +76,8 @@ def evaluate(rows_file: Path, course: str, args, paths, kb, out: Path):
         options["min_evidence"] = args.min_evidence
     if args.support_judge:
         options["support_judge"] = True
+    if args.pivot:
+        options["pivot_answers"] = True
     config = EvalConfig(course=course, model=args.preset, engine_options=options, use_faq=False)
     t0 = time.perf_counter()
     result = run_evaluation(rows_file, config, paths, kb=kb, out_dir=out)
@@ -264,6 +266,7 @@ def main() -> None:
     ap.add_argument("--cite-sentences", action="store_true", help="numbered excerpt sentences, cited by the answer "
                     "(PromptConfig.cite_sentences)")
     ap.add_argument("--support-judge", action="store_true", help="the engine's support judge on (EngineConfig.support_judge)")
+    ap.add_argument("--pivot", action="store_true", help="answer in the course's language, then translate (EngineConfig.pivot_answers)")
     ap.add_argument("--course", default="sample", choices=tuple(QUESTION_SETS), help="built-in course (sample)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()

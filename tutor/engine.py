@@ -34,7 +34,7 @@ from tutor.attribution import named_sentence, number_of, sentence_citations
 from tutor.citations import Citation, SourcesFound, cite, snippet
 from tutor.engine_config import EngineConfig, with_embedder_thresholds
 from tutor.runtime.generators.base import QueueWait
-from tutor.evidence import unwrap
+from tutor.evidence import Evidence, unwrap
 from tutor.verify import SentenceGate
 from tutor.verify.support import SupportJudge
 from basics.language import detect_language, entry_language
@@ -45,7 +45,7 @@ from tutor.prompts import (INSTRUCTIONS, NEAREST, build_messages, correction_mes
 from tutor.questions import close_faq, fold, followup_prompt, leaned_on
 from tutor.schedule import localize_weekdays
 from tutor.subjects import detached_facts
-from tutor.translation import RefusalLines, faq_text, meaning_check, translatable, translate
+from tutor.translation import QUESTION, RefusalLines, faq_text, meaning_check, translatable, translate
 from tutor.verify.verdicts import Kind
 
 if TYPE_CHECKING:
@@ -222,6 +222,12 @@ class TutorEngine:
         if cfg.excerpt_chars and usable:
             focused = focus_excerpts(query, [h.text for h in usable], self.kb.embedder, cfg.excerpt_chars)
             usable = [replace(h, text=t) for h, t in zip(usable, focused)]
+        student = language  # the answer's language; with a pivot, the model answers in the excerpts' own first
+        source = Evidence([h.text for h in usable]).language if cfg.pivot_answers and usable else language
+        put = (yield from translate(generator, question, source, source=language, same_meaning=self._refusals.same_meaning,
+                                    what=QUESTION)) if source not in ("", language) else None
+        if put:  # every check then reads the question and the answer in the course's language
+            question, query, language = put, put, source
         asked = followup_prompt(question, previous) if previous else query
         messages, included = build_messages(asked, usable, history, language, generator.tokenizer,
                                             cfg.context_budget_tokens, cfg.prompt)
@@ -229,7 +235,8 @@ class TutorEngine:
         numbered = excerpt_sentences(included) if cfg.prompt.cite_sentences else []  # [k]: numbered[k-1]
         sentences = [s.text for s in numbered]
         gate = SentenceGate.for_answer(question, texts, language, query, INSTRUCTIONS, cfg.verifiers, sentences=sentences)
-        raw = yield from self._stream_checked(generator, messages, gate, emit, result, asked)
+        say = (lambda text: "") if put else emit  # with a pivot, the checked answer waits for its translation
+        raw = yield from self._stream_checked(generator, messages, gate, say, result, asked)
         first_try = None
         kinds = [f.kind for f in gate.failed.findings] if gate.failed else []
         if gate.failed and not gate.released.strip() and cfg.correct_once and kinds not in ([Kind.RESTATEMENT], [Kind.LEAD_IN]) \
@@ -243,17 +250,24 @@ class TutorEngine:
             messages = correction_messages(messages, gate.failed_sentence, gate.failed.findings, language, instead)
             gate = SentenceGate.for_answer(question, texts, language, query, INSTRUCTIONS, cfg.verifiers, retry=True,
                                            sentences=sentences)
-            raw = yield from self._stream_checked(generator, messages, gate, emit, result, asked)
+            raw = yield from self._stream_checked(generator, messages, gate, say, result, asked)
+        if put and gate.released.strip():
+            back = yield from translate(generator, gate.released.strip(), student, source=language,
+                                        same_meaning=self._refusals.same_meaning)
+            yield emit(back or gate.released.strip())  # untranslated where the translation changed a fact
+        language = student
         findings = gate.failed.findings if gate.failed else []
         result.grounding = {"raw": raw.strip(), "checked_facts": [f for c in gate.checks for f in c.facts],
                             "unsupported": [f.text for f in findings], "findings": [f.to_dict() for f in findings],
                             "dropped": gate.failed_sentence, "excerpts": texts,
                             "support": result.grounding.get("support", [])}  # the judge's P(no) per sentence
+        if put:
+            result.grounding["pivot"] = {"question": put, "language": source}
         if first_try:
             result.grounding["first_try"] = {**first_try, "findings": [f.to_dict() for f in first_try["findings"]]}
         answer = gate.released.strip()
         closest = max(range(len(included)), key=lambda i: included[i].dense_score, default=None)
-        if answer and gate.only_denies:
+        if answer and gate.only_denies and not put:
             if closest is not None and included[closest].dense_score >= cfg.min_quote_evidence:
                 # "The excerpts do not mention encoder layers.": true, and what the course says instead is wanted.
                 said = "\n\n" + NEAREST.format(quote=plain(best_passage(query, included[closest].text,

@@ -81,6 +81,9 @@ class EngineConfig:
                                 "is shown once judged (tutor.verify.support; figures in docs/benchmarks.md)."})
     support_threshold: float = field(default=0.5, metadata={"help": "The judge's probability of \"no\" from which a sentence "
                                      "is unsupported."})
+    pivot_answers: bool = field(default=False, metadata={"help": "A question in another language than the excerpts is "
+                                "translated into theirs, answered and checked there, and the checked answer is translated "
+                                "back (shown once whole; tutor.translation's facts and meaning checks)."})
     log_questions: bool = field(default=True, metadata={"help": "Write each question to the question log."})
     language: LanguageConfig = field(default_factory=LanguageConfig)
     prompt: PromptConfig = field(default_factory=PromptConfig)

@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 
 # Asked by hand on the logistics lines, this wording kept "office hours" (not "Horarios de clase", class times,
 # with "You translate course text into Spanish.").
-TRANSLATE_RULES = ("Translate the user's text from {source} into {language}. It is a line of a university course's "
-                   "documents: translate its meaning faithfully and keep every number, time, room and name exactly "
-                   "as written. Reply with the translation only.")
+TRANSLATE_RULES = ("Translate the user's text from {source} into {language}. It is {what}: translate its meaning "
+                   "faithfully and keep every number, time, room and name exactly as written. Reply with the "
+                   "translation only.")
 
 
 def facts(text: str, language: str = "en") -> tuple[frozenset, ...]:
@@ -93,9 +93,16 @@ def wrong_language(sentence: str, language: str, min_letters: int = 15, echo: st
     return said
 
 
-def translation_messages(text: str, language: str, source: str = "en") -> list[dict]:
+COURSE_LINE = "a line of a university course's documents"
+# A student's question put into the course's language (EngineConfig.pivot_answers). Told it was course text, the
+# 1.5B turned "강의는 언제 어디에서 하나요?" (when and where are the lectures?) into "The lecture is held at a specific
+# time and place.", which the answer check then read as the question restated.
+QUESTION = "a student's question about a university course, and stays a question"
+
+
+def translation_messages(text: str, language: str, source: str = "en", what: str = COURSE_LINE) -> list[dict]:
     """The prompt: the rules as a system turn, the sentence alone as the user turn."""
-    rules = TRANSLATE_RULES.format(source=language_name(source), language=language_name(language))
+    rules = TRANSLATE_RULES.format(source=language_name(source), language=language_name(language), what=what)
     return [{"role": "system", "content": rules},
             {"role": "user", "content": text}]
 
@@ -139,7 +146,8 @@ def meaning_check(embedder) -> Callable[[str, str], bool] | None:
 
 
 def translate(generator, text: str, language: str, max_new_tokens: int | None = None, source: str = "en",
-              keep: list[str] | None = None, same_meaning: Callable[[str, str], bool] | None = None) -> Iterator[str]:
+              keep: list[str] | None = None, same_meaning: Callable[[str, str], bool] | None = None,
+              what: str = COURSE_LINE) -> Iterator[str]:
     """Translate one course sentence with ``generator``: yields its queue notices (empty ``QueueWait``
     deltas), returns the checked translation, or None when it is not acceptable (the original is shown alone).
     ``keep``, if given, receives the model's translation whether accepted or not; ``same_meaning``: see
@@ -150,7 +158,7 @@ def translate(generator, text: str, language: str, max_new_tokens: int | None = 
     # into Thursday in English, Spanish and Chinese, and the check rightly refused each translation.
     prepared = localize_weekdays(text, language, source)
     try:
-        for delta in generator.stream(translation_messages(prepared, language, source), max_new_tokens, 0.0):
+        for delta in generator.stream(translation_messages(prepared, language, source, what), max_new_tokens, 0.0):
             if delta:
                 out += delta
             else:
