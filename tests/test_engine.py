@@ -580,3 +580,20 @@ def test_the_support_judge_withdraws_what_the_model_finds_unsupported_before_it_
     assert wrong.rstrip(".") not in shown and result.answer.startswith(right.rstrip("."))
     assert result.grounding["first_try"]["findings"][0]["kind"] == "meaning"
     assert result.grounding["support"] == [0.0] and len(script.calls) == 4  # answer, judge, retry, judge
+
+
+def test_a_pivot_answers_in_the_courses_language_and_shows_the_checked_translation(kb):
+    """``pivot_answers``: the Korean question is put into the course's English (as a question), the model
+    answers in English and every check reads it there, then the checked answer is translated back; a
+    translation that moves the lectures to other days is not shown (the checked English answer is)."""
+    english = "Lectures take place on Tuesdays and Thursdays from 10:00 to 11:30 in room B214 [1]."
+    korean = "강의는 화요일과 목요일 10:00부터 11:30까지 B214호에서 진행됩니다 [1]."
+    engine = scripted_engine(kb, "When and where are the lectures?", english, korean, pivot_answers=True)
+    result = engine.ask("강의는 언제 어디에서 하나요?", [], "sample")
+    assert result.outcome == "answered" and result.language == "ko" and result.answer == korean, result.answer
+    assert result.grounding["pivot"] == {"question": "When and where are the lectures?", "language": "en"}
+    prompt = engine.generator.calls[1]
+    assert "When and where are the lectures?" in prompt[-1]["content"] and "English" in prompt[0]["content"]
+    moved = "강의는 월요일과 화요일 10:00부터 11:30까지 B214호에서 진행됩니다 [1]."  # Monday and Tuesday
+    engine = scripted_engine(kb, "When and where are the lectures?", english, moved, pivot_answers=True)
+    assert engine.ask("강의는 언제 어디에서 하나요?", [], "sample").answer == english
