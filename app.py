@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> None:
         config, verbose = parse_args(argv)
         logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="%(levelname)s %(name)s: %(message)s")
         if not config.console_enabled:
-            log.warning("Instructor console disabled: set TUTOR_INSTRUCTOR_USER / TUTOR_INSTRUCTOR_PASSWORD or --instructor-password-file.")
+            log.warning("No instructor configured (TUTOR_INSTRUCTOR_USER / TUTOR_INSTRUCTOR_PASSWORD or "
+                        "--instructor-password-file): the console opens only to accounts made with `tutor admin account add`.")
         demo = build_app(config)
         engine = demo.tutor.engines.engine
         # load the model before the first student waits for it, and say once if this CPU is too slow for it

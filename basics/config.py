@@ -51,6 +51,11 @@ class Paths:
         return self._dir("adapters")
 
     @property
+    def originals_dir(self) -> Path:
+        """Files kept as added (PDFs), so a citation can show the page it cites (``knowledge_base/originals.py``)."""
+        return self._dir("originals")
+
+    @property
     def reports_dir(self) -> Path:
         return self._dir("reports")
 

@@ -39,6 +39,9 @@ class KBConfig:
         "help": "reranker (registered with knowledge_base.rerank.register_reranker) that reorders the top "
                 "`candidates` fused hits before the top k are kept; None: the RRF order as is"})
     max_file_mb: float = field(default=50.0, metadata={"help": "files larger than this are rejected"})
+    keep_originals: tuple[str, ...] = field(default=(".pdf",), metadata={
+        "help": "file suffixes whose bytes are kept as added (DATA_DIR/originals), so a citation opens the page "
+                "it cites; the other formats are shown from their stored chunks"})
     batch_chunks: int = field(default=512, metadata={"help": "chunks embedded per encode call during ingest"})
     verify_on_open: bool = field(default=True, metadata={"help": "check index/database agreement when opened"})
     course_examples: int = field(default=3, metadata={
@@ -57,5 +60,7 @@ class KBConfig:
                               f"got {self.chunk_overlap!r}.")
         if self.course_examples < 0:
             raise ConfigError(f"KBConfig.course_examples must not be negative (got {self.course_examples!r}).")
+        if any(not isinstance(s, str) or not s.startswith(".") for s in self.keep_originals):
+            raise ConfigError(f"KBConfig.keep_originals lists file suffixes such as '.pdf', got {self.keep_originals!r}.")
         if self.rrf_k < 0 or min(self.dense_weight, self.lexical_weight, self.cjk_dense_weight or 0.0) < 0:
             raise ConfigError("KBConfig.rrf_k and the RRF weights must not be negative.")

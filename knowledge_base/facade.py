@@ -2,12 +2,13 @@
 
 It composes the parts and holds little logic of its own, so each part can be read (and tested) alone:
 
-* ``store.py``: every SQL statement (courses, documents, chunks, FAQ rows, embeddings);
+* ``store.py``: every SQL statement (courses, documents, chunks, embeddings; the FAQ rows' in ``faq_store.py``);
 * ``course_indexes.py``: each course's FAISS + BM25 index in memory, verified against SQLite and repaired;
 * ``ingest.py``: the write path (files, folders, texts -> chunks -> vectors -> one transaction per
   document -> index update) and delete;
 * ``search.py``: hybrid search (dense + BM25, weights, RRF, evidence cosines), then ``rerank.py``;
-* ``faq_match.py``: the FAQ of each course with its question embeddings, and the nearest match.
+* ``faq_match.py``: the FAQ of each course with its question embeddings, and the nearest match;
+* ``sources.py`` and ``originals.py``: a cited passage in its section, and the kept PDFs it is shown from.
 
 What stays here is what spans them: ``reindex`` (chunks, FAQ and index of a course swapped to another
 embedder in one transaction), ``stats``, a course's page (``course_info``: its texts with examples drawn from
@@ -26,7 +27,7 @@ import numpy as np
 
 from basics.config import DEFAULT_COURSE, Paths
 from basics.errors import ConfigError, IngestError, TutorError
-from knowledge_base import store
+from knowledge_base import faq_store, store
 from knowledge_base.config import KBConfig
 from knowledge_base.course_indexes import CourseIndexes
 from knowledge_base.course_info import CourseInfo, clean_fields, example_questions, read_course_file
@@ -35,9 +36,11 @@ from knowledge_base.faq_entries import FAQEntry
 from knowledge_base.faq_files import load_faq
 from knowledge_base.faq_match import CourseFAQs
 from knowledge_base.index import is_hnsw
+from knowledge_base.originals import Originals
 from knowledge_base.ingest import AddResult, Ingest, file_source, file_sources, safe_name, text_source
 from knowledge_base.rerank import get_reranker
 from knowledge_base.search import Hit, HybridSearch
+from knowledge_base.sources import CitedPassage, cited_passage
 from knowledge_base.store import DocumentInfo
 
 log = logging.getLogger(__name__)
@@ -65,7 +68,8 @@ class KnowledgeBase:
             embedder = Embedder(self.config.embedder, device=self.config.device, cache_dir=paths.cache_dir)
         self._embedder = embedder
         self.indexes = CourseIndexes(self.db, self.config, paths.indexes_dir, self.embedder)
-        self.ingest = Ingest(self.db, self.indexes, self.config, self.embedder)
+        self.originals = Originals(paths.originals_dir)
+        self.ingest = Ingest(self.db, self.indexes, self.config, self.embedder, self.originals)
         self.searcher = HybridSearch(self.db, self.indexes, self.config, self.embedder)
         self.faqs = CourseFAQs(self.db, self.embedder)
         if self.config.verify_on_open:
@@ -158,7 +162,7 @@ class KnowledgeBase:
         and up to ``KBConfig.course_examples`` example questions. ``ConfigError`` for a course that does not exist."""
         cid = self._existing_course(course)
         texts = store.course_texts(self.db, cid)
-        examples = example_questions(store.faq_rows(self.db, course), self.list_documents(course),
+        examples = example_questions(faq_store.faq_rows(self.db, course), self.list_documents(course),
                                      self.config.course_examples, self.config.course_limits)
         return CourseInfo(course, texts["title"] or course, texts["description"] or "", texts["welcome"] or "", examples)
 
@@ -171,6 +175,18 @@ class KnowledgeBase:
         texts = clean_fields(self.config.course_limits, title, description, welcome)  # all checked before any write
         with self.db.transaction() as conn:
             store.set_course_texts(conn, cid, texts)
+        return self.course_info(course)
+
+    def create_course(self, course: str, title: str = "") -> CourseInfo:
+        """An empty course (until now a course came into being with its first document): an admin creates it
+        so that its instructors can be given it first. ``ConfigError`` for a bad id, a title too long, or a
+        course that exists already (its documents are never touched)."""
+        store.check_course(course)
+        texts = clean_fields(self.config.course_limits, title=title or "")
+        with self.db.transaction() as conn:  # the check and the insert in one: two admins cannot both create it
+            if store.course_id(self.db, course) is not None:
+                raise ConfigError(f"course {course!r} exists already; nothing was changed")
+            store.set_course_texts(conn, store.course_id(self.db, course, create=True), texts)
         return self.course_info(course)
 
     def _existing_course(self, course: str) -> int:
@@ -213,7 +229,7 @@ class KnowledgeBase:
         cid = self._existing_course(course)
         before, _ = store.course_embedder(self.db, cid)
         chunk_ids, texts = store.chunk_texts(self.db, cid)
-        faq_ids, questions = store.faq_questions(self.db, cid)
+        faq_ids, questions = faq_store.faq_questions(self.db, cid)
         t0 = time.perf_counter()
         emb = self.embedder
         vecs = np.zeros((0, 0), np.float32)
@@ -253,6 +269,12 @@ class KnowledgeBase:
     def search(self, query: str, course: str = DEFAULT_COURSE, k: int = 5, mode: str = "hybrid") -> list[Hit]:
         """Top-k chunks of ``course`` for ``query``; see ``search.py`` for the fusion and the score fields."""
         return self.searcher.search(query, course, k, mode)
+
+    def cited_passage(self, key: str) -> CitedPassage | None:
+        """The chunk a citation names (its ``chunk_id``, a chunk key) in its section, with the kept file of its
+        PDF: what the source viewer shows (``sources.py``). None when no chunk has that key any more (its
+        document was deleted or replaced); ``ValueError`` for a key that is not shaped like one."""
+        return cited_passage(self.db, self.originals, key)
 
     # ------------------------------------------------------------------------------------------ FAQ
 

@@ -8,7 +8,7 @@ Whether a cosine is high enough is the engine's business (``EmbedderSpec.faq_thr
 
 Entries and their question matrix are cached per course and dropped on every write; a row stored without
 an embedding (an older database, a row written by hand) is embedded on first use and saved. The SQL is in
-``store.py``; the file formats are in ``faq_files.py``.
+``faq_store.py``; the file formats are in ``faq_files.py``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from basics.db import Database
 from basics.errors import FAQFormatError
-from knowledge_base import store
+from knowledge_base import faq_store, store
 from knowledge_base.embedder import Embedder
 from knowledge_base.faq_entries import FAQEntry
 
@@ -39,7 +39,7 @@ class CourseFAQs:
             with self.db.transaction() as conn:
                 if entries:
                     store.claim_course(conn, cid, self.embedder.name, int(vecs.shape[1]))
-                store.replace_faq(conn, cid, entries, vecs)
+                faq_store.replace_faq(conn, cid, entries, vecs)
             self.forget(course)
         return len(entries)
 
@@ -56,7 +56,7 @@ class CourseFAQs:
             cid = store.course_id(self.db, course, create=True)
             with self.db.transaction() as conn:
                 store.claim_course(conn, cid, self.embedder.name, len(vec))
-                entry_id = store.insert_faq(conn, cid, question.strip(), answer.strip(), language, vec)
+                entry_id = faq_store.insert_faq(conn, cid, question.strip(), answer.strip(), language, vec)
             self.forget(course)
             return entry_id
 
@@ -82,7 +82,7 @@ class CourseFAQs:
         cached = self._cache.get(course)
         if cached is not None:
             return cached
-        rows = store.faq_rows(self.db, course)
+        rows = faq_store.faq_rows(self.db, course)
         entries = [FAQEntry(r["question"], r["answer"], course, r["source"], r["language"], bool(r["answerable"]),
                             r["row"], r["id"]) for r in rows]
         blobs = [r["embedding"] for r in rows]
@@ -91,7 +91,7 @@ class CourseFAQs:
             vecs = self.embedder.encode([rows[i]["question"] for i in missing], kind="query")
             with self.db.transaction() as conn:
                 store.set_embeddings(conn, "faq", [rows[i]["id"] for i in missing], vecs)
-            blobs = store.faq_embeddings(self.db, course)
+            blobs = faq_store.faq_embeddings(self.db, course)
         matrix = store.from_blobs(blobs)
         self._cache[course] = (entries, matrix)
         return entries, matrix

@@ -6,6 +6,9 @@ embeddings) -> update the course's FAISS index in memory -> write it atomically 
 read once: its bytes are hashed (duplicate detection) and parsed from the same read.
 
 Never raises for one bad file: its ``AddResult`` says ``error`` with a reason, and nothing of it is stored.
+A file whose format the source viewer draws (``KBConfig.keep_originals``: PDF) is kept as added once its
+document commits (``originals.py``), replaced with it and removed when it is deleted; the same file added
+again (skipped as a duplicate) restores a kept file that is missing.
 A crash between the database commit and the index write is repaired on the next open (``course_indexes.py``).
 """
 
@@ -30,6 +33,7 @@ from knowledge_base.embedder import Embedder
 from knowledge_base.lexical import tokenize
 from knowledge_base.loaders import (LOADERS, LoadedDocument, assemble, load_document, markdown_blocks,
                                     read_document_bytes)
+from knowledge_base.originals import Originals
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +76,7 @@ class _Prepared:
     lex_tokens: list[list[str]]
     slot: int = 0
     vectors: np.ndarray | None = None
+    original: bytes | None = None  # the file's bytes, when its format is kept (KBConfig.keep_originals)
 
 
 def safe_name(name: str, path: str = "") -> str:
@@ -94,7 +99,9 @@ def file_source(path: Path, name: str, max_bytes: int) -> Source:
 
     def load() -> tuple[LoadedDocument, str]:
         data = read_document_bytes(path, max_bytes)
-        return load_document(path, data=data), hashlib.sha256(data).hexdigest()
+        doc = load_document(path, data=data)
+        doc.original = data
+        return doc, hashlib.sha256(data).hexdigest()
 
     return Source(str(path.resolve()), name, load)
 
@@ -128,11 +135,13 @@ def text_source(name: str, text: str) -> Source:
 class Ingest:
     """Adds and deletes the documents of one knowledge base (its database, course indexes and embedder)."""
 
-    def __init__(self, db: Database, indexes: CourseIndexes, config: KBConfig, embedder: Embedder):
+    def __init__(self, db: Database, indexes: CourseIndexes, config: KBConfig, embedder: Embedder,
+                 originals: Originals | None = None):
         self.db = db
         self.indexes = indexes
         self.config = config
         self.embedder = embedder
+        self.originals = originals  # None: no file is kept
 
     def add(self, course: str, sources: list[Source], progress: bool = False,
             embed: Embed | None = None) -> list[AddResult]:
@@ -154,6 +163,8 @@ class Ingest:
                 dup = store.find_by_hash(self.db, cid, digest) if cid is not None else None
                 if dup is not None or digest in seen:
                     other = dup["name"] if dup is not None else seen[digest]
+                    if dup is not None:
+                        self._restore_original(int(dup["id"]), digest, doc)
                     results[slot] = AddResult(path, name, "skipped", int(dup["id"]) if dup is not None else None,
                                               0, f"same content as {other!r}")
                     continue
@@ -192,10 +203,24 @@ class Ingest:
                 if row is None:
                     return False
                 removed = store.delete_document(conn, int(row["id"]))
+            if self.originals is not None:
+                self.originals.drop(int(row["id"]))
             self.indexes.update(course, index, removed, [], [])
             self.indexes.flush(course)
             log.info("deleted %s from course %r", name, course)
             return True
+
+    def _kept(self, doc: LoadedDocument) -> bytes | None:
+        """The bytes of ``doc`` to keep as its original (its format is in ``KBConfig.keep_originals``), else None."""
+        return doc.original if doc.path.suffix.lower() in self.config.keep_originals else None
+
+    def _restore_original(self, doc_id: int, digest: str, doc: LoadedDocument) -> None:
+        """A file skipped as a duplicate still brings back its stored twin's kept original when that is missing
+        (a PDF added before originals were kept, or a crash between the commit and the write): adding the same
+        PDF again is how an instructor gets its pages shown."""
+        data = self._kept(doc)
+        if self.originals is not None and data is not None and self.originals.read(doc_id, digest) is None:
+            self.originals.keep(doc_id, data)
 
     def _prepare(self, doc: LoadedDocument, name: str, digest: str) -> _Prepared:
         emb = self.embedder
@@ -203,7 +228,8 @@ class Ingest:
         chunks = chunk_document(doc, emb, max_tokens, self.config.chunk_overlap, digest)
         if not chunks:
             raise IngestError(str(doc.path), "no text left after chunking")
-        return _Prepared(str(doc.path), name, doc.title, digest, chunks, [tokenize(ch.text) for ch in chunks])
+        return _Prepared(str(doc.path), name, doc.title, digest, chunks, [tokenize(ch.text) for ch in chunks],
+                         original=self._kept(doc))
 
     def _embed_and_commit(self, course: str, batch: list[_Prepared], results: list[AddResult | None],
                           embed: Embed | None, progress: bool = False) -> None:
@@ -241,6 +267,11 @@ class Ingest:
                         status = "added"
                     store.claim_course(conn, cid, self.embedder.name, int(item.vectors.shape[1]))
                     ids = store.insert_chunks(conn, cid, doc_id, item.chunks, item.lex_tokens, item.vectors)
+                if self.originals is not None:  # after the commit: a file never outlives a rolled-back document
+                    if item.original is not None:
+                        self.originals.keep(doc_id, item.original)
+                    else:
+                        self.originals.drop(doc_id)
                 added_ids += ids
                 added_vecs.append(item.vectors)
                 results[item.slot] = AddResult(item.path, item.name, status, doc_id, len(ids))

@@ -41,10 +41,14 @@ class Section:
 
 @dataclass
 class LoadedDocument:
+    """A parsed document. ``original``: the file's bytes it was parsed from (set by ingest's ``file_source``; None
+    for an in-memory text), for ingest to keep where the source viewer needs them (PDF pages)."""
+
     path: Path
     title: str
     text: str
     sections: list[Section] = field(default_factory=list)
+    original: bytes | None = None
 
 
 Block = tuple[str | None, int | None, str]  # (heading path, page, text)

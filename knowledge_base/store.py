@@ -1,8 +1,10 @@
 """SQLite tables of the knowledge base (courses, documents, chunks, faq) and every query on them.
 
 Every SQL statement of the knowledge base is here (the facade, ingest, the course indexes, search and the
-FAQ call these functions), so a schema change is made and reviewed in one file. Functions that write take
-the ``conn`` of the caller's ``Database.transaction()``: the caller decides what one transaction holds.
+source viewer call these functions), so a schema change is made and reviewed in one file; the one exception,
+split off by table, is the faq table's queries in ``faq_store.py`` (its schema and migrations are here).
+Functions that write take the ``conn`` of the caller's ``Database.transaction()``: the caller decides what one
+transaction holds.
 
 Chunk embeddings are stored in the ``chunks`` table as float32 blobs. Why keep them next to the FAISS index:
 the FAISS file is a derived cache that can be rebuilt from the database at any time without re-embedding.
@@ -22,7 +24,7 @@ import sqlite3
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,7 +33,6 @@ from basics.errors import ConfigError, EmbedderMismatchError
 
 if TYPE_CHECKING:
     from knowledge_base.chunking import Chunk
-    from knowledge_base.faq_entries import FAQEntry
 
 
 def _m001_schema(conn: sqlite3.Connection) -> None:
@@ -114,8 +115,15 @@ def _m004_course_info(conn: sqlite3.Connection) -> None:
         conn.execute(f"ALTER TABLE courses ADD COLUMN {column} TEXT")
 
 
+def _m005_chunk_key_index(conn: sqlite3.Connection) -> None:
+    """A citation links to its passage by chunk key (what an answer's citations and kept conversations hold, and
+    the same for the same passage on every ingest), so the source viewer looks a chunk up by its key."""
+    conn.execute("CREATE INDEX chunks_key ON chunks(chunk_key)")
+
+
 register_migrations("kb", [("001_schema", _m001_schema), ("002_course_embedder", _m002_course_embedder),
-                           ("003_course_language", _m003_course_language), ("004_course_info", _m004_course_info)])
+                           ("003_course_language", _m003_course_language), ("004_course_info", _m004_course_info),
+                           ("005_chunk_key_index", _m005_chunk_key_index)])
 
 
 def open_database(path: Path) -> Database:
@@ -252,11 +260,6 @@ def chunk_sample(db: Database, cid: int, n: int) -> list[str]:
     return [r["text"] for r in db.query("SELECT text FROM chunks WHERE course_id = ? ORDER BY id LIMIT ?", (cid, n))]
 
 
-def faq_questions(db: Database, cid: int) -> tuple[list[int], list[str]]:
-    rows = db.query("SELECT id, question FROM faq WHERE course_id = ? ORDER BY id", (cid,))
-    return [r["id"] for r in rows], [r["question"] for r in rows]
-
-
 def set_embeddings(conn: sqlite3.Connection, table: str, ids: list[int], vectors: np.ndarray) -> None:
     """Overwrite the stored embeddings of rows ``ids`` of ``table`` (``chunks`` or ``faq``)."""
     if table not in ("chunks", "faq"):
@@ -365,34 +368,14 @@ def chunk_rows(db: Database, ids: list[int]) -> dict[int, sqlite3.Row]:
     return {int(r["id"]): r for r in rows}
 
 
-# ---------------------------------------------------------------------------------------------- faq
-
-
-def replace_faq(conn: sqlite3.Connection, cid: int, entries: list[FAQEntry], vectors: Iterable[np.ndarray]) -> None:
-    """The course's FAQ becomes ``entries``, each stored with its question's embedding."""
-    conn.execute("DELETE FROM faq WHERE course_id = ?", (cid,))
-    for e, v in zip(entries, vectors):
-        conn.execute("INSERT INTO faq (course_id, question, answer, language, source, answerable, row, embedding) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     (cid, e.question, e.answer, e.language, e.source, int(bool(e.answerable)), e.row, to_blob(v)))
-
-
-def insert_faq(conn: sqlite3.Connection, cid: int, question: str, answer: str, language: str | None,
-               vector: np.ndarray) -> int:
-    """One more FAQ entry; returns its id."""
-    cur = conn.execute("INSERT INTO faq (course_id, question, answer, language, embedding) VALUES (?, ?, ?, ?, ?)",
-                       (cid, question, answer, language, to_blob(vector)))
-    return int(cur.lastrowid)
-
-
-def faq_rows(db: Database, course: str) -> list[sqlite3.Row]:
-    """The course's FAQ rows in insertion order (``embedding`` may be NULL: not embedded yet)."""
-    return db.query("SELECT f.* FROM faq f JOIN courses c ON c.id = f.course_id WHERE c.name = ? ORDER BY f.id",
-                    (course,))
-
-
-def faq_embeddings(db: Database, course: str) -> list[bytes | None]:
-    """The stored question embeddings of the course's FAQ, in the order of ``faq_rows``."""
-    rows = db.query("SELECT f.embedding FROM faq f JOIN courses c ON c.id = f.course_id WHERE c.name = ? "
-                    "ORDER BY f.id", (course,))
-    return [r["embedding"] for r in rows]
+def passage_rows(db: Database, key: str) -> list[sqlite3.Row]:
+    """Every chunk of the document that holds the chunk with key ``key``, in reading order, each with its
+    document's id, name, title and hash and its course's name: the passage and what surrounds it, for the
+    source viewer. Empty when no chunk has that key (its document was deleted or replaced). The same key in
+    two courses is the same text of the same file: the first stored is shown."""
+    return db.query(
+        "SELECT c.id, c.chunk_key, c.text, c.section, c.page, c.start, c.end, d.id AS doc_id, d.name AS document, "
+        "d.title, d.hash, co.name AS course FROM chunks c JOIN documents d ON d.id = c.doc_id "
+        "JOIN courses co ON co.id = c.course_id "
+        "WHERE c.doc_id = (SELECT doc_id FROM chunks WHERE chunk_key = ? ORDER BY id LIMIT 1) ORDER BY c.start, c.id",
+        (key,))

@@ -102,17 +102,19 @@ def browser_client(url: str, timeout: float = 120) -> httpx.Client:
 
 
 def raw_call(url: str, index: int, data: list, session: str | None = None, timeout: float = 120,
-             client: httpx.Client | None = None, event_data: dict | None = None) -> dict:
+             client: httpx.Client | None = None, event_data: dict | None = None, page_query: dict | None = None) -> dict:
     """Run one event through ``/gradio_api/queue/join`` (in ``session``, else a brand-new one) the way the
     page's JavaScript does, with ``client``'s cookies (none by default); return the final
-    ``process_completed`` message. The body is ASCII JSON, so a lone surrogate travels as ``\\ud800``."""
+    ``process_completed`` message. The body is ASCII JSON, so a lone surrogate travels as ``\\ud800``.
+    ``page_query``: the page address's query (``/?course=ml101``), which the page's client sends with each join."""
     base, session = url.rstrip("/"), session or uuid.uuid4().hex[:12]
     own = client is None
     client = client or httpx.Client(timeout=timeout)
     try:
         body = json.dumps({"data": data, "fn_index": index, "session_hash": session, "event_data": event_data,
                            "trigger_id": None})
-        joined = client.post(f"{base}/gradio_api/queue/join", content=body, headers={"content-type": "application/json"})
+        joined = client.post(f"{base}/gradio_api/queue/join", content=body, params=page_query,
+                             headers={"content-type": "application/json"})
         joined.raise_for_status()
         with client.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session}) as stream:
             for line in stream.iter_lines():
@@ -142,3 +144,12 @@ def write_doc(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def log_in(page, user: str = "prof", password: str = PASSWORD) -> None:
+    """Open the Instructor tab and log in through its form, as an instructor does."""
+    page.get_by_role("tab", name="Instructor").click()
+    page.get_by_label("User name").fill(user)
+    page.get_by_label("Password").fill(password)
+    page.locator("#login-button").click()
+    page.get_by_text("Logged in as").wait_for()

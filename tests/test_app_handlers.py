@@ -5,6 +5,8 @@ where training would take minutes: the server tests run the real thing end to en
 
 from __future__ import annotations
 
+import re
+
 import gradio as gr
 import pytest
 
@@ -64,7 +66,7 @@ def last(updates):
 
 def test_faq_answer_streams_into_the_chat_and_its_rating_reaches_the_review_queue(parts, token):
     chat = parts.chat
-    messages, turns, box, notice = last(chat.respond("When is the final exam?", "demo", []))
+    messages, turns, _, box, notice = last(chat.respond("When is the final exam?", "demo", []))
     assert (box, notice) == ("", "") and [m["role"] for m in messages] == ["user", "assistant"]
     assert "From the instructor's FAQ" in messages[1]["content"] and "exams.md" in messages[1]["content"]
     assert turns[0]["from_faq"] and turns[0]["outcome"] == "faq" and turns[0]["question_id"]
@@ -86,7 +88,7 @@ def test_the_chat_says_where_it_is_looking_before_the_answer_comes(parts):
 
 def test_off_topic_question_is_refused_then_becomes_an_faq_entry(parts, token):
     console = parts.console
-    messages, turns, _, _ = last(parts.chat.respond(OFF_TOPIC, "demo", []))
+    messages, turns, _, _, _ = last(parts.chat.respond(OFF_TOPIC, "demo", []))
     assert turns[0]["outcome"] == "refused" and not turns[0]["citations"]
     review = token.refresh_review("demo")
     assert [row[1:3] for row in review] == [["refused", OFF_TOPIC]]
@@ -96,15 +98,15 @@ def test_off_topic_question_is_refused_then_becomes_an_faq_entry(parts, token):
     assert OFF_TOPIC in msg and [OFF_TOPIC, "Not covered: this course is about ML."] in [r[:2] for r in faq_table]
     assert [row[2] for row in review] == [OFF_TOPIC]  # the log keeps it; the FAQ now answers it
     assert parts.kb.match_faq(OFF_TOPIC, "demo")[0].question == OFF_TOPIC
-    messages, turns, _, _ = last(parts.chat.respond(OFF_TOPIC, "demo", []))
+    messages, turns, _, _, _ = last(parts.chat.respond(OFF_TOPIC, "demo", []))
     assert turns[0]["outcome"] == "faq"  # the next student gets the instructor's answer
 
 
 def test_bad_questions_leave_the_text_in_the_box_with_a_message(parts):
     huge = "why " * 5000
-    messages, turns, box, notice = last(parts.chat.respond(huge, "demo", []))
+    messages, turns, _, box, notice = last(parts.chat.respond(huge, "demo", []))
     assert messages == [] and turns == [] and box == huge.strip() and "characters" in notice and notice.startswith("⚠️")
-    messages, turns, box, notice = last(parts.chat.respond("   ", "demo", []))
+    messages, turns, _, box, notice = last(parts.chat.respond("   ", "demo", []))
     assert turns == [] and "empty" in notice.lower()
 
 
@@ -202,7 +204,7 @@ def test_the_student_page_says_what_the_course_is_and_asks_its_examples(parts):
                       "Welcome!\nAsk me anything about the course.")
     assert [(b["value"], b["visible"]) for b in buttons] == [
         ("When is the final exam?", True), ("What does LoRA train?", True), ("", False)]  # two FAQ pages, three buttons
-    messages, turns, box, notice = last(chat.respond(chat.pick_example(buttons[1]["value"]), "demo", []))
+    messages, turns, _, box, notice = last(chat.respond(chat.pick_example(buttons[1]["value"]), "demo", []))
     assert turns[0]["question"] == "What does LoRA train?" and turns[0]["outcome"] == "faq" and (box, notice) == ("", "")
     header, *buttons = chat.course_page("no-such-course")
     assert header.startswith("## no-such-course\n\nThis course has no material yet") and not any(b["visible"] for b in buttons)
@@ -246,3 +248,120 @@ def test_course_texts_from_the_console_are_escaped_for_students(parts, token):
         with pytest.raises(gr.Error, match="Instructor login required"):
             parts.console.save_course_info(session, "demo", "Stolen", "", "", request=request)
     assert parts.kb.course_info("demo").title == "Exams <img src=x onerror=alert(1)>"
+
+
+# ------------------------------------------------------------------------- the history a student keeps (37.6)
+
+STUDENT_A = gr.Request(headers={"cookie": "tutor_browser=" + "a" * 64})
+STUDENT_B = gr.Request(headers={"cookie": "tutor_browser=" + "d" * 64})
+NO_COOKIE = gr.Request(headers={})
+FORGED_SHORT = gr.Request(headers={"cookie": "tutor_browser=abc"})  # not a key the guard would accept
+
+
+def kept_ids(chat, request) -> list:
+    return [value for _, value in chat.history_list(None, request)["choices"]]
+
+
+def test_each_browser_keeps_and_reopens_only_its_own_conversations(parts):
+    """Two browsers (two keys): each answer is kept under its browser; the list shows each its own, by date;
+    a conversation reopens with its turns and goes on; the other browser cannot open it."""
+    chat = parts.chat
+    _, turns, kept, _, notice = last(chat.respond("When is the final exam?", "demo", [], None, request=STUDENT_A))
+    assert isinstance(kept, int) and notice == ""
+    _, turns, again, _, _ = last(chat.respond("What does LoRA train?", "demo", turns, kept, request=STUDENT_A))
+    assert again == kept and len(turns) == 2  # one conversation, growing
+    _, _, b_kept, _, _ = last(chat.respond(OFF_TOPIC, "demo", [], None, request=STUDENT_B))
+    listed = chat.history_list(kept, STUDENT_A)
+    assert [v for _, v in listed["choices"]] == [kept] and listed["value"] == kept
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d · When is the final exam\?", listed["choices"][0][0])
+    assert kept_ids(chat, STUDENT_B) == [b_kept] and b_kept != kept
+    assert chat.history_list(kept, STUDENT_B)["value"] is None  # A's id selects nothing in B's list
+
+    messages, turns, conversation, box, notice, course = chat.open_conversation(kept, STUDENT_B)
+    assert (messages, turns, conversation) == ([], [], None) and "not in your history" in notice
+    messages, turns, conversation, box, notice, course = chat.open_conversation(kept, STUDENT_A)
+    assert [t["question"] for t in turns] == ["When is the final exam?", "What does LoRA train?"]
+    assert len(messages) == 4 and "B12" in messages[1]["content"] and conversation == kept
+    assert course["value"] == "demo" and notice == ""
+    assert "the instructor will review" in chat.feedback(turns, gr.LikeData(None, {"index": 3, "value": "", "liked": False}))
+    _, turns, again, _, _ = last(chat.respond("When is the final exam?", "demo", turns, conversation, request=STUDENT_A))
+    assert again == kept and len(turns) == 3  # continued after a "reload"
+    _, _, fresh, _, _ = last(chat.respond("What does LoRA train?", "demo", [], None, request=STUDENT_A))  # after "New conversation"
+    assert kept_ids(chat, STUDENT_A) == [fresh, kept]  # newest first
+
+
+def test_a_browser_without_a_cookie_keeps_and_sees_nothing(parts):
+    chat = parts.chat
+    last(chat.respond("When is the final exam?", "demo", [], None, request=STUDENT_A))
+    for request in (NO_COOKIE, FORGED_SHORT, None):
+        messages, turns, kept, _, notice = last(chat.respond("What does LoRA train?", "demo", [], None, request=request))
+        assert len(messages) == 2 and kept is None and notice == ""  # answered, not kept
+        listed = chat.history_list(None, request)
+        assert listed["choices"] == [] and "no cookie" in listed["info"]
+        assert "not in your history" in chat.open_conversation(kept_ids(chat, STUDENT_A)[0], request)[4]
+        assert chat.delete_history(request)[4] == chat.history_list(None, request)["info"]
+    assert len(kept_ids(chat, STUDENT_A)) == 1
+
+
+def test_delete_my_history_asks_first_then_deletes_only_this_browsers(parts):
+    chat = parts.chat
+    for question in ("When is the final exam?", "What does LoRA train?"):
+        last(chat.respond(question, "demo", [], None, request=STUDENT_A))
+    last(chat.respond(OFF_TOPIC, "demo", [], None, request=STUDENT_B))
+    confirm, text = chat.ask_to_delete(STUDENT_A)
+    assert confirm["visible"] and text == "Delete all 2 conversations kept for this browser? This cannot be undone."
+    assert chat.cancel_delete()[0]["visible"] is False and len(kept_ids(chat, STUDENT_A)) == 2
+    messages, turns, conversation, box, notice, listed, confirm = chat.delete_history(STUDENT_A)
+    assert (messages, turns, conversation) == ([], [], None)  # the open conversation is not saved again
+    assert notice == "Your history is deleted (2 conversations)." and listed["choices"] == [] and not confirm["visible"]
+    assert kept_ids(chat, STUDENT_A) == [] and len(kept_ids(chat, STUDENT_B)) == 1
+    assert chat.ask_to_delete(STUDENT_A) == (gr.update(visible=False), "There is no history to delete.")
+
+
+def test_a_conversation_too_long_to_keep_is_still_answered_and_the_kept_one_stays(parts):
+    from tutor import conversations
+    from tutor.conversations import HistoryConfig
+
+    chat = parts.chat
+    _, turns, kept, _, _ = last(chat.respond("When is the final exam?", "demo", [], None, request=STUDENT_A))
+    chat.history = HistoryConfig(max_bytes=len(conversations.encode_turns(turns)) + 10)
+    messages, turns, again, _, notice = last(chat.respond("What does LoRA train?", "demo", turns, kept, request=STUDENT_A))
+    assert len(messages) == 4 and again == kept and notice.startswith("⚠️") and "too long to keep" in notice
+    owner = conversations.owner_of(parts.kb.db, "a" * 64)
+    assert len(conversations.load_conversation(parts.kb.db, owner, kept).turns) == 1
+
+
+def test_the_page_lists_history_and_wires_its_buttons(parts):
+    demo = app.build_app(parts.console.config, kb=parts.kb, engine=parts.engines.engine)
+    config = demo.get_config_file()
+    props = {c["props"].get("elem_id"): c["props"] for c in config["components"]}
+    assert props["history"]["choices"] == [] and props["delete-confirm"]["visible"] is False
+    apis = {d.get("api_name") for d in config["dependencies"]}
+    assert {"ask", "history", "open_conversation", "delete_history", "new_conversation"} <= apis
+
+
+def test_the_browser_key_a_history_belongs_to_outlives_the_browser_session():
+    """The guard's cookie carries a Max-Age (without one, closing the browser would drop the key and the
+    history with it), and keeps issue 34's settings: HttpOnly, SameSite=Strict, Secure behind HTTPS."""
+    import asyncio
+
+    from webapp.guard import KEY_MAX_AGE_S, BrowserKeyMiddleware
+
+    async def page(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    def cookie_of(scope_headers: list) -> str:
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "path": "/", "method": "GET", "scheme": "http", "headers": scope_headers}
+        asyncio.run(BrowserKeyMiddleware(page)(scope, None, send))
+        return "; ".join(v.decode() for k, v in sent[0]["headers"] if k == b"set-cookie")
+
+    cookie = cookie_of([(b"x-forwarded-proto", b"https")])
+    assert re.fullmatch(rf"tutor_browser=[0-9a-f]{{64}}; Path=/; Max-Age={KEY_MAX_AGE_S}; HttpOnly; SameSite=Strict; Secure", cookie)
+    assert KEY_MAX_AGE_S >= 365 * 86400
+    assert cookie_of([(b"cookie", b"tutor_browser=" + b"a" * 64)]) == ""  # a browser with a key keeps it

@@ -207,6 +207,16 @@ CONSOLE_CALLS = {
     "start_training": [None, "sample", None, "stolen", 1],
     "use_adapter": [None, "(none)"],
     "run_eval": [None, "sample", None, 1],
+    "dashboard": [None, "sample", 30],
+    "my_courses": [None, "sample"],
+    "admin_load": [None],
+    "admin_create_course": [None, "stolen", "Stolen course", True],
+    # (a pick from the Admin tab's own lists is sent empty: Gradio refuses a value its list in this session lacks)
+    "admin_publish": [None, None, None],
+    "admin_unpublish": [None, None, None],
+    "admin_pick_account": [None, None],
+    "admin_save_account": [None, "mallory", "mallory's own password", True, []],
+    "admin_remove_account": [None, None],
 }
 
 
@@ -269,13 +279,147 @@ def test_a_lone_surrogate_gets_a_message_and_the_next_question_is_answered(serve
     _, url = server
     session = uuid.uuid4().hex[:12]
     index = fn_index(url, "ask")
-    msg = raw_call(url, index, ["What is LoRA?\ud800", "sample", None], session=session)
+    msg = raw_call(url, index, ["What is LoRA?\ud800", "sample", None, None], session=session)
     assert msg["success"], msg
-    chat, _, box, notice = msg["output"]["data"]
+    chat, _, _, box, notice = msg["output"]["data"]
     assert "not valid text" in notice and box == "What is LoRA?\ufffd" and chat == []
-    msg = raw_call(url, index, ["What does a tokenizer do?", "sample", None], session=session)
-    chat, _, _, notice = msg["output"]["data"]
+    msg = raw_call(url, index, ["What does a tokenizer do?", "sample", None, None], session=session)
+    chat, _, _, _, notice = msg["output"]["data"]
     assert msg["success"] and notice == "" and len(chat) == 2
+
+
+def test_each_browser_sees_only_its_own_history_over_http(server):
+    """Issue 37.6 over HTTP: two browsers (two cookie jars, each with the key the page gave it) ask; each lists
+    only its own conversation, and the other's id opens nothing; a client without the cookie keeps and sees
+    nothing; deleting one browser's history leaves the other's."""
+    demo, url = server
+    ask, history, open_it, delete = (fn_index(url, name) for name in ("ask", "history", "open_conversation", "delete_history"))
+    questions = {"a": "What does a tokenizer do?", "b": "How does Byte-Pair Encoding build its vocabulary?",
+                 "nobody": "What is the EOS token for?"}  # FAQ questions of the sample course: no wait for the model
+
+    def listed(client, session) -> dict:
+        msg = raw_call(url, history, [None], session=session, client=client)
+        assert msg["success"], msg
+        return {value: label for label, value in msg["output"]["data"][0]["choices"]}
+
+    nobody = None  # raw_call then sends each request from a fresh client: never a cookie
+    with closing(browser_client(url)) as a, closing(browser_client(url)) as b:
+        assert a.cookies.get("tutor_browser") != b.cookies.get("tutor_browser")
+        sessions = {"a": uuid.uuid4().hex[:12], "b": uuid.uuid4().hex[:12], "nobody": uuid.uuid4().hex[:12]}
+        for name, client in (("a", a), ("b", b), ("nobody", nobody)):
+            msg = raw_call(url, ask, [questions[name], "sample", None, None], session=sessions[name], client=client)
+            assert msg["success"] and len(msg["output"]["data"][0]) == 2, msg
+        kept_a, kept_b = listed(a, sessions["a"]), listed(b, sessions["b"])
+        assert len(kept_a) == 1 and list(kept_a.values())[0].endswith("· " + questions["a"])
+        assert len(kept_b) == 1 and list(kept_b.values())[0].endswith("· " + questions["b"])
+        msg = raw_call(url, history, [None], session=sessions["nobody"])  # answered, but nothing kept without the key
+        assert msg["output"]["data"][0]["choices"] == [] and "no cookie" in msg["output"]["data"][0]["info"]
+        titles = [row[0] for row in demo.tutor.kb.db.query("SELECT title FROM conversations")]
+        assert questions["a"] in titles and questions["nobody"] not in titles
+
+        a_id = next(iter(kept_a))
+        for client, session in ((b, sessions["b"]), (nobody, sessions["nobody"])):  # A's id from elsewhere: nothing
+            msg = raw_call(url, open_it, [a_id], session=session, client=client)
+            assert questions["a"] not in json.dumps(msg), msg
+        msg = raw_call(url, open_it, [a_id], session=sessions["a"], client=a)  # A's own browser reopens it
+        assert msg["success"] and questions["a"] in json.dumps(msg["output"]["data"][0]), msg
+
+        assert raw_call(url, delete, [], session=sessions["b"], client=b)["success"]
+        assert listed(b, sessions["b"]) == {} and listed(a, sessions["a"]) == kept_a
+        assert raw_call(url, delete, [], session=sessions["nobody"], client=nobody)["success"]
+        assert listed(a, sessions["a"]) == kept_a  # a cookie-less delete deletes nobody's history
+        assert raw_call(url, delete, [], session=sessions["a"], client=a)["success"] and listed(a, sessions["a"]) == {}
+
+
+# Issue 37.3: every console handler that names a course, aimed at course B by the instructor of course A
+COURSE_B_CALLS = {
+    "load_console": [None, "course-b"],
+    "upload_documents": [None, "course-b", None],
+    "delete_document": [None, "course-b", None],
+    "upload_faq": [None, "course-b", None],
+    "save_course_info": [None, "course-b", "Stolen title", "", ""],
+    "refresh_review": [None, "course-b"],
+    "add_to_faq": [None, "course-b", "Is the exam cancelled?", "Yes."],
+    "dashboard": [None, "course-b", 30],
+    "start_training": [None, "course-b", None, "stolen", 1],
+    "run_eval": [None, "course-b", None, 1],
+}
+ADMIN_CALLS = {name: data for name, data in CONSOLE_CALLS.items() if name.startswith("admin_") or name == "use_adapter"}
+ALICE_PASSWORD = "alice: lantern over the quiet bay"
+
+
+def test_every_crossing_between_accounts_and_courses_is_refused_over_http(tmp_path, caplog):
+    """Several courses, several instructors, over HTTP: a student reaches no console or admin handler; the
+    instructor of course A changes A but nothing of course B (nor creates a course, nor makes herself an
+    admin); a replayed or expired session gets nothing; a student cannot open the unpublished course B, by
+    picking it or by a link ``/?course=course-b``. The clock is a fake one the test moves past the 8 h."""
+    from knowledge_base import accounts
+
+    now = [1_700_000_000.0]
+    config = app.AppConfig(data_dir=str(tmp_path / "data"), load_sample_course=False, instructor_user="prof",
+                           instructor_password=PASSWORD, login_failure_delay_s=0.0, course="course-a")
+    with serve(config, kb=None, clock=lambda: now[0]) as (demo, url):
+        kb = demo.tutor.kb
+        accounts.create_course(kb, "course-a", "Course A", publish=True)
+        accounts.create_course(kb, "course-b", "Course B")  # unpublished
+        accounts.save_account(kb.db, "alice", password=ALICE_PASSWORD, courses=["course-a"], create=True)
+
+        def state() -> tuple:
+            return (kb.courses(), kb.course_info("course-b"), kb.faq("course-b"), accounts.unpublished_courses(kb.db),
+                    [(a.username, a.is_admin, a.courses) for a in accounts.list_accounts(kb.db)])
+
+        before = state()
+        caplog.set_level("WARNING", logger="webapp")
+        with closing(browser_client(url)) as student:  # student -> console: a page of its own, no login
+            for api_name, data in {**COURSE_B_CALLS, **ADMIN_CALLS}.items():
+                msg = raw_call(url, fn_index(url, api_name), data, client=student)
+                assert not msg["success"] and "Instructor login required" in str(msg["output"].get("error")), (api_name, msg)
+
+        alice = Instructor(url, "alice", ALICE_PASSWORD)
+        assert "Logged in as **alice**" in alice.login_message
+        msg = alice.call("my_courses", [None, "course-b"])
+        picker, admin_tab, _ = msg["output"]["data"]
+        assert [c[-1] if isinstance(c, list) else c for c in picker["choices"]] == ["course-a"], msg
+        assert picker["value"] == "course-a" and admin_tab["visible"] is False  # no Admin tab
+        assert alice.call("save_course_info", [None, "course-a", "Course A, by Alice", "", ""])["success"]
+        for api_name, data in COURSE_B_CALLS.items():  # instructor A -> course B
+            msg = alice.call(api_name, data)
+            error = str(msg["output"].get("error"))
+            assert not msg["success"] and "You are not an instructor of course-b" in error, (api_name, msg)
+        msg = alice.call("upload_documents", [None, "course-c", None])  # a new course: only an admin creates one
+        assert "There is no course course-c: only an admin can create a course" in str(msg["output"].get("error")), msg
+        for api_name, data in ADMIN_CALLS.items():
+            msg = alice.call(api_name, [None, "alice", "", True, []] if api_name == "admin_save_account" else data)
+            assert not msg["success"] and "Only an admin can do this" in str(msg["output"].get("error")), (api_name, msg)
+        assert any("alice may not change course 'course-b'" in r.getMessage() for r in caplog.records)
+        assert state() == before and kb.course_info("course-a").title == "Course A, by Alice"
+
+        # replayed: alice's session id from a client with a cookie of its own; expired: 8 h later
+        with closing(browser_client(url)) as thief:
+            msg = raw_call(url, fn_index(url, "refresh_review"), [None, "course-a"], session=alice.session, client=thief)
+            assert not msg["success"] and "Instructor login required" in str(msg["output"].get("error"))
+        assert alice.call("refresh_review", [None, "course-a"])["success"]
+        now[0] += config.session_hours * 3600 + 1
+        msg = alice.call("refresh_review", [None, "course-a"])
+        assert not msg["success"] and "Instructor login required" in str(msg["output"].get("error"))
+        assert "Logged in as **alice**" in Instructor(url, "alice", ALICE_PASSWORD).login_message  # a new login works
+
+        # a student and the unpublished course B: a link to it says so; a page that still lists it (opened while B
+        # was published) gets no answer from it
+        with closing(browser_client(url)) as student:
+            arrive, page = fn_index(url, "arrive"), uuid.uuid4().hex[:12]
+            msg = raw_call(url, arrive, ["course-a"], client=student, page_query={"course": "course-b"})
+            picker, notice = msg["output"]["data"]
+            assert picker["value"] == "course-a" and [c[-1] for c in picker["choices"]] == ["course-a"], msg
+            assert "no published course “course-b”" in notice
+            accounts.set_published(kb.db, "course-b", True)
+            msg = raw_call(url, arrive, ["course-a"], client=student, page_query={"course": "course-b"}, session=page)
+            assert msg["output"]["data"][0]["value"] == "course-b" and msg["output"]["data"][1] == "", msg
+            accounts.set_published(kb.db, "course-b", False)
+            msg = raw_call(url, fn_index(url, "ask"), ["What is on the exam?", "course-b", None, None], client=student,
+                           session=page)
+            chat, _, _, box, notice = msg["output"]["data"]
+            assert chat == [] and box == "What is on the exam?" and "no published course “course-b”" in notice, msg
 
 
 def test_console_disabled_without_credentials(tmp_path):

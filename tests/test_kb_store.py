@@ -494,7 +494,8 @@ def test_a_database_from_before_course_texts_upgrades_with_its_data(paths, embed
     kb.set_course_info("geo", title="Volcanoes")
     kb.close()
     migrations = sqlite3.connect(paths.db_path).execute("SELECT name FROM _migrations ORDER BY name").fetchall()
-    assert [m[0] for m in migrations] == ["001_schema", "002_course_embedder", "003_course_language", "004_course_info"]
+    assert [m[0] for m in migrations] == ["001_schema", "002_course_embedder", "003_course_language", "004_course_info",
+                                          "005_chunk_key_index"]
     again = KnowledgeBase(paths, embedder=embedder)  # the migration ran once: reopening keeps the title
     assert again.course_info("geo").title == "Volcanoes"
     again.close()

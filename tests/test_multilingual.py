@@ -217,7 +217,7 @@ def test_courses_stored_before_embedders_were_recorded_are_minilm(paths, embedde
     assert courses["empty"]["embedder"] is None
     assert kb.search("What is lava?", "old")[0].document == "a.md"
     kb.close()
-    assert sqlite3.connect(paths.db_path).execute("SELECT COUNT(*) FROM _migrations").fetchone()[0] == 4  # 002-004 ran
+    assert sqlite3.connect(paths.db_path).execute("SELECT COUNT(*) FROM _migrations").fetchone()[0] == 5  # 002-005 ran
 
 
 def test_cli_reindex_with_another_embedder(paths, tmp_path, embedder):

@@ -37,9 +37,12 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from webapp.config import AppConfig
+
+if TYPE_CHECKING:
+    from webapp.access import CourseAccess
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +170,11 @@ def _duration(seconds: float) -> str:
 
 # -------------------------------------------------------------------------------------------------- auth
 
+
+def _utf8(text: Any) -> bytes:
+    """A typed user name or password as bytes to compare (a lone surrogate cannot match: it is replaced)."""
+    return (text if isinstance(text, str) else "").encode("utf-8", "replace")
+
 WRONG = "Wrong user name or password."
 NO_BROWSER_KEY = ("Your browser sent no session cookie, which instructor login needs: reload the page (and allow "
                   "cookies for this site), then log in again.")
@@ -182,30 +190,33 @@ class LoginResult:
 
 
 class InstructorAuth:
-    """Who may use the console: checks the configured login (throttled per client), mints and verifies tokens,
-    and keeps which browser keys hold a live login (revoked by logout or by rotating the key).
+    """Who may use the console: checks a login (throttled per client) against the configured instructor and,
+    given ``accounts``, the database's accounts (argon2); mints and verifies tokens, and keeps which browser
+    keys hold a live login (revoked by logout, by rotating the key, or by the account being removed).
 
     ``clock`` (tokens' expiry, the throttle) and ``sleep`` (the backoff pause) are injectable so that tests
     can let a lockout expire without waiting for it.
     """
 
     def __init__(self, user: str, password: str, *, session_hours: float = 8.0, throttle: LoginThrottle | None = None,
-                 clock: Clock = time.time, sleep: Callable[[float], None] = time.sleep, secret: bytes | None = None):
+                 clock: Clock = time.time, sleep: Callable[[float], None] = time.sleep, secret: bytes | None = None,
+                 accounts: "CourseAccess | None" = None):
         self._user, self._password = user, password
+        self.accounts = accounts
         self.session_hours = session_hours
         self.clock, self._sleep = clock, sleep
         self.throttle = throttle or LoginThrottle(clock=clock)
         self._secret = secret or secrets.token_bytes(32)  # per process: a restart logs every instructor out
-        self._live: dict[str, float] = {}  # browser digest -> expiry of the login bound to it
+        self._live: dict[str, tuple[float, str]] = {}  # browser digest -> (expiry, user) of the login bound to it
         self._lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, config: AppConfig, clock: Clock = time.time,
-                    sleep: Callable[[float], None] = time.sleep) -> "InstructorAuth":
+    def from_config(cls, config: AppConfig, clock: Clock = time.time, sleep: Callable[[float], None] = time.sleep,
+                    accounts: "CourseAccess | None" = None) -> "InstructorAuth":
         """The auth of an enabled console; ``ConfigError`` for a password too short (``AppConfig.check``)."""
         config.check()
         return cls(config.instructor_user or "", config.instructor_password or "", session_hours=config.session_hours,
-                   throttle=LoginThrottle.from_config(config, clock), clock=clock, sleep=sleep)
+                   throttle=LoginThrottle.from_config(config, clock), clock=clock, sleep=sleep, accounts=accounts)
 
     def login(self, user: str, password: str, client: str = "unknown", browser_key: str | None = None) -> LoginResult:
         """Check one login from ``client`` (its address) in the browser holding ``browser_key``. A wrong
@@ -218,17 +229,21 @@ class InstructorAuth:
         if not attempt.admitted:
             log.warning("instructor login from %s refused unchecked (%s)", client, "locked" if attempt.lockout else "paused")
             return LoginResult(None, self._wait_message(attempt))
-        ok_user = hmac.compare_digest((user or "").encode(), self._user.encode())
-        ok_pass = hmac.compare_digest((password or "").encode(), self._password.encode())
-        if ok_user and ok_pass and self._user and self._password:
+        ok_user = hmac.compare_digest(_utf8(user), self._user.encode())
+        ok_pass = hmac.compare_digest(_utf8(password), self._password.encode())
+        # the accounts are asked whatever the name (the configured one included: a decoy hash), so that the time
+        # of an answer does not tell which user names exist
+        account = self.accounts.verify(user, password) if self.accounts is not None else None
+        name = self._user if ok_user and ok_pass and self._user and self._password else account
+        if name:
             self.throttle.succeeded(client)
             now = self.clock()
             with self._lock:
-                self._live = {k: t for k, t in self._live.items() if t > now}  # expired logins: forget them
-                self._live[browser_digest(browser_key)] = now + self.session_hours * 3600
-            log.info("instructor %s logged in from %s", user, client)
-            token = make_token(self._secret, user, self.session_hours, now, browser_key)
-            return LoginResult(token, f"Logged in as **{html.escape(user)}**.", user)
+                self._live = {k: v for k, v in self._live.items() if v[0] > now}  # expired logins: forget them
+                self._live[browser_digest(browser_key)] = (now + self.session_hours * 3600, name)
+            log.info("instructor %s logged in from %s", name, client)
+            token = make_token(self._secret, name, self.session_hours, now, browser_key)
+            return LoginResult(token, f"Logged in as **{html.escape(name)}**.", name)
         log.warning("wrong instructor login from %s (%d in a row)", client, self.throttle.failures(client))
         if attempt.lockout:
             return LoginResult(None, f"{WRONG} {self._wait_message(attempt)}")
@@ -238,16 +253,20 @@ class InstructorAuth:
 
     def user_of(self, token: Any, browser_key: str | None) -> str | None:
         """The instructor a session's token proves when presented from ``browser_key``, or None (no token,
-        forged, expired, logged out, or another browser: a replayed session id without the cookie)."""
+        forged, expired, logged out, another browser (a replayed session id without the cookie), or an account
+        removed since)."""
         if not browser_key or not self.is_logged_in(browser_key):
             return None
         return token_user(self._secret, token, self.clock(), browser_key)
 
     def is_logged_in(self, browser_key: str | None) -> bool:
-        """Whether ``browser_key`` holds a live instructor login (the upload guard asks this)."""
+        """Whether ``browser_key`` holds a live instructor login whose account still exists (the upload guard
+        asks this)."""
         with self._lock:
-            expiry = self._live.get(browser_digest(browser_key)) if browser_key else None
-        return expiry is not None and expiry > self.clock()
+            expiry, user = self._live.get(browser_digest(browser_key), (0.0, "")) if browser_key else (0.0, "")
+        if expiry <= self.clock():
+            return False
+        return self.accounts is None or self.accounts.who(user) is not None
 
     def revoke(self, browser_key: str | None) -> None:
         """End the login bound to ``browser_key`` (logout, or the key being replaced)."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from basics.config import DEFAULT_COURSE
 from basics.errors import ConfigError
 from basics.flags import add_arguments, config_from_flags
+from knowledge_base.accounts import password_problem
 from tutor.engine_config import EngineConfig
 from tutor.runtime.models import DEFAULT_PRESET
 
@@ -62,24 +63,18 @@ class AppConfig:
 
     @property
     def console_enabled(self) -> bool:
+        """An instructor is configured (an admin). Accounts in the database open the console too (``build_parts``)."""
         return bool(self.instructor_user and self.instructor_password)
 
     def check(self, password_setting: str = PASSWORD_SETTINGS) -> None:
         """Refuse to start with a console guarded by a short, blank or one-character password: the lockout
         slows online guessing, but only length and variety keep a guessed-at password safe. ``password_setting`` names where the password came from."""
-        password = self.instructor_password or ""
-        if self.console_enabled and (not password.strip() or len(set(password)) == 1):
+        problem = password_problem(self.instructor_password or "", self.min_password_length)
+        if self.console_enabled and problem:
             raise ConfigError(
-                f"The instructor password set by {password_setting} is "
-                f"{'blank' if not password.strip() else 'one character repeated'}: anyone could guess it. Set a "
-                "password of several different characters (a few random words) and restart (or unset it to run "
-                "the app without the console)."
-            )
-        if self.console_enabled and len(password) < self.min_password_length:
-            raise ConfigError(
-                f"The instructor password set by {password_setting} is {len(self.instructor_password or '')} "
-                f"characters long; the instructor console needs at least {self.min_password_length}. Set a longer "
-                "password and restart (or unset it to run the app without the console)."
+                f"The instructor password set by {password_setting} is {problem}. Set a longer password of several "
+                "different characters (a few random words) and restart (or unset it to run the app without the "
+                "configured instructor)."
             )
 
 
@@ -87,7 +82,8 @@ CONSOLE_DISABLED = (
     "**The instructor console is disabled** because no instructor login is configured. To enable it, set "
     f"`TUTOR_INSTRUCTOR_USER` and `TUTOR_INSTRUCTOR_PASSWORD` (at least {AppConfig.min_password_length} characters) "
     "in the environment (or pass "
-    "`--instructor-user NAME --instructor-password-file FILE`) and restart the app."
+    "`--instructor-user NAME --instructor-password-file FILE`), or create an admin account with "
+    "`tutor admin account add NAME --admin`, and restart the app."
 )
 
 

@@ -24,6 +24,10 @@ from webapp.auth import InstructorAuth
 log = logging.getLogger(__name__)
 
 COOKIE = "tutor_browser"
+# Kept across browser restarts (a cookie without Max-Age ends with the browser session), because a student's
+# kept conversations belong to this key (``tutor.conversations``). It binds no instructor login beyond the
+# server's own expiry of that login. 400 days is the longest lifetime Chromium accepts.
+KEY_MAX_AGE_S = 400 * 24 * 3600
 ROTATE_PATH = "/tutor/browser-key"  # POST: a fresh key (the old one's login, if any, is revoked)
 UPLOAD_REFUSED = "Uploads are for logged-in instructors only: log in on the Instructor tab first."
 
@@ -64,8 +68,10 @@ def _is_https(scope: Scope) -> bool:
 
 def set_cookie_header(key: str, secure: bool) -> tuple[bytes, bytes]:
     """The ``Set-Cookie`` header for a browser key: HttpOnly (page scripts cannot read it), SameSite=Strict
-    (no other site's page can make the browser send it), Secure behind HTTPS, for the whole site."""
-    value = f"{COOKIE}={key}; Path=/; HttpOnly; SameSite=Strict" + ("; Secure" if secure else "")
+    (no other site's page can make the browser send it), Secure behind HTTPS, for the whole site, kept
+    ``KEY_MAX_AGE_S`` (a student's history survives closing the browser)."""
+    value = (f"{COOKIE}={key}; Path=/; Max-Age={KEY_MAX_AGE_S}; HttpOnly; SameSite=Strict"
+             + ("; Secure" if secure else ""))
     return b"set-cookie", value.encode("latin-1")
 
 

@@ -12,13 +12,18 @@ from typing import TYPE_CHECKING, Callable
 import gradio as gr
 
 from basics.config import Paths
+from knowledge_base.accounts import AccountsConfig
+from webapp import admin_view, dashboard_view
+from webapp.access import CourseAccess
+from webapp.admin import AdminConsole
 from webapp.auth import InstructorAuth
 from webapp.config import CONSOLE_DISABLED, AppConfig
 from webapp.console import NO_ADAPTER, InstructorConsole
 from webapp.guard import ROTATE_PATH, BrowserKeyMiddleware
 from webapp.render import CSS
+from webapp.sources import SourceViewer
 from webapp.runtime import ActiveEngine
-from webapp.student import StudentChat, course_choices
+from webapp.student import StudentChat
 
 if TYPE_CHECKING:
     from knowledge_base import KnowledgeBase
@@ -46,10 +51,15 @@ def build_parts(config: AppConfig, kb: "KnowledgeBase | None" = None, engine: "T
     from knowledge_base import KBConfig, KnowledgeBase
     from tutor.engine import EngineConfig, open_engine
 
-    auth = InstructorAuth.from_config(config, clock=clock) if config.console_enabled else None  # short password: refused
+    config.check()  # a short instructor password is refused before anything is created on disk
     paths = Paths.from_env(config.data_dir) if kb is None else kb.paths
     if kb is None:
         kb = KnowledgeBase(paths, KBConfig(embedder=config.embedder) if config.embedder else None)
+    # the console opens for the configured instructor (an admin) and for the accounts in the database
+    access = CourseAccess(kb, config.instructor_user if config.console_enabled else None,
+                          AccountsConfig(min_password_length=config.min_password_length))
+    console_on = config.console_enabled or access.has_accounts()
+    auth = InstructorAuth.from_config(config, clock=clock, accounts=access) if console_on else None
     if config.load_sample_course:
         for course in config.builtin_courses:
             kb.ensure_sample_course(course)
@@ -60,7 +70,7 @@ def build_parts(config: AppConfig, kb: "KnowledgeBase | None" = None, engine: "T
                            kb=kb, sample_course=False)  # loaded above when load_sample_course
 
     engines = ActiveEngine(make_engine, engine, config.adapter)
-    console = InstructorConsole(kb, paths, engines, auth, config) if auth is not None else None
+    console = InstructorConsole(kb, paths, engines, auth, config, access) if auth is not None else None
     return AppParts(kb, paths, engines, StudentChat(kb, engines, config.course), auth, console)
 
 
@@ -95,13 +105,21 @@ LATEX_DELIMITERS = [
 
 def _student_tab(demo: gr.Blocks, chat: StudentChat, config: AppConfig) -> None:
     turns = gr.State([])
+    conversation = gr.State(None)  # the id the conversation is kept under in this browser's history
     with gr.Row():
-        course = gr.Dropdown(chat.courses(), value=config.course, label="Course", scale=3, elem_id="course")
+        course = gr.Dropdown(chat.courses(), value=chat.start_course(), label="Course", scale=3, elem_id="course")
         new_btn = gr.Button("New conversation", scale=1, elem_id="new-conversation")
         export_btn = gr.Button("Export conversation", scale=1, elem_id="export")
+    with gr.Row():
+        history = gr.Dropdown([], value=None, label="Your conversations", scale=3, elem_id="history")
+        delete_btn = gr.Button("Delete my history", scale=1, size="sm", variant="secondary", elem_id="delete-history")
+    with gr.Row(visible=False, elem_id="delete-confirm") as confirm_row:
+        confirm_text = gr.Markdown("", elem_id="delete-confirm-text")
+        confirm_yes = gr.Button("Yes, delete it", variant="stop", scale=0, elem_id="delete-history-confirm")
+        confirm_no = gr.Button("Cancel", scale=0, elem_id="delete-history-cancel")
     # What the course is, and questions to start with: filled for the configured course now, and again when the
     # page loads (titles may have changed since) or the student picks another course.
-    first_header, first_questions = chat.course_view(config.course)
+    first_header, first_questions = chat.course_view(chat.start_course())
     header = gr.Markdown(first_header, line_breaks=True, elem_id="course-header")
     with gr.Row(elem_id="examples"):
         examples = [gr.Button(q, visible=bool(q), size="sm", variant="secondary", elem_classes="example-question",
@@ -125,25 +143,34 @@ def _student_tab(demo: gr.Blocks, chat: StudentChat, config: AppConfig) -> None:
 
     answer_io = dict(
         fn=chat.respond,
-        inputs=[question, course, turns],
-        outputs=[chatbot, turns, question, notice],
+        inputs=[question, course, turns, conversation],
+        outputs=[chatbot, turns, conversation, question, notice],
         concurrency_limit=config.chat_concurrency,
         concurrency_id="answer",
     )
-    cleared = [chatbot, turns, question, notice]
-    question.submit(api_name="ask", **answer_io)
-    send.click(api_visibility="private", **answer_io)
+    cleared = [chatbot, turns, conversation, question, notice]
+    # The answer keeps the conversation (saved inside respond); then the list shows it, selected.
+    listed = dict(fn=chat.history_list, inputs=[conversation], outputs=[history], api_visibility="private")
+    question.submit(api_name="ask", **answer_io).then(**listed)
+    send.click(api_visibility="private", **answer_io).then(**listed)
     for button in examples:  # the example goes into the box, then is asked as if the student had typed it
         button.click(chat.pick_example, [button], [question], api_visibility="private").then(
-            api_visibility="private", **answer_io)
+            api_visibility="private", **answer_io).then(**listed)
     chatbot.like(chat.feedback, [turns], [notice], api_name="feedback")
-    new_btn.click(chat.new_conversation, None, cleared, api_name="new_conversation")
-    chatbot.clear(chat.new_conversation, None, cleared, api_visibility="private")
-    course.change(chat.new_conversation, None, cleared, api_visibility="private")
+    new_btn.click(chat.new_conversation, None, cleared, api_name="new_conversation").then(**listed)
+    chatbot.clear(chat.new_conversation, None, cleared, api_visibility="private").then(**listed)
+    # Only the student's own pick of a course starts a new conversation: opening a kept one sets its course too.
+    course.input(chat.new_conversation, None, cleared, api_visibility="private").then(**listed)
     course.change(chat.course_page, [course], [header, *examples], api_visibility="private")
     export_btn.click(chat.export, [turns, course], [export_files, notice], api_name="export")
-    demo.load(chat.refresh_courses, [course], [course], api_visibility="private").then(
+    history.input(chat.open_conversation, [history], [*cleared, course], api_name="open_conversation")
+    delete_btn.click(chat.ask_to_delete, None, [confirm_row, confirm_text], api_visibility="private")
+    confirm_no.click(chat.cancel_delete, None, [confirm_row, confirm_text], api_visibility="private")
+    confirm_yes.click(chat.delete_history, None, [*cleared, history, confirm_row], api_name="delete_history")
+    # (a link /?course=ID opens on that course: ``arrive`` reads the page's query)
+    demo.load(chat.arrive, [course], [course, notice], api_visibility="private").then(
         chat.course_page, [course], [header, *examples], api_visibility="private")
+    demo.load(chat.history_list, [conversation], [history], api_name="history")  # this browser's kept conversations
 
 
 # Runs in the page before the login handler (and after logout): asks the server for a fresh browser key
@@ -166,8 +193,10 @@ def _console_tab(console: InstructorConsole, config: AppConfig) -> None:
         with gr.Row():
             who = gr.Markdown("")
             logout_btn = gr.Button("Log out", size="sm", scale=0)
-        ic = gr.Dropdown(course_choices(console.kb, config.course), value=config.course, label="Course",
-                         allow_custom_value=True, elem_id="console-course")
+        # filled at login with the account's courses: the page's config, which anyone can read, names only the
+        # configured course (the one the student page opens on)
+        ic = gr.Dropdown([config.course], value=config.course, label="Course", allow_custom_value=True,
+                         elem_id="console-course")
         with gr.Tabs():
             with gr.Tab("Documents"):
                 up_files = gr.File(label="Documents (PDF, Markdown, HTML, TXT, DOCX) — several at once", file_count="multiple", elem_id="doc-upload")
@@ -220,6 +249,23 @@ def _console_tab(console: InstructorConsole, config: AppConfig) -> None:
                 rv_a = gr.Textbox(label="Instructor's answer", lines=3)
                 rv_btn = gr.Button("Add to FAQ", variant="primary")
                 rv_msg = gr.Markdown("")
+            with gr.Tab("Dashboard", elem_id="dashboard-tab") as dash_tab:
+                with gr.Row():
+                    dash_days = gr.Dropdown([7, 30, 90, 365], value=30, label="Days (UTC, today included)", scale=3,
+                                            elem_id="dash-days")
+                    dash_refresh = gr.Button("Refresh", scale=1, elem_id="dash-refresh")
+                dash_summary = gr.Markdown("", elem_id="dash-summary")
+                with gr.Row():
+                    dash_per_day = gr.Plot(label="Questions per day", format="png", elem_id="dash-per-day")
+                    dash_outcomes = gr.Plot(label="Outcomes per day", format="png", elem_id="dash-outcomes")
+                dash_topics = gr.Dataframe(headers=dashboard_view.TOPIC_HEADERS, label="Most asked topics (grouped by meaning)",
+                                           interactive=False, wrap=True, elem_id="dash-topics")
+                dash_docs = gr.Dataframe(headers=dashboard_view.DOCUMENT_HEADERS, label="Documents never cited",
+                                         interactive=False, elem_id="dash-never-cited")
+                dash_gaps = gr.Dataframe(headers=dashboard_view.GAP_HEADERS, label="Unanswered questions the FAQ now answers",
+                                         interactive=False, wrap=True, elem_id="dash-gaps")
+                dash_files = gr.File(label="CSV export", file_count="multiple", interactive=False, elem_id="dash-csv")
+            admin_tab = admin_view.build(AdminConsole(console), session, ic, who)  # shown to admins at login
 
     private = dict(api_visibility="private")
     heavy = dict(api_visibility="private", concurrency_limit=1, concurrency_id="instructor-heavy")
@@ -229,7 +275,9 @@ def _console_tab(console: InstructorConsole, config: AppConfig) -> None:
     console_io = ([session, ic], [docs, del_name, faq_list, review, ci_title, ci_desc, ci_welcome, ci_preview])
     for trigger in (login_btn.click, pass_in.submit):
         # the page first replaces its browser key (guard.ROTATE_PATH), so the login binds a key no one else saw
+        # then the account's own courses in the picker (and the Admin tab for an admin), then the picked course
         trigger(console.login, *login_io, js=ROTATE_KEY_JS, **logins).then(
+            console.my_courses, [session, ic], [ic, admin_tab, who], **private).then(
             console.load_console, *console_io, **private).then(console.adapter_choices, [session], [adapter_pick], **private)
     logout_btn.click(console.logout, [session], login_io[1], **private).then(None, js=ROTATE_KEY_JS)
     ic.change(console.load_console, *console_io, **private)
@@ -243,6 +291,10 @@ def _console_tab(console: InstructorConsole, config: AppConfig) -> None:
     review_refresh.click(console.refresh_review, [session, ic], [review], **private)
     review.select(console.pick_review, [session, review], [rv_q, rv_a], **private)
     rv_btn.click(console.add_to_faq, [session, ic, rv_q, rv_a], [rv_msg, faq_list, review, rv_q, rv_a], **private)
+    # The dashboard is computed when asked for (its topics embed new questions, on the cores students' answers use)
+    dash_io = ([session, ic, dash_days], [dash_summary, dash_per_day, dash_outcomes, dash_topics, dash_docs, dash_gaps, dash_files])
+    for trigger in (dash_tab.select, dash_refresh.click, dash_days.input):
+        trigger(console.dashboard, *dash_io, api_visibility="private", concurrency_limit=1, concurrency_id="dashboard")
 
 
 def launch(config: AppConfig, demo: gr.Blocks | None = None, block: bool = True) -> gr.Blocks:
@@ -251,8 +303,10 @@ def launch(config: AppConfig, demo: gr.Blocks | None = None, block: bool = True)
 
     demo = demo or build_app(config)
     guard = Middleware(BrowserKeyMiddleware, auth=demo.tutor.auth)  # browser key cookie, upload guard
+    # A citation's page (GET /tutor/source/<chunk key>), for the courses the student page offers
+    sources = Middleware(SourceViewer, kb=demo.tutor.kb, offered=demo.tutor.chat.offered)
     demo.launch(
-        app_kwargs={"middleware": [guard]},
+        app_kwargs={"middleware": [guard, sources]},
         server_name=config.host,
         server_port=config.port,
         prevent_thread_lock=not block,

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from knowledge_base.search import place_label
+from knowledge_base.sources import is_key
+from webapp.sources import SOURCE_PATH
 
 if TYPE_CHECKING:
     from knowledge_base import DocumentInfo, FAQEntry
@@ -32,6 +34,7 @@ CSS = """
 details.citation { margin:4px 0; padding:4px 8px; border-left:3px solid #6c8ebf; background:rgba(108,142,191,0.08); }
 details.citation summary { cursor:pointer; font-size:0.9em; }
 details.citation blockquote { margin:6px 0 2px 0; font-size:0.9em; }
+details.citation a.source-link { font-size:0.9em; white-space:nowrap; }
 #notice p { margin:0; }
 """
 
@@ -99,10 +102,23 @@ def render_answer(turn: dict) -> str:
         label = f"[{c.get('n', '?')}] {c.get('document', '')}" + (f" — {where}" if where else "")
         snippet = safe_markdown(c.get("snippet")).replace("\n", " ")
         parts.append(
-            f"\n\n<details class='citation'><summary>Source {safe_markdown(label)}</summary>"
+            f"\n\n<details class='citation'><summary>Source {safe_markdown(label)}{source_link(c)}</summary>"
             f"<blockquote>{snippet}</blockquote></details>"
         )
     return "".join(parts)
+
+
+def source_link(citation: dict) -> str:
+    """The link that opens a citation's passage in its place (a PDF's page with the passage highlighted, else its
+    section with the passage marked: ``webapp/sources.py``), in a new tab so the conversation stays open. Empty
+    for a citation without a passage key (an FAQ answer's source). The key is checked to be 16 hex digits, so
+    nothing else can enter the ``href``."""
+    key = citation.get("chunk_id")
+    if not is_key(key):
+        return ""
+    what = "open the page" if citation.get("page") else "open the section"
+    return (f" · <a class='source-link' href='{SOURCE_PATH}{key}#passage' target='_blank' "
+            f"rel='noopener noreferrer'>{what}</a>")
 
 
 def chat_messages(turns: list[dict], pending: dict | None = None) -> list[dict]:
