@@ -74,8 +74,8 @@ class TutorEngine:
         self.paths = paths or kb.paths
         self._generator = generator
         self._load_lock = threading.Lock()
-        # "not covered" in the languages prompts.REFUSALS has no line for; every translation's meaning check
-        self._refusals = RefusalLines(meaning_check(kb.embedder))
+        self._same_meaning = meaning_check(kb.embedder)  # every translation's meaning check (None: facts only)
+        self._refusals = RefusalLines(self._same_meaning)  # "not covered" where prompts.REFUSALS has no line
         records.ensure_schema(kb.db)
 
     # ------------------------------------------------------------------------------------------ model
@@ -172,7 +172,7 @@ class TutorEngine:
                 result.citations = [Citation(1, entry[0].source, None, None, snippet(entry[0].answer, cfg.snippet_chars),
                                              None, entry[1])]
             text = yield from faq_text(lambda: self.generator, entry[0].answer, faq_language, language, cfg.translate_quotes,
-                                       self._refusals.same_meaning)
+                                       self._same_meaning)
             yield emit(text)
         elif top is None or top < cfg.min_evidence:
             result.outcome = "refused"
@@ -224,7 +224,7 @@ class TutorEngine:
             usable = [replace(h, text=t) for h, t in zip(usable, focused)]
         student = language  # the answer's language; with a pivot, the model answers in the excerpts' own first
         source = Evidence([h.text for h in usable]).language if cfg.pivot_answers and usable else language
-        put = (yield from translate(generator, question, source, source=language, same_meaning=self._refusals.same_meaning,
+        put = (yield from translate(generator, question, source, source=language, same_meaning=self._same_meaning,
                                     what=QUESTION)) if source not in ("", language) else None
         if put:  # every check then reads the question and the answer in the course's language
             question, query, language = put, put, source
@@ -253,7 +253,7 @@ class TutorEngine:
             raw = yield from self._stream_checked(generator, messages, gate, say, result, asked)
         if put and gate.released.strip():
             back = yield from translate(generator, gate.released.strip(), student, source=language,
-                                        same_meaning=self._refusals.same_meaning)
+                                        same_meaning=self._same_meaning)
             yield emit(back or gate.released.strip())  # untranslated where the translation changed a fact
         language = student
         findings = gate.failed.findings if gate.failed else []
@@ -301,7 +301,7 @@ class TutorEngine:
             translation, source = None, detect_language(plain(quote))
             if cfg.translate_quotes and translatable(plain(quote), language):
                 translation = yield from translate(generator, plain(quote), language, source=source,
-                                                   same_meaning=self._refusals.same_meaning)  # None: other facts
+                                                   same_meaning=self._same_meaning)  # None: other facts
             marker = number_of(sanitize(quote), numbered) or n + 1  # the sentence's number where sentences are cited
             yield emit(quote_text(language, quote, marker, translation, source))
             result.citations = sentence_citations(f"[{marker}]", numbered, included, cfg.snippet_chars) \
